@@ -1,0 +1,1 @@
+"""Voice API: take merchant orders by voice."""

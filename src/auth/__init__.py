@@ -1,0 +1,1 @@
+"""Auth domain: API clients, access and refresh tokens, scopes."""

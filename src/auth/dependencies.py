@@ -1,0 +1,57 @@
+"""`valid_api_credential`: who is calling, for every protected route."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+
+from src.auth import service
+from src.auth.exceptions import AuthenticationRequired, AuthorizationFailed
+from src.auth.service import AuthenticatedClient
+from src.context import client_id_var
+from src.database import DbSession
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerToken",
+    description="Access token from POST /api/v1/auth/token",
+)
+
+
+async def valid_api_credential(
+    request: Request,
+    security_scopes: SecurityScopes,
+    db_session: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> AuthenticatedClient:
+    """The calling API client; 401 without a valid token, 403 without the scope.
+
+    Tokens are read only from the Authorization header, never from the query string.
+    """
+    if credentials is None or not credentials.credentials:
+        raise AuthenticationRequired()
+    client = await service.authenticate_access_token(
+        db_session=db_session,
+        settings=request.app.state.settings,
+        token=credentials.credentials,
+    )
+    missing = [scope for scope in security_scopes.scopes if scope not in client.scopes]
+    if missing:
+        raise AuthorizationFailed(data={"required_scopes": missing})
+    # Seen by the rate limiter's key function, the access log and every log line.
+    request.state.client_id = client.client_id
+    client_id_var.set(client.client_id)
+    return client
+
+
+CurrentClient = Annotated[AuthenticatedClient, Depends(valid_api_credential)]
+
+
+async def optional_bearer_subject(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> str | None:
+    """The subject of a correctly signed bearer token, even an expired one, if sent."""
+    if credentials is None:
+        return None
+    return service.subject_of_token(credentials.credentials, request.app.state.settings)

@@ -1,0 +1,177 @@
+"""Settings: init arguments > environment > `.env` > `config.yaml` > defaults.
+
+Every tunable of the service is a field here with a type and a default that is right
+for LOCAL; nothing else reads `os.environ` (see DESIGN.md).
+"""
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from src.constants import Environment
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Anchored on the project, not the working directory: gunicorn's chdir or a cron job
+# must not silently fall back to defaults (pydantic-settings skips missing files).
+CONFIG_FILE_ENV = "VOICE_API_CONFIG"
+DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config.yaml"
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def config_file_path() -> Path:
+    """The YAML file that supplies defaults (override with VOICE_API_CONFIG)."""
+    return Path(os.environ.get(CONFIG_FILE_ENV) or DEFAULT_CONFIG_FILE)
+
+
+class Settings(BaseSettings):
+    """All settings of the service. Names match API.md; see README for meanings."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=True,
+    )
+
+    ENVIRONMENT: Environment = Environment.LOCAL
+    SERVICE_NAME: str = "voice-api"
+    APP_VERSION: str = "1"
+
+    DATABASE_URL: str = "sqlite+aiosqlite:///./voice.db"
+    DATABASE_POOL_SIZE: int = Field(default=10, ge=1, le=200)
+    DATABASE_MAX_OVERFLOW: int = Field(default=10, ge=0, le=200)
+    DATABASE_POOL_TIMEOUT: float = Field(default=3.0, gt=0)
+    DATABASE_STATEMENT_TIMEOUT_MS: int = Field(default=10_000, ge=0)
+
+    RATE_LIMIT_ENABLED: bool = True
+    RATE_LIMIT_STORAGE_URI: str = "memory://"
+    RATE_LIMIT_STRATEGY: str = "fixed-window"
+    RATE_LIMIT_DEFAULT: str = "600/minute"
+    RATE_LIMIT_AUTH: str = "10/minute"
+    RATE_LIMIT_STORAGE_TIMEOUT: float = Field(default=0.1, gt=0)
+    TRUSTED_PROXIES: CommaList = Field(default_factory=list)
+
+    ELASTICSEARCH_HOST: str = ""
+    ELASTICSEARCH_INDEX_PREFIX: str = "voice-api-logs"
+    LOG_SPOOL_PATH: str = "./var/log-spool"
+    LOG_LEVEL: str = "INFO"
+    LOG_FILE_PATH: str | None = None
+    LOG_QUEUE_SIZE: int = Field(default=10_000, ge=100)
+
+    CORS_ORIGINS: CommaList = Field(
+        default_factory=lambda: [
+            "http://localhost",
+            "http://localhost:3000",
+            "http://localhost:5173",
+            "http://localhost:8000",
+            "http://127.0.0.1:3000",
+            "http://127.0.0.1:8000",
+        ]
+    )
+    CORS_ORIGINS_REGEX: str | None = None
+    CORS_HEADERS: CommaList = Field(
+        default_factory=lambda: [
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "X-Request-ID",
+        ]
+    )
+
+    JWT_SECRET: SecretStr | None = None
+    JWT_ALGORITHM: str = "HS256"
+    ACCESS_TOKEN_EXPIRE_SECONDS: int = Field(default=900, ge=30)
+    REFRESH_TOKEN_EXPIRE_SECONDS: int = Field(default=30 * 24 * 3600, ge=60)
+    JWT_LEEWAY_SECONDS: int = Field(default=10, ge=0, le=300)
+
+    MAX_BODY_SIZE: int = Field(default=26_214_400, ge=1024)
+    METRICS_PORT: int = Field(default=8080, ge=1, le=65535)
+
+    ASR_MODEL: str = ""
+    ASR_DEVICE: str = "cpu"
+    ASR_COMPUTE_TYPE: str = "int8"
+    ASR_MAX_CONCURRENCY: int = Field(default=1, ge=1, le=64)
+    ASR_MAX_AUDIO_SECONDS: float = Field(default=60.0, gt=0, le=3600)
+    ASR_CPU_THREADS: int = Field(default=0, ge=0)
+    ASR_QUEUE_TIMEOUT: float = Field(default=2.0, ge=0)
+    ASR_BEAM_SIZE: int = Field(default=5, ge=1, le=10)
+    ASR_PRELOAD: bool = True
+
+    IDEMPOTENCY_TTL_SECONDS: int = Field(default=24 * 3600, ge=3600)
+    IDEMPOTENCY_LOCK_SECONDS: int = Field(default=60, ge=1)
+
+    @field_validator("TRUSTED_PROXIES", "CORS_ORIGINS", "CORS_HEADERS", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        # Operators write `a,b,c` in env files; YAML gives real lists.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _require_secrets_when_deployed(self) -> "Settings":
+        if self.ENVIRONMENT.is_deployed:
+            if self.JWT_SECRET is None or len(self.JWT_SECRET.get_secret_value()) < 32:
+                raise ValueError(
+                    f"JWT_SECRET must be set (at least 32 characters) in {self.ENVIRONMENT}"
+                )
+            if "CORS_ORIGINS" not in self.model_fields_set:
+                raise ValueError(f"CORS_ORIGINS must be set explicitly in {self.ENVIRONMENT}")
+        elif self.JWT_SECRET is None:
+            # LOCAL/TESTING: a fresh key per process; tokens die with the process.
+            self.JWT_SECRET = SecretStr(secrets.token_urlsafe(48))
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_settings = YamlConfigSettingsSource(settings_cls, yaml_file=config_file_path())
+        return init_settings, env_settings, dotenv_settings, yaml_settings, file_secret_settings
+
+
+class SettingsError(RuntimeError):
+    """Raised when the configuration cannot start the service; the message names the setting."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into one readable line per problem."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid configuration: {problems}") from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()

@@ -1,0 +1,47 @@
+"""Enums and constants shared by every module."""
+
+from enum import StrEnum
+
+
+class Environment(StrEnum):
+    """Where the service runs; decides docs, error detail and required secrets."""
+
+    LOCAL = "LOCAL"
+    STAGING = "STAGING"
+    TESTING = "TESTING"
+    PRODUCTION = "PRODUCTION"
+
+    @property
+    def is_debug(self) -> bool:
+        """Docs are served and error messages may say more."""
+        return self in (self.LOCAL, self.STAGING, self.TESTING)
+
+    @property
+    def is_testing(self) -> bool:
+        return self == self.TESTING
+
+    @property
+    def is_deployed(self) -> bool:
+        """Runs for real users: secrets and explicit CORS origins are required."""
+        return self in (self.STAGING, self.PRODUCTION)
+
+
+class ErrorCode:
+    """Platform error codes (the `msg` of an error envelope); see API.md."""
+
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    SERVICE_BUSY = "SERVICE_BUSY"
+    AUTHENTICATION_REQUIRED = "AUTHENTICATION_REQUIRED"
+    AUTHORIZATION_FAILED = "AUTHORIZATION_FAILED"
+    BAD_REQUEST = "BAD_REQUEST"
+    CONFLICT = "CONFLICT"
+
+
+REQUEST_ID_HEADER = "X-Request-ID"

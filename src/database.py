@@ -1,0 +1,98 @@
+"""SQLAlchemy 2 async engine, sessions and the declarative Base.
+
+SQLite (aiosqlite, WAL, foreign keys on) is the embedded default; PostgreSQL (asyncpg)
+runs in production. The engine lives in the app's lifespan, one per process.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+
+from src.config import Settings
+
+# Explicit constraint names: migrations stay stable across databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside the one writer; busy_timeout waits for the lock
+    # instead of failing with "database is locked" under a few concurrent writers.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """The engine for DATABASE_URL with settings right for its dialect."""
+    url = settings.DATABASE_URL
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 5})
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql+asyncpg"):
+        connect_args = {
+            "timeout": 3,
+            "command_timeout": 15,
+            "server_settings": {
+                "statement_timeout": str(settings.DATABASE_STATEMENT_TIMEOUT_MS),
+                "application_name": settings.SERVICE_NAME,
+            },
+        }
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_size=settings.DATABASE_POOL_SIZE,
+        max_overflow=settings.DATABASE_MAX_OVERFLOW,
+        pool_timeout=settings.DATABASE_POOL_TIMEOUT,
+        connect_args=connect_args,
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def check_database(engine: AsyncEngine) -> bool:
+    """True when the database answers a trivial query (readiness)."""
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; the service decides when to commit."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
+    async with sessionmaker() as session:
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_db_session)]

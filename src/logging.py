@@ -1,0 +1,216 @@
+"""JSON logging: python-json-logger records, request context, redaction, a queue.
+
+Request code only enqueues a record (a `put_nowait` on a bounded queue); formatting,
+redaction and I/O happen on the listener thread, so no request waits on log I/O and a
+full queue drops (and counts) instead of blocking. Log shipping to Elasticsearch plugs
+in as one more handler on the listener (`extra_handlers`).
+"""
+
+import copy
+import logging
+import logging.handlers
+import queue
+import re
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.orjson import OrjsonFormatter
+
+from src.config import Settings
+from src.context import client_id_var, request_id_var
+
+REDACTED = "[REDACTED]"
+
+# Keys whose values are secrets wherever they appear (extras, nested dicts).
+SECRET_KEYS = frozenset(
+    {
+        "authorization",
+        "secret_key",
+        "password",
+        "access_token",
+        "refresh_token",
+        "token",
+        "jwt_secret",
+        "api_key",
+        "cookie",
+        "set-cookie",
+        "audio",
+    }
+)
+
+# Secrets that may hide inside free text (messages, exception strings).
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),  # JWT
+    re.compile(r"\bsk_[A-Za-z0-9_-]{16,}"),  # API secret keys
+    re.compile(r"\brt_[A-Za-z0-9_-]{16,}"),  # refresh tokens
+    re.compile(
+        r"(?i)(\"?(?:secret_key|password|refresh_token|access_token|jwt_secret)\"?\s*[:=]\s*)"
+        r"(\"[^\"]*\"|'[^']*'|[^\s,}]+)"
+    ),
+)
+
+
+def redact_text(text: str) -> str:
+    """Mask tokens and keys that appear inside free text."""
+    for pattern in _SECRET_PATTERNS[:-1]:
+        text = pattern.sub(REDACTED, text)
+    return _SECRET_PATTERNS[-1].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+
+
+def redact(value: Any, key: str | None = None) -> Any:
+    """Recursively mask secrets by key name and by pattern."""
+    if key is not None and key.lower() in SECRET_KEYS:
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    return value
+
+
+class RequestContextFilter(logging.Filter):
+    """Copies the request id and client id onto each record (on the caller's thread)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id_var.get()
+        if getattr(record, "client_id", None) is None:
+            record.client_id = client_id_var.get()
+        return True
+
+
+class VoiceJsonFormatter(OrjsonFormatter):
+    """Flat JSON documents (ECS-like keys kept simple) with secrets redacted."""
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {key: redact(value, key) for key, value in log_data.items()}
+
+
+def build_formatter(settings: Settings) -> VoiceJsonFormatter:
+    """The one JSON formatter used for stdout, files and shipped documents."""
+    return VoiceJsonFormatter(
+        ["levelname", "name", "message"],
+        rename_fields={"levelname": "level", "name": "logger"},
+        static_fields={"service": settings.SERVICE_NAME, "environment": str(settings.ENVIRONMENT)},
+        timestamp="timestamp",
+        reserved_attrs=[*RESERVED_ATTRS, "color_message"],
+    )
+
+
+class DroppingQueueHandler(logging.handlers.QueueHandler):
+    """Enqueue without blocking; count what a full queue forces us to drop."""
+
+    def __init__(self, log_queue: "queue.Queue[logging.LogRecord]") -> None:
+        super().__init__(log_queue)
+        self.dropped = 0
+        self._lock = threading.Lock()
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        # The stdlib version formats here (on the request path) and throws away
+        # exc_info; merge the message only and leave the rest to the listener.
+        record = copy.copy(record)
+        record.msg = record.getMessage()
+        record.args = None
+        return record
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            with self._lock:
+                self.dropped += 1
+            from src.monitoring import LOG_RECORDS_DROPPED
+
+            LOG_RECORDS_DROPPED.labels(reason="queue_full").inc()
+
+
+class LoggingRuntime:
+    """The running logging pipeline of one process: start once, stop to flush."""
+
+    def __init__(self, listener: logging.handlers.QueueListener, handler: DroppingQueueHandler):
+        self.listener = listener
+        self.queue_handler = handler
+
+    def stop(self) -> None:
+        """Drain the queue into the handlers and detach from the root logger."""
+        self.listener.stop()
+        logging.getLogger().removeHandler(self.queue_handler)
+        for handler in self.listener.handlers:
+            handler.flush()
+            handler.close()
+
+
+_runtime: LoggingRuntime | None = None
+
+
+def configure_logging(
+    settings: Settings, extra_handlers: Iterable[logging.Handler] = ()
+) -> LoggingRuntime:
+    """Route every log record through one bounded queue to JSON handlers.
+
+    Called per process (in the lifespan, after a gunicorn fork). Idempotent: a second
+    call replaces the first pipeline.
+    """
+    global _runtime
+    if _runtime is not None:
+        _runtime.stop()
+
+    formatter = build_formatter(settings)
+    handlers: list[logging.Handler] = []
+    stdout = logging.StreamHandler(sys.stdout)
+    stdout.setFormatter(formatter)
+    handlers.append(stdout)
+    if settings.LOG_FILE_PATH:
+        path = Path(settings.LOG_FILE_PATH)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=50 * 1024 * 1024, backupCount=5, encoding="utf-8"
+        )
+        file_handler.setFormatter(formatter)
+        handlers.append(file_handler)
+    for handler in extra_handlers:
+        if handler.formatter is None:
+            handler.setFormatter(formatter)
+        handlers.append(handler)
+
+    log_queue: queue.Queue[logging.LogRecord] = queue.Queue(maxsize=settings.LOG_QUEUE_SIZE)
+    queue_handler = DroppingQueueHandler(log_queue)
+    queue_handler.addFilter(RequestContextFilter())
+    listener = logging.handlers.QueueListener(log_queue, *handlers, respect_handler_level=True)
+
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if isinstance(existing, DroppingQueueHandler):
+            root.removeHandler(existing)
+    root.addHandler(queue_handler)
+    root.setLevel(settings.LOG_LEVEL.upper())
+
+    # uvicorn's own access log is replaced by ours (voice_api.access); its error log
+    # and the libraries' logs go through the same JSON pipeline.
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error", "gunicorn.error"):
+        named = logging.getLogger(name)
+        named.handlers.clear()
+        named.propagate = True
+    # The Elasticsearch client's transport logs must never feed the shipper.
+    for name in ("elastic_transport", "elasticsearch", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    listener.start()
+    _runtime = LoggingRuntime(listener, queue_handler)
+    return _runtime
+
+
+def shutdown_logging() -> None:
+    """Flush and stop the pipeline started by `configure_logging`."""
+    global _runtime
+    if _runtime is not None:
+        _runtime.stop()
+        _runtime = None

@@ -1,0 +1,129 @@
+"""Builds the ASGI app: the root app, the `/api/v1` sub-app, middleware and lifespan.
+
+The root app owns the lifespan (a mounted app's lifespan never runs) and the
+middleware that must wrap everything; the sub-app owns routes, docs and handlers.
+Exception handlers are registered on both: they do not cross a Mount.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.middleware.cors import CORSMiddleware
+
+from src.api import api_router
+from src.config import Settings, SettingsError, get_settings
+from src.database import create_engine, create_sessionmaker
+from src.exceptions import register_exception_handlers
+from src.logging import configure_logging, shutdown_logging
+from src.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    UnhandledErrorMiddleware,
+)
+from src.monitoring import instrument_app
+from src.rate_limiter import build_limiter, storage_is_shared
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Clean names in generated clients: "voice-create_order" rather than a path soup.
+    tag = route.tags[0] if route.tags else "api"
+    return f"{tag}-{route.name}"
+
+
+def _lifespan(settings: Settings) -> Any:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        runtime = configure_logging(settings)
+        if not storage_is_shared(settings) and settings.ENVIRONMENT.is_deployed:
+            logger.warning("rate limits are counted per process: set RATE_LIMIT_STORAGE_URI")
+        engine = create_engine(settings)
+        logger.info(
+            "started",
+            extra={"environment": str(settings.ENVIRONMENT), "database": engine.dialect.name},
+        )
+        try:
+            yield {
+                "engine": engine,
+                "sessionmaker": create_sessionmaker(engine),
+            }
+        finally:
+            await engine.dispose()
+            logger.info("stopped")
+            runtime.stop()
+            shutdown_logging()
+
+    return lifespan
+
+
+def create_api(settings: Settings) -> FastAPI:
+    """The versioned API (mounted at /api/v1) with its docs and error handlers."""
+    debug = settings.ENVIRONMENT.is_debug
+    api = FastAPI(
+        title="Voice API",
+        version=settings.APP_VERSION,
+        summary="Take a merchant's orders by voice: speech or text in, priced orders out.",
+        docs_url=None,
+        redoc_url="/docs" if debug else None,
+        openapi_url="/docs/openapi.json" if debug else None,
+        generate_unique_id_function=_operation_id,
+    )
+    api.include_router(api_router)
+    return api
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The root ASGI app for uvicorn/gunicorn (`src.main:app`)."""
+    if settings is None:
+        try:
+            settings = get_settings()
+        except SettingsError as exc:
+            # One line naming the setting, not a traceback (uvicorn, gunicorn, docker logs).
+            raise SystemExit(f"voice-api: {exc}") from None
+    app = FastAPI(
+        title="Voice API",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan(settings),
+    )
+    api = create_api(settings)
+    limiter = build_limiter(settings)
+    for each in (app, api):
+        each.state.settings = settings
+        each.state.limiter = limiter
+        register_exception_handlers(each)
+    app.mount(API_PREFIX, api)
+
+    instrument_app(app, settings)
+    # add_middleware prepends: the last added runs first (outermost).
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.MAX_BODY_SIZE)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.CORS_ORIGINS,
+        allow_origin_regex=settings.CORS_ORIGINS_REGEX,
+        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=settings.CORS_HEADERS,
+        expose_headers=[
+            "X-Request-ID",
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        ],
+        allow_credentials=False,  # bearer tokens, not cookies
+        max_age=600,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,212 @@
+"""Pure-ASGI middleware (no BaseHTTPMiddleware: it breaks contextvars and costs more).
+
+Outermost first: RequestContextMiddleware -> CORS -> BodySizeLimitMiddleware ->
+UnhandledErrorMiddleware -> app. Each keeps per-request state in locals only.
+"""
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from src.constants import ErrorCode
+from src.context import client_id_var, request_id_var
+from src.exceptions import PayloadTooLarge
+from src.models import envelope_response
+
+access_logger = logging.getLogger("voice_api.access")
+logger = logging.getLogger(__name__)
+
+# A client-sent id is echoed into logs: accept only short, plain tokens (no log injection).
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+try:  # FastAPI keeps the prefixed template of an included route here (>= 0.137).
+    from fastapi.routing import _FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY, _FASTAPI_SCOPE_KEY
+except ImportError:  # pragma: no cover - older FastAPI copies routes with their prefix
+    _FASTAPI_SCOPE_KEY = _FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY = ""
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's full path template (bounded cardinality), or `unmatched`."""
+    context = (scope.get(_FASTAPI_SCOPE_KEY) or {}).get(_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY)
+    path = getattr(context, "path_format", None)
+    if path is None:
+        path = getattr(scope.get("route"), "path", None)
+    if path is None:
+        return "unmatched"
+    return f"{scope.get('root_path', '')}{path}"
+
+
+class RequestContextMiddleware:
+    """Request id, security headers, timing and one JSON access-log line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming.decode("latin-1") if incoming else ""
+        if not _SANE_REQUEST_ID.match(request_id):
+            request_id = uuid.uuid4().hex
+        request_id_token = request_id_var.set(request_id)
+        client_token = client_id_var.set(None)
+        extra_headers = [(b"x-request-id", request_id.encode("latin-1")), *SECURITY_HEADERS]
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *extra_headers]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            state: dict[str, Any] = scope.get("state") or {}
+            access_logger.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "http_method": scope["method"],
+                    "path": scope["path"],
+                    "route": route_template(scope),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client_id": state.get("client_id"),
+                },
+            )
+            client_id_var.reset(client_token)
+            request_id_var.reset(request_id_token)
+
+
+class BodySizeLimitMiddleware:
+    """413 PAYLOAD_TOO_LARGE once the declared or streamed body passes the limit.
+
+    A declared Content-Length over the limit is refused before reading a byte; a
+    chunked body is counted as it streams, so nothing large is ever buffered.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
+        self.app = app
+        self.max_body_size = max_body_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await envelope_response(400, ErrorCode.BAD_REQUEST, self._data())(
+                    scope, receive, send
+                )
+                return
+            if int(declared) > self.max_body_size:
+                await self._too_large(scope, receive, send)
+                return
+        encoding = _header(scope, b"content-encoding")
+        if encoding and encoding.strip().lower() != b"identity":
+            # Nothing here inflates request bodies; refusing is safer than a zip bomb.
+            await envelope_response(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, self._data())(
+                scope, receive, send
+            )
+            return
+
+        received = 0
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_size:
+                    raise PayloadTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except PayloadTooLarge:
+            if response_started:
+                raise
+            await self._too_large(scope, receive, send)
+
+    def _data(self) -> dict[str, Any]:
+        return {"request_id": request_id_var.get()}
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        data = self._data()
+        data["max_body_size"] = self.max_body_size
+        # Tell the client to stop sending: the connection is not reusable mid-body.
+        response = envelope_response(413, ErrorCode.PAYLOAD_TOO_LARGE, data)
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+
+class UnhandledErrorMiddleware:
+    """Last resort inside CORS: an exception that escaped every handler becomes a 500
+    envelope (so browsers still see CORS headers) and is logged once with the request id.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if response_started:
+                # A mounted app's handler already answered (and logged); Starlette
+                # re-raises after answering, so there is nothing left to do.
+                logger.debug("exception after response started: %s", type(exc).__name__)
+                return
+            from starlette.requests import Request
+
+            from src.exceptions import unhandled_exception_handler
+
+            response = await unhandled_exception_handler(Request(scope), exc)
+            await response(scope, receive, send)

@@ -1,0 +1,106 @@
+"""Prometheus: HTTP metrics from prometheus-fastapi-instrumentator plus domain metrics.
+
+Every metric of the service is declared here, with bounded label sets. Under gunicorn
+the start script sets PROMETHEUS_MULTIPROC_DIR before any import, so these objects
+write to per-process files that one exporter in the master aggregates.
+"""
+
+import os
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client import start_http_server as _start_http_server
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from src.config import Settings
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# --- logging -----------------------------------------------------------------------
+LOG_RECORDS_DROPPED = Counter(
+    "log_records_dropped_total", "Log records dropped instead of blocking", ["reason"]
+)
+
+# --- auth ----------------------------------------------------------------------------
+AUTH_FAILURES = Counter(
+    "auth_failures_total", "Failed authentication attempts by reason", ["endpoint", "reason"]
+)
+TOKENS_ISSUED = Counter("auth_tokens_issued_total", "Access tokens issued", ["grant"])
+
+# --- rate limits -----------------------------------------------------------------------
+RATE_LIMIT_REJECTIONS = Counter(
+    "rate_limit_rejections_total", "Requests refused with 429", ["limit"]
+)
+
+# --- orders ---------------------------------------------------------------------------
+ORDERS_PARSED = Counter(
+    "voice_orders_parsed_total", "Orders parsed, by outcome", ["outcome", "source"]
+)
+ORDER_LINES = Histogram(
+    "voice_order_lines", "Lines per stored order", buckets=(0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20)
+)
+UNMATCHED_SPANS = Counter("voice_unmatched_spans_total", "Spans that matched no catalog entry")
+IDEMPOTENT_REPLAYS = Counter("voice_idempotent_replays_total", "Responses replayed by key")
+
+# --- speech ---------------------------------------------------------------------------
+AUDIO_SECONDS = Counter("speech_audio_seconds_total", "Seconds of audio received")
+DECODE_SECONDS = Histogram(
+    "speech_decode_seconds",
+    "Wall time of one transcription",
+    buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60),
+)
+REAL_TIME_FACTOR = Histogram(
+    "speech_real_time_factor",
+    "Decode time divided by audio duration",
+    buckets=(0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 4),
+)
+SPEECH_BUSY = Counter("speech_busy_rejections_total", "Speech requests refused: queue full")
+ASR_MODEL_LOADED = Gauge(
+    "speech_model_loaded", "1 when the speech model is loaded", multiprocess_mode="livemax"
+)
+
+# --- recommendations ---------------------------------------------------------------------
+RECOMMENDATIONS_SERVED = Counter(
+    "voice_recommendations_total", "Recommendations served by reason", ["reason"]
+)
+
+
+def multiprocess_enabled() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+def instrument_app(app: FastAPI, settings: Settings) -> Instrumentator:
+    """HTTP request count, latency and in-progress gauges, labelled by route template.
+
+    `/metrics` is served on the app only outside production; in production one
+    exporter on METRICS_PORT serves all workers (see gunicorn/gunicorn_conf.py).
+    """
+    instrumentator = Instrumentator(
+        should_group_status_codes=True,
+        should_ignore_untemplated=False,
+        should_group_untemplated=True,  # every unknown path counts as one "none" handler
+        should_include_root_path=False,
+        should_instrument_requests_inprogress=True,
+        inprogress_labels=True,
+        excluded_handlers=["^/metrics$"],
+    )
+    instrumentator.instrument(app)
+    if not settings.ENVIRONMENT.is_deployed:
+        instrumentator.expose(app, endpoint="/metrics", include_in_schema=False)
+    return instrumentator
+
+
+def start_metrics_server(port: int) -> None:
+    """Serve the metrics of every worker (multiprocess) or of this process on `port`."""
+    if multiprocess_enabled():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        _start_http_server(port, registry=registry)
+    else:
+        _start_http_server(port)
+
+
+def mark_worker_dead(pid: int) -> None:
+    """Drop a dead worker's live gauges (gunicorn `child_exit`)."""
+    if multiprocess_enabled():
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

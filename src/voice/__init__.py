@@ -1,0 +1,1 @@
+"""Voice domain: catalog, speech, orders and recommendations."""

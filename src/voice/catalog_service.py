@@ -1,0 +1,199 @@
+"""Catalog rules: atomic replacement, reads, and the prepared (parsed) form cache."""
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+from threading import Lock
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from src.voice.catalog_index import CatalogIndex
+from src.voice.models import Catalog, CatalogItem, CatalogModifier
+from src.voice.money import from_minor, to_minor
+from src.voice.schemas import (
+    CatalogIn,
+    CatalogItemOut,
+    CatalogModifierOut,
+    CatalogOut,
+    CatalogSaved,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCatalog:
+    """What an order needs of a catalog version: the parse index, names and prices."""
+
+    version: int
+    currency: str
+    index: CatalogIndex
+    item_names: dict[str, str]
+    item_prices: dict[str, int]  # minor units
+    modifier_prices: dict[str, int]
+
+
+class _PreparedCache:
+    """LRU of prepared catalogs keyed by (client, version): built once per version."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._entries: OrderedDict[tuple[str, int], PreparedCatalog] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def get(self, client_id: str, version: int) -> PreparedCatalog | None:
+        with self._lock:
+            prepared = self._entries.get((client_id, version))
+            if prepared is not None:
+                self._entries.move_to_end((client_id, version))
+            return prepared
+
+    def put(self, client_id: str, prepared: PreparedCatalog) -> None:
+        with self._lock:
+            self._entries[(client_id, prepared.version)] = prepared
+            self._entries.move_to_end((client_id, prepared.version))
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+prepared_catalogs = _PreparedCache()
+
+
+async def _bump_version(db_session: AsyncSession, client_id: str, currency: str) -> int:
+    # An upsert takes the row lock first, so concurrent replacements serialise
+    # instead of colliding on the item rows.
+    dialect = db_session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = (
+        insert(Catalog)
+        .values(client_id=client_id, currency=currency, version=1)
+        .on_conflict_do_update(
+            index_elements=[Catalog.client_id],
+            set_={"currency": currency, "version": Catalog.version + 1},
+        )
+        .returning(Catalog.version)
+    )
+    result = await db_session.execute(upsert)
+    return int(result.scalar_one())
+
+
+async def replace_catalog(
+    *, db_session: AsyncSession, client_id: str, catalog: CatalogIn
+) -> CatalogSaved:
+    """Replace the client's whole catalog in one transaction; returns the new version."""
+    version = await _bump_version(db_session, client_id, catalog.currency)
+    await db_session.execute(delete(CatalogItem).where(CatalogItem.client_id == client_id))
+    await db_session.execute(delete(CatalogModifier).where(CatalogModifier.client_id == client_id))
+    db_session.add_all(
+        CatalogItem(
+            client_id=client_id,
+            position=position,
+            sku=item.sku,
+            name=item.name,
+            aliases=item.aliases,
+            price_minor=to_minor(item.price, catalog.currency),
+            category=item.category,
+        )
+        for position, item in enumerate(catalog.items)
+    )
+    db_session.add_all(
+        CatalogModifier(
+            client_id=client_id,
+            position=position,
+            code=modifier.code,
+            name=modifier.name,
+            aliases=modifier.aliases,
+            price_minor=to_minor(modifier.price, catalog.currency),
+            group=modifier.group,
+        )
+        for position, modifier in enumerate(catalog.modifiers)
+    )
+    await db_session.commit()
+    return CatalogSaved(items=len(catalog.items), modifiers=len(catalog.modifiers), version=version)
+
+
+async def get_catalog_header(*, db_session: AsyncSession, client_id: str) -> Catalog | None:
+    """Returns the client's catalog header (currency, version), or None."""
+    return await db_session.get(Catalog, client_id, populate_existing=True)
+
+
+async def _load_rows(
+    db_session: AsyncSession, client_id: str
+) -> tuple[list[CatalogItem], list[CatalogModifier]]:
+    items = await db_session.execute(
+        select(CatalogItem).where(CatalogItem.client_id == client_id).order_by(CatalogItem.position)
+    )
+    modifiers = await db_session.execute(
+        select(CatalogModifier)
+        .where(CatalogModifier.client_id == client_id)
+        .order_by(CatalogModifier.position)
+    )
+    return list(items.scalars()), list(modifiers.scalars())
+
+
+async def read_catalog(*, db_session: AsyncSession, client_id: str) -> CatalogOut | None:
+    """The client's catalog as sent, with its version; None if there is none."""
+    header = await get_catalog_header(db_session=db_session, client_id=client_id)
+    if header is None:
+        return None
+    items, modifiers = await _load_rows(db_session, client_id)
+    currency = header.currency
+    return CatalogOut(
+        currency=currency,
+        version=header.version,
+        items=[
+            CatalogItemOut(
+                sku=i.sku,
+                name=i.name,
+                aliases=list(i.aliases),
+                price=from_minor(i.price_minor, currency),
+                category=i.category,
+            )
+            for i in items
+        ],
+        modifiers=[
+            CatalogModifierOut(
+                code=m.code,
+                name=m.name,
+                aliases=list(m.aliases),
+                price=from_minor(m.price_minor, currency),
+                group=m.group,
+            )
+            for m in modifiers
+        ],
+    )
+
+
+async def get_prepared_catalog(
+    *, db_session: AsyncSession, client_id: str
+) -> PreparedCatalog | None:
+    """The prepared catalog of the client's current version (cached per version)."""
+    header = await get_catalog_header(db_session=db_session, client_id=client_id)
+    if header is None:
+        return None
+    cached = prepared_catalogs.get(client_id, header.version)
+    if cached is not None:
+        return cached
+    items, modifiers = await _load_rows(db_session, client_id)
+    prepared = PreparedCatalog(
+        version=header.version,
+        currency=header.currency,
+        index=CatalogIndex.build(
+            [(i.sku, i.name, list(i.aliases)) for i in items],
+            [(m.code, m.name, list(m.aliases), m.group) for m in modifiers],
+        ),
+        item_names={i.sku: i.name for i in items},
+        item_prices={i.sku: i.price_minor for i in items},
+        modifier_prices={m.code: m.price_minor for m in modifiers},
+    )
+    prepared_catalogs.put(client_id, prepared)
+    return prepared
+
+
+def price_of(prepared: PreparedCatalog, sku: str, modifiers: tuple[str, ...] | list[str]) -> int:
+    """Unit price in minor units: the item plus its modifiers."""
+    return prepared.item_prices[sku] + sum(prepared.modifier_prices[m] for m in modifiers)
+
+
+def as_decimal(minor: int, prepared: PreparedCatalog) -> Decimal:
+    return from_minor(minor, prepared.currency)

@@ -1,0 +1,37 @@
+"""Voice dependencies: the caller's prepared catalog, the idempotency header."""
+
+from typing import Annotated
+
+from fastapi import Depends, Header
+
+from src.auth.dependencies import CurrentClient
+from src.database import DbSession
+from src.voice import catalog_service, idempotency
+from src.voice.catalog_service import PreparedCatalog
+from src.voice.exceptions import CatalogMissing
+
+
+async def valid_prepared_catalog(client: CurrentClient, db_session: DbSession) -> PreparedCatalog:
+    """The caller's current catalog, ready to parse against; 422 if there is none."""
+    prepared = await catalog_service.get_prepared_catalog(
+        db_session=db_session, client_id=client.client_id
+    )
+    if prepared is None:
+        raise CatalogMissing()
+    return prepared
+
+
+async def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Retry-safe key (1-255 printable characters), kept 24 hours",
+        ),
+    ] = None,
+) -> str | None:
+    return idempotency.validate_key(key) if key is not None else None
+
+
+CurrentCatalog = Annotated[PreparedCatalog, Depends(valid_prepared_catalog)]
+IdempotencyKeyHeader = Annotated[str | None, Depends(idempotency_key)]

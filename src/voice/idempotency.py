@@ -1,0 +1,174 @@
+"""Idempotency-Key: the first response to a key is kept and replayed byte for byte.
+
+A key is claimed by inserting its row (the primary key makes the claim atomic), the
+work runs, and the response is stored in the same transaction as the order it
+created. Failures release the claim so that a retry runs again. Keys live in the
+database, never in Redis: an eviction or a Redis outage must not break the promise.
+"""
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from src.exceptions import UnprocessableEntity, validation_error
+from src.voice.exceptions import IdempotencyKeyInUse, IdempotencyKeyReused
+from src.voice.models import IdempotencyKey
+
+logger = logging.getLogger(__name__)
+
+IN_PROGRESS = "in_progress"
+DONE = "done"
+_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def validate_key(key: str) -> str:
+    """1-255 printable ASCII characters, else 422."""
+    if not _KEY_PATTERN.match(key):
+        raise UnprocessableEntity(
+            errors=[
+                validation_error(
+                    ["header", "Idempotency-Key"], "must be 1-255 printable ASCII characters"
+                )
+            ]
+        )
+    return key
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    """sha256 of the request's meaning: method, path and the canonical (sorted) body."""
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.sha256(f"{method} {path}\n".encode())
+    digest.update(canonical)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    body: bytes
+
+
+async def claim(
+    *,
+    db_session: AsyncSession,
+    client_id: str,
+    key: str,
+    request_fingerprint: str,
+    lock_seconds: int,
+    ttl_seconds: int,
+) -> StoredResponse | None:
+    """Claim `key` for this request, or return the stored response to replay.
+
+    Raises IdempotencyKeyReused (other body) or IdempotencyKeyInUse (still running).
+    """
+    now = _now()
+    for _attempt in range(3):
+        db_session.add(
+            IdempotencyKey(
+                client_id=client_id,
+                key=key,
+                fingerprint=request_fingerprint,
+                state=IN_PROGRESS,
+                created_at=now,
+                locked_until=now + timedelta(seconds=lock_seconds),
+            )
+        )
+        try:
+            await db_session.commit()
+            return None
+        except IntegrityError:
+            await db_session.rollback()
+        row = (
+            await db_session.execute(
+                select(IdempotencyKey).where(
+                    IdempotencyKey.client_id == client_id, IdempotencyKey.key == key
+                )
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            continue  # released between our insert and our read: try again
+        if _aware(row.created_at) < now - timedelta(seconds=ttl_seconds):
+            # Expired: the key may be used afresh.
+            await release(db_session=db_session, client_id=client_id, key=key)
+            continue
+        if row.fingerprint != request_fingerprint:
+            raise IdempotencyKeyReused()
+        if row.state == DONE and row.response_body is not None:
+            return StoredResponse(row.response_status or 200, row.response_body)
+        if _aware(row.locked_until) > now:
+            raise IdempotencyKeyInUse()
+        # The first attempt died mid-way (its lease ran out): take the key over.
+        taken = await db_session.execute(
+            update(IdempotencyKey)
+            .where(
+                IdempotencyKey.client_id == client_id,
+                IdempotencyKey.key == key,
+                IdempotencyKey.state == IN_PROGRESS,
+                IdempotencyKey.locked_until == row.locked_until,
+            )
+            .values(locked_until=now + timedelta(seconds=lock_seconds))
+        )
+        await db_session.commit()
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            return None
+        raise IdempotencyKeyInUse()
+    raise IdempotencyKeyInUse()
+
+
+async def complete(
+    *, db_session: AsyncSession, client_id: str, key: str, status: int, body: bytes
+) -> None:
+    """Store the response; runs inside the caller's transaction (committed with the order)."""
+    await db_session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.client_id == client_id, IdempotencyKey.key == key)
+        .values(state=DONE, response_status=status, response_body=body)
+    )
+
+
+async def release(*, db_session: AsyncSession, client_id: str, key: str) -> None:
+    """Forget a claim whose request failed, so that a retry runs again."""
+    await db_session.rollback()
+    await db_session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.client_id == client_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.state == IN_PROGRESS,
+        )
+    )
+    await db_session.commit()
+
+
+async def release_quietly(*, db_session: AsyncSession, client_id: str, key: str) -> None:
+    """`release` for error paths: a failure here must not hide the original error
+    (the claim then expires with its lease)."""
+    try:
+        await release(db_session=db_session, client_id=client_id, key=key)
+    except Exception:
+        logger.warning("could not release idempotency key", exc_info=True)
+
+
+async def purge_expired(*, db_session: AsyncSession, ttl_seconds: int) -> int:
+    """Delete keys older than the TTL; returns how many."""
+    cutoff = _now() - timedelta(seconds=ttl_seconds)
+    result = await db_session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff)
+    )
+    await db_session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]

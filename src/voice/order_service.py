@@ -1,0 +1,148 @@
+"""Order rules: parse against the catalog, price, store, read and list (keyset pages)."""
+
+import base64
+import binascii
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import literal, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from src.monitoring import ORDER_LINES, ORDERS_PARSED, UNMATCHED_SPANS
+from src.voice.catalog_service import PreparedCatalog, price_of
+from src.voice.exceptions import OrderNotFound
+from src.voice.models import Order, OrderLine
+from src.voice.money import from_minor
+from src.voice.parser import ParseResult, parse_order
+from src.voice.schemas import OrderLineOut, OrderOut, OrderPage
+
+
+def new_order_id() -> str:
+    return f"ord_{uuid.uuid4().hex}"
+
+
+def _outcome(result: ParseResult) -> str:
+    if not result.lines:
+        return "none"
+    return "partial" if result.unmatched else "full"
+
+
+def build_order(
+    *,
+    client_id: str,
+    customer_id: str | None,
+    transcript: str,
+    source: str,
+    prepared: PreparedCatalog,
+) -> Order:
+    """Parse and price an utterance into an unsaved Order (pure apart from the clock)."""
+    result = parse_order(transcript, prepared.index)
+    ORDERS_PARSED.labels(outcome=_outcome(result), source=source).inc()
+    UNMATCHED_SPANS.inc(len(result.unmatched))
+    ORDER_LINES.observe(len(result.lines))
+    order = Order(
+        id=new_order_id(),
+        client_id=client_id,
+        customer_id=customer_id,
+        source=source,
+        transcript=transcript,
+        unmatched=list(result.unmatched),
+        currency=prepared.currency,
+        created_at=datetime.now(UTC),
+        lines=[],
+    )
+    total = 0
+    for position, line in enumerate(result.lines):
+        unit = price_of(prepared, line.sku, line.modifiers)
+        line_total = unit * line.quantity
+        total += line_total
+        order.lines.append(
+            OrderLine(
+                position=position,
+                sku=line.sku,
+                name=prepared.item_names[line.sku],
+                quantity=line.quantity,
+                modifiers=list(line.modifiers),
+                unit_price_minor=unit,
+                line_total_minor=line_total,
+                matched_text=line.matched_text,
+                confidence=line.confidence,
+            )
+        )
+    order.total_minor = total
+    return order
+
+
+def order_out(order: Order) -> OrderOut:
+    """The API shape of a stored order."""
+    currency = order.currency
+    return OrderOut(
+        order_id=order.id,
+        customer_id=order.customer_id,
+        transcript=order.transcript,
+        items=[
+            OrderLineOut(
+                sku=line.sku,
+                name=line.name,
+                quantity=line.quantity,
+                modifiers=list(line.modifiers),
+                unit_price=from_minor(line.unit_price_minor, currency),
+                line_total=from_minor(line.line_total_minor, currency),
+                matched_text=line.matched_text,
+                confidence=line.confidence,
+            )
+            for line in order.lines
+        ],
+        unmatched=list(order.unmatched),
+        total=from_minor(order.total_minor, currency),
+        currency=currency,
+        created_at=order.created_at,
+    )
+
+
+async def get_order(*, db_session: AsyncSession, client_id: str, order_id: str) -> Order:
+    """The client's order; another client's order is NOT_FOUND like a missing one."""
+    result = await db_session.execute(
+        select(Order).where(Order.id == order_id, Order.client_id == client_id)
+    )
+    order = result.scalar_one_or_none()
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+def _encode_cursor(order: Order) -> str:
+    created = order.created_at.replace(tzinfo=None).isoformat()
+    return base64.urlsafe_b64encode(f"{created}|{order.id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str] | None:
+    """(created_at, order_id) of a page cursor, or None if it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, order_id = raw.split("|", 1)
+        return datetime.fromisoformat(created).replace(tzinfo=UTC), order_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+async def list_orders(
+    *,
+    db_session: AsyncSession,
+    client_id: str,
+    customer_id: str | None,
+    limit: int,
+    cursor: tuple[datetime, str] | None,
+) -> OrderPage:
+    """Newest first, `limit` per page; `next_cursor` continues after the last one."""
+    query = select(Order).where(Order.client_id == client_id)
+    if customer_id is not None:
+        query = query.where(Order.customer_id == customer_id)
+    if cursor is not None:
+        query = query.where(
+            tuple_(Order.created_at, Order.id) < tuple_(literal(cursor[0]), literal(cursor[1]))
+        )
+    query = query.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1)
+    orders = list((await db_session.execute(query)).scalars())
+    next_cursor = _encode_cursor(orders[limit - 1]) if len(orders) > limit else None
+    return OrderPage(orders=[order_out(o) for o in orders[:limit]], next_cursor=next_cursor)

@@ -1,0 +1,131 @@
+"""Voice routes. Thin: parse the request, call a service, wrap the answer."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from src.auth.dependencies import CurrentClient
+from src.database import DbSession
+from src.exceptions import NotFound, UnprocessableEntity, validation_error
+from src.models import Envelope, envelope
+from src.monitoring import IDEMPOTENT_REPLAYS
+from src.rate_limiter import rate_limit_headers
+from src.voice import catalog_service, idempotency, order_service
+from src.voice.dependencies import CurrentCatalog, IdempotencyKeyHeader
+from src.voice.schemas import CatalogIn, CatalogOut, CatalogSaved, OrderOut, OrderPage, OrderRequest
+
+router = APIRouter()
+
+_JSON = "application/json"
+
+
+@router.put("/catalog", summary="Replace the catalog (atomically)")
+async def put_catalog(
+    body: CatalogIn, client: CurrentClient, db_session: DbSession
+) -> Envelope[CatalogSaved]:
+    """Replaces the caller's whole catalog; orders are parsed against the new version."""
+    saved = await catalog_service.replace_catalog(
+        db_session=db_session, client_id=client.client_id, catalog=body
+    )
+    return envelope(saved)
+
+
+@router.get("/catalog", summary="The current catalog", responses={404: {"description": "none yet"}})
+async def get_catalog(client: CurrentClient, db_session: DbSession) -> Envelope[CatalogOut]:
+    catalog = await catalog_service.read_catalog(db_session=db_session, client_id=client.client_id)
+    if catalog is None:
+        raise NotFound()
+    return envelope(catalog)
+
+
+@router.post(
+    "/order",
+    status_code=201,
+    response_model=Envelope[OrderOut],
+    summary="Parse a spoken or typed order, price it and store it",
+    responses={
+        409: {"description": "IDEMPOTENCY_KEY_REUSED or IDEMPOTENCY_KEY_IN_USE"},
+        422: {"description": "VALIDATION_ERROR (also: no catalog yet)"},
+    },
+)
+async def create_order(
+    body: OrderRequest,
+    request: Request,
+    client: CurrentClient,
+    catalog: CurrentCatalog,
+    db_session: DbSession,
+    key: IdempotencyKeyHeader,
+) -> Response:
+    """Returns 201 with the stored order. With `Idempotency-Key`, a retry returns the
+    first response byte for byte and creates nothing."""
+    if key is not None:
+        stored = await idempotency.claim(
+            db_session=db_session,
+            client_id=client.client_id,
+            key=key,
+            request_fingerprint=idempotency.fingerprint(
+                "POST", "/voice/order", body.model_dump(mode="json")
+            ),
+            lock_seconds=request.app.state.settings.IDEMPOTENCY_LOCK_SECONDS,
+            ttl_seconds=request.app.state.settings.IDEMPOTENCY_TTL_SECONDS,
+        )
+        if stored is not None:
+            IDEMPOTENT_REPLAYS.inc()
+            headers = {"Idempotent-Replayed": "true", **rate_limit_headers(request)}
+            return Response(stored.body, stored.status, headers, media_type=_JSON)
+    try:
+        assert body.text is not None
+        order = order_service.build_order(
+            client_id=client.client_id,
+            customer_id=body.customer_id,
+            transcript=body.text,
+            source="text",
+            prepared=catalog,
+        )
+        payload = envelope(order_service.order_out(order), 201).model_dump_json().encode()
+        db_session.add(order)
+        if key is not None:
+            await idempotency.complete(
+                db_session=db_session, client_id=client.client_id, key=key, status=201, body=payload
+            )
+        await db_session.commit()
+    except BaseException:
+        if key is not None:
+            await idempotency.release_quietly(
+                db_session=db_session, client_id=client.client_id, key=key
+            )
+        raise
+    # Returned as bytes so that a replay is byte-identical to this first answer.
+    return Response(payload, 201, rate_limit_headers(request), media_type=_JSON)
+
+
+@router.get("/orders/{order_id}", summary="One stored order")
+async def get_order(
+    order_id: str, client: CurrentClient, db_session: DbSession
+) -> Envelope[OrderOut]:
+    order = await order_service.get_order(
+        db_session=db_session, client_id=client.client_id, order_id=order_id
+    )
+    return envelope(order_service.order_out(order))
+
+
+@router.get("/orders", summary="Stored orders, newest first")
+async def list_orders(
+    client: CurrentClient,
+    db_session: DbSession,
+    customer_id: Annotated[str | None, Query(max_length=128)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Envelope[OrderPage]:
+    """Keyset pagination: pass `next_cursor` back as `cursor` for the next page."""
+    decoded = order_service.decode_cursor(cursor) if cursor else None
+    if cursor and decoded is None:
+        raise UnprocessableEntity(errors=[validation_error(["query", "cursor"], "invalid cursor")])
+    page = await order_service.list_orders(
+        db_session=db_session,
+        client_id=client.client_id,
+        customer_id=customer_id,
+        limit=limit,
+        cursor=decoded,
+    )
+    return envelope(page)

@@ -1,0 +1,68 @@
+"""Text normalisation shared by the catalog index and the parser (pure functions)."""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"[#\w][\w'’#]*|&|[,.;!?]")
+_APOSTROPHES = str.maketrans({"’": "", "'": ""})
+# Letters NFKD does not decompose.
+_FOLD = str.maketrans({"đ": "d", "Đ": "d", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe"})
+PUNCTUATION = frozenset(",.;!?")
+
+
+def fold(text: str) -> str:
+    """Lowercase and strip diacritics: "Cà Phê Sữa Đá" -> "ca phe sua da"."""
+    text = text.translate(_FOLD).lower()
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def canon(word: str) -> str:
+    """A singular, spelling-tolerant key for a folded word ("lattes" -> "latte").
+
+    Applied to catalog names and to what customers say alike, so a rough rule is
+    enough as long as it is the same on both sides.
+    """
+    if len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes", "oes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us")):
+        return word[:-1]
+    return word
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word or punctuation mark with its place in the original text."""
+
+    text: str  # folded
+    key: str  # canonical form used for lookups
+    start: int
+    end: int
+
+    @property
+    def is_punct(self) -> bool:
+        return self.text in PUNCTUATION
+
+    @property
+    def is_plural(self) -> bool:
+        return self.key != self.text and self.text.endswith("s")
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split into folded word and punctuation tokens, keeping character offsets."""
+    tokens: list[Token] = []
+    for match in _TOKEN.finditer(text):
+        word = fold(match.group()).translate(_APOSTROPHES)
+        if word == "&":
+            word = "and"
+        start, end = match.span()
+        tokens.append(Token(word, canon(word), start, end))
+    return tokens
+
+
+def phrase_key(text: str) -> tuple[str, ...]:
+    """The lookup key of a catalog name or alias."""
+    return tuple(token.key for token in tokenize(text) if not token.is_punct)
