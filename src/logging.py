@@ -137,9 +137,13 @@ class LoggingRuntime:
     def __init__(self, listener: logging.handlers.QueueListener, handler: DroppingQueueHandler):
         self.listener = listener
         self.queue_handler = handler
+        self._stopped = False
 
     def stop(self) -> None:
-        """Drain the queue into the handlers and detach from the root logger."""
+        """Drain the queue into the handlers and detach from the root logger (once)."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.listener.stop()
         logging.getLogger().removeHandler(self.queue_handler)
         for handler in self.listener.handlers:

@@ -18,7 +18,7 @@ from src.api import api_router
 from src.config import Settings, SettingsError, get_settings
 from src.database import create_engine, create_sessionmaker
 from src.exceptions import register_exception_handlers
-from src.logging import configure_logging, shutdown_logging
+from src.logging import configure_logging
 from src.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
@@ -58,7 +58,6 @@ def _lifespan(settings: Settings) -> Any:
             await engine.dispose()
             logger.info("stopped")
             runtime.stop()
-            shutdown_logging()
 
     return lifespan
 

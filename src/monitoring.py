@@ -8,13 +8,14 @@ write to per-process files that one exporter in the master aggregates.
 import os
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client import start_http_server as _start_http_server
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from src.config import Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+INPROGRESS_METRIC = "http_requests_inprogress"
 
 # --- logging -----------------------------------------------------------------------
 LOG_RECORDS_DROPPED = Counter(
@@ -75,6 +76,11 @@ def instrument_app(app: FastAPI, settings: Settings) -> Instrumentator:
     `/metrics` is served on the app only outside production; in production one
     exporter on METRICS_PORT serves all workers (see gunicorn/gunicorn_conf.py).
     """
+    # pfi creates its in-progress gauge per app; a second app in one process (tests,
+    # reloads) would collide with the first one's gauge in the default registry.
+    stale = REGISTRY._names_to_collectors.get(INPROGRESS_METRIC)
+    if stale is not None:
+        REGISTRY.unregister(stale)
     instrumentator = Instrumentator(
         should_group_status_codes=True,
         should_ignore_untemplated=False,
@@ -83,6 +89,7 @@ def instrument_app(app: FastAPI, settings: Settings) -> Instrumentator:
         should_instrument_requests_inprogress=True,
         inprogress_labels=True,
         excluded_handlers=["^/metrics$"],
+        inprogress_name=INPROGRESS_METRIC,
     )
     instrumentator.instrument(app)
     if not settings.ENVIRONMENT.is_deployed:

@@ -26,8 +26,8 @@ from src.config import PROJECT_ROOT, Settings
 logger = logging.getLogger(__name__)
 
 # slowapi reads `.env` through starlette's Config unless told otherwise; all of its
-# options come from our Settings, so point it at a file that does not exist.
-_NO_CONFIG_FILE = str(PROJECT_ROOT / ".slowapi-no-config")
+# options come from our Settings, so point it at an empty file of our own.
+_NO_CONFIG_FILE = str(PROJECT_ROOT / "src" / "slowapi.env")
 
 
 @lru_cache(maxsize=64)

@@ -1,0 +1,192 @@
+"""Test configuration: real databases, real Redis, the real app through httpx.
+
+The environment is set before `src` is imported. DATABASE_URL and
+RATE_LIMIT_STORAGE_URI select the backends (SQLite and memory by default; CI runs the
+suite again on PostgreSQL and Redis). With REQUIRE_SERVICES=1 a test that needs
+PostgreSQL or Redis fails instead of skipping.
+"""
+
+import json
+import os
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="voice-api-tests-"))
+os.environ.setdefault("ENVIRONMENT", "TESTING")
+os.environ.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{_TMP / 'test.db'}")
+os.environ.setdefault("RATE_LIMIT_STORAGE_URI", "memory://")
+os.environ.setdefault("LOG_FILE_PATH", str(_TMP / "app.log"))
+os.environ.setdefault("LOG_SPOOL_PATH", str(_TMP / "spool"))
+
+import httpx  # noqa: E402
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from asgi_lifespan import LifespanManager  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+
+from src.config import PROJECT_ROOT, Settings, get_settings  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (or fail under REQUIRE_SERVICES=1) when a real service is not reachable."""
+    if _port_open(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " and REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def migrate_fresh(database_url: str) -> None:
+    """Drop everything through the migrations, then upgrade to head."""
+    config = alembic_config(database_url)
+    command.downgrade(config, "base")
+    command.upgrade(config, "head")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _migrated_database(settings: Settings) -> None:
+    if settings.DATABASE_URL.startswith("postgresql"):
+        require_service("PostgreSQL", "127.0.0.1", 5432)
+    if settings.RATE_LIMIT_STORAGE_URI.startswith("redis"):
+        require_service("Redis", "127.0.0.1", 6379)
+    migrate_fresh(settings.DATABASE_URL)
+
+
+@dataclass
+class RunningApp:
+    """The app with its lifespan running; `asgi` hands lifespan state to each request."""
+
+    app: FastAPI
+    asgi: Any
+    state: dict[str, Any]
+
+
+@asynccontextmanager
+async def running(application: FastAPI) -> AsyncIterator[RunningApp]:
+    async with LifespanManager(application) as manager:
+        yield RunningApp(application, manager.app, manager._state)
+
+
+@pytest.fixture(scope="session")
+async def lifespan(settings: Settings) -> AsyncIterator[RunningApp]:
+    """The real app (engine, logging, limiter) for the whole session."""
+    from src.main import create_app
+
+    async with running(create_app(settings)) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def app(lifespan: RunningApp) -> FastAPI:
+    return lifespan.app
+
+
+@pytest.fixture(autouse=True)
+def _reset_limits(request: pytest.FixtureRequest) -> None:
+    # Counters are per storage, not per test: start every test with a clean budget.
+    if {"app", "lifespan", "client"} & set(request.fixturenames):
+        app: FastAPI = request.getfixturevalue("app")
+        app.state.limiter.reset()
+
+
+@pytest.fixture
+async def client(lifespan: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
+    # manager.app hands the lifespan state (engine, sessions) to every request.
+    transport = httpx.ASGITransport(app=lifespan.asgi, client=("10.1.2.3", 1234))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+async def create_api_client(lifespan: RunningApp, name: str = "test shop") -> dict[str, str]:
+    """A real API client through the service (as the CLI does)."""
+    from src.auth import service
+
+    async with lifespan.state["sessionmaker"]() as session:
+        creds = await service.create_client(db_session=session, name=name, scopes=["voice"])
+    return creds.jsonable()
+
+
+async def token_for(http: httpx.AsyncClient, creds: dict[str, str]) -> dict[str, Any]:
+    response = await http.post(
+        "/api/v1/auth/token",
+        json={"secret_id": creds["secret_id"], "secret_key": creds["secret_key"]},
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+@pytest.fixture
+async def merchant(lifespan: RunningApp, client: httpx.AsyncClient) -> dict[str, Any]:
+    """A fresh API client with a token and the cafe catalog."""
+    creds = await create_api_client(lifespan)
+    tokens = await token_for(client, creds)
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    response = await client.put("/api/v1/voice/catalog", json=cafe_catalog(), headers=headers)
+    assert response.status_code == 200, response.text
+    return {**creds, **tokens, "headers": headers}
+
+
+def cafe_catalog() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((DATA / "cafe_catalog.json").read_text())
+    return data
+
+
+def load_catalog(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((DATA / f"{name}_catalog.json").read_text())
+    return data
+
+
+def assert_envelope_error(response: httpx.Response, status: int, msg: str) -> dict[str, Any]:
+    """The error envelope: code repeats the status, msg is the code, request_id present."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == status
+    assert body["msg"] == msg
+    assert body["data"]["request_id"] == response.headers["x-request-id"]
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+@pytest.fixture
+def log_file(settings: Settings) -> Iterator[Path]:
+    assert settings.LOG_FILE_PATH
+    yield Path(settings.LOG_FILE_PATH)

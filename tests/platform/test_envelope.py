@@ -1,0 +1,171 @@
+"""The envelope, request ids, security headers, CORS, body limits, docs and startup."""
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from src.config import SettingsError, load_settings
+from src.constants import Environment
+from src.main import create_app
+from tests.conftest import assert_envelope_error, running
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_healthcheck_is_an_envelope(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/healthcheck")
+    assert response.status_code == 200
+    assert response.json() == {"code": 200, "msg": "OK", "data": {"status": "ok"}}
+
+
+async def test_readiness_reports_each_check(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/readiness")
+    assert response.status_code == 200
+    assert response.json()["data"]["checks"] == {"database": "ok", "ratelimit": "ok"}
+
+
+@pytest.mark.parametrize("unknown_path", ["/nope", "/api/v1/nope", "/api/v2/healthcheck"])
+async def test_unknown_paths_are_404_envelopes_on_both_apps(
+    client: httpx.AsyncClient, unknown_path: str
+) -> None:
+    assert_envelope_error(await client.get(unknown_path), 404, "NOT_FOUND")
+
+
+async def test_wrong_method_is_405_envelope(client: httpx.AsyncClient) -> None:
+    assert_envelope_error(await client.delete("/api/v1/healthcheck"), 405, "METHOD_NOT_ALLOWED")
+
+
+async def test_validation_errors_list_each_problem(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/auth/token", json={"secret_id": 5})
+    data = assert_envelope_error(response, 422, "VALIDATION_ERROR")
+    locations = {tuple(err["loc"]) for err in data["errors"]}
+    assert ("body", "secret_id") in locations
+    assert ("body", "secret_key") in locations
+
+
+async def test_malformed_json_is_422_not_500(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/auth/token", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert_envelope_error(response, 422, "VALIDATION_ERROR")
+
+
+async def test_request_id_is_echoed_when_sane(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/healthcheck", headers={"X-Request-ID": "pos-42.abc"})
+    assert response.headers["x-request-id"] == "pos-42.abc"
+
+
+@pytest.mark.parametrize("bad", ["x" * 200, "has space", "new\\nline", ""])
+async def test_request_id_is_regenerated_when_not_sane(client: httpx.AsyncClient, bad: str) -> None:
+    response = await client.get("/api/v1/healthcheck", headers={"X-Request-ID": bad})
+    generated = response.headers["x-request-id"]
+    assert generated != bad
+    assert len(generated) == 32
+
+
+async def test_security_headers_on_every_response(client: httpx.AsyncClient) -> None:
+    for response in (await client.get("/api/v1/healthcheck"), await client.get("/nope")):
+        assert response.headers["strict-transport-security"] == (
+            "max-age=31536000; includeSubDomains"
+        )
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "referrer-policy" in response.headers
+
+
+async def test_cors_preflight_allowed_origin(client: httpx.AsyncClient) -> None:
+    response = await client.options(
+        "/api/v1/voice/order",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type,idempotency-key",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "access-control-allow-credentials" not in response.headers
+
+
+async def test_cors_preflight_refused_origin_gets_no_cors_headers(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.options(
+        "/api/v1/voice/order",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_declared_body_over_limit_is_413_before_reading(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    limit = app.state.settings.MAX_BODY_SIZE
+    response = await client.post(
+        "/api/v1/auth/token",
+        content=b"x" * (limit + 1),
+        headers={"content-type": "application/json"},
+    )
+    data = assert_envelope_error(response, 413, "PAYLOAD_TOO_LARGE")
+    assert data["max_body_size"] == limit
+
+
+async def test_chunked_body_over_limit_is_413(client: httpx.AsyncClient, app: FastAPI) -> None:
+    limit = app.state.settings.MAX_BODY_SIZE
+    sent = 0
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        chunk = b"x" * 65536
+        while sent < limit * 4:  # far more than the limit, if nobody stopped us
+            sent += len(chunk)
+            yield chunk
+
+    response = await client.post(
+        "/api/v1/auth/token", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert_envelope_error(response, 413, "PAYLOAD_TOO_LARGE")
+    assert sent <= limit + 2 * 65536
+
+
+async def test_compressed_request_bodies_are_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/auth/token",
+        content=b"\x1f\x8b",
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
+    assert_envelope_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+async def test_docs_served_when_debug(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/docs")).status_code == 200
+    schema = (await client.get("/api/v1/docs/openapi.json")).json()
+    assert "/voice/order" in schema["paths"]
+    assert "BearerToken" in schema["components"]["securitySchemes"]
+
+
+async def test_docs_hidden_in_production(settings) -> None:  # type: ignore[no-untyped-def]
+    production = load_settings(
+        **{
+            **settings.model_dump(),
+            "ENVIRONMENT": Environment.PRODUCTION,
+            "JWT_SECRET": "p" * 40,
+            "CORS_ORIGINS": ["https://pos.example"],
+        }
+    )
+    async with running(create_app(production)) as started:
+        transport = httpx.ASGITransport(app=started.asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            assert_envelope_error(await http.get("/api/v1/docs"), 404, "NOT_FOUND")
+            assert_envelope_error(await http.get("/api/v1/docs/openapi.json"), 404, "NOT_FOUND")
+            assert (await http.get("/metrics")).status_code == 404
+
+
+def test_production_refuses_to_start_without_jwt_secret() -> None:
+    with pytest.raises(SettingsError, match="JWT_SECRET"):
+        load_settings(ENVIRONMENT="PRODUCTION", CORS_ORIGINS=["https://pos.example"])
+
+
+def test_production_refuses_to_start_without_cors_origins() -> None:
+    with pytest.raises(SettingsError, match="CORS_ORIGINS"):
+        load_settings(ENVIRONMENT="PRODUCTION", JWT_SECRET="s" * 40)

@@ -1,0 +1,162 @@
+"""The order parser on its own: phenomena, refusals and properties."""
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from src.voice.catalog_index import CatalogIndex
+from src.voice.parser import parse_order
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+def _index(name: str) -> CatalogIndex:
+    catalog = json.loads((DATA / f"{name}_catalog.json").read_text())
+    return CatalogIndex.build(
+        [(i["sku"], i["name"], i["aliases"]) for i in catalog["items"]],
+        [(m["code"], m["name"], m["aliases"], m.get("group")) for m in catalog["modifiers"]],
+    )
+
+
+CAFE = _index("cafe")
+FASTFOOD = _index("fastfood")
+VIET = _index("vietcafe")
+
+
+def lines(text: str, index: CatalogIndex = CAFE) -> set[tuple[str, int, tuple[str, ...]]]:
+    return {(line.sku, line.quantity, line.modifiers) for line in parse_order(text, index).lines}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2 scones", {("SCONE", 2, ())}),
+        ("twenty one cookies", {("COOKIE", 21, ())}),
+        ("ninety-nine brownies", {("BROWNIE", 99, ())}),
+        ("an espresso", {("ESPRESSO", 1, ())}),
+        ("a couple of mochas", {("MOCHA", 2, ())}),
+        ("a dozen donuts", {("DONUT", 12, ())}),
+        ("half a dozen scones", {("SCONE", 6, ())}),
+        ("a latte", {("LATTE", 1, ())}),
+        ("three lattes", {("LATTE", 3, ())}),
+        ("a cafe latte", {("LATTE", 1, ())}),
+        ("a large oat latte", {("LATTE", 1, ("LARGE", "OAT_MILK"))}),
+        ("latte, large, with oat milk", {("LATTE", 1, ("LARGE", "OAT_MILK"))}),
+        ("a latte plus a mocha", {("LATTE", 1, ()), ("MOCHA", 1, ())}),
+        ("um can I get a mocha please thanks", {("MOCHA", 1, ())}),
+        ("two lattes, actually make that three", {("LATTE", 3, ())}),
+        ("a mocha, no wait, a latte", {("LATTE", 1, ())}),
+        ("a large latte, actually make it a medium", {("LATTE", 1, ("MEDIUM",))}),
+        ("a latte and a scone, actually forget the scone", {("LATTE", 1, ())}),
+        ("a latte and a latte", {("LATTE", 2, ())}),
+        ("a latte and a large latte", {("LATTE", 1, ()), ("LATTE", 1, ("LARGE",))}),
+        ("can I get to iced teas", {("ICED_TEA", 2, ())}),
+        ("a latte to go", {("LATTE", 1, ())}),
+        ("two glasses of lemonade", {("LEMONADE", 2, ())}),
+        ("a capuccino", {("CAPPUCCINO", 1, ())}),
+        ("an expresso", {("ESPRESSO", 1, ())}),
+        (
+            "three cappuccinos, one of them decaf",
+            {("CAPPUCCINO", 2, ()), ("CAPPUCCINO", 1, ("DECAF",))},
+        ),
+    ],
+)
+def test_cafe_phenomena(text: str, expected: set[tuple[str, int, tuple[str, ...]]]) -> None:
+    assert lines(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("two number twos", {("COMBO_DOUBLE", 2, ())}),
+        ("three 10 piece nuggets", {("NUGGETS_10", 3, ())}),
+        ("a cheeseburger and fries", {("CHEESEBURGER", 1, ()), ("FRIES", 1, ())}),
+        ("two large fries", {("FRIES", 2, ("LARGE",))}),
+        ("for vanilla shakes", {("VANILLA_SHAKE", 4, ())}),
+        ("a burger with a side of onion rings", {("HAMBURGER", 1, ()), ("ONION_RINGS", 1, ())}),
+        ("a burger with a side of ranch", {("HAMBURGER", 1, ("RANCH",))}),
+        (
+            "a cheesburger, no pickles, hold the mayo",
+            {("CHEESEBURGER", 1, ("NO_MAYO", "NO_PICKLES"))},
+        ),
+        ("a burger and fries, actually no fries", {("HAMBURGER", 1, ())}),
+    ],
+)
+def test_fastfood_phenomena(text: str, expected: set[tuple[str, int, tuple[str, ...]]]) -> None:
+    assert lines(text, FASTFOOD) == expected
+
+
+def test_vietnamese_with_and_without_diacritics() -> None:
+    assert lines("1 cà phê sữa đá không đá", VIET) == {("CA_PHE_SUA_DA", 1, ("NO_ICE",))}
+    assert lines("2 ca phe sua da khong da", VIET) == {("CA_PHE_SUA_DA", 2, ("NO_ICE",))}
+
+
+@pytest.mark.parametrize(
+    "text", ["a unicorn frappe", "a bubble tea", "a fish taco", "two pumpkin spice lattes"]
+)
+def test_off_menu_is_unmatched_and_never_a_line(text: str) -> None:
+    result = parse_order(text, CAFE)
+    assert result.lines == ()
+    assert result.unmatched
+
+
+def test_weak_fuzzy_matches_are_refused() -> None:
+    assert lines("a lamp") == set()
+    assert lines("a xyzzy") == set()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_never_raises_and_never_leaves_the_catalog(text: str) -> None:
+    result = parse_order(text, CAFE)
+    for line in result.lines:
+        assert line.sku in CAFE.items
+        assert all(code in CAFE.modifiers for code in line.modifiers)
+        assert 1 <= line.quantity <= 999
+
+
+words = st.sampled_from(
+    [
+        "a",
+        "an",
+        "two",
+        "three",
+        "latte",
+        "lattes",
+        "mocha",
+        "large",
+        "oat",
+        "no",
+        "wait",
+        "actually",
+        "and",
+        ",",
+        "please",
+        "forget",
+        "the",
+        "scone",
+        "of",
+        "them",
+        "one",
+        "with",
+        "decaf",
+        "to",
+        "for",
+        "cups",
+        "glass",
+        "glasses",
+        "dozen",
+        "half",
+        "couple",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(words, max_size=25).map(" ".join))
+def test_order_like_noise_never_raises(text: str) -> None:
+    result = parse_order(text, CAFE)
+    assert all(line.sku in CAFE.items for line in result.lines)
