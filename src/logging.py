@@ -210,11 +210,3 @@ def configure_logging(
     listener.start()
     _runtime = LoggingRuntime(listener, queue_handler)
     return _runtime
-
-
-def shutdown_logging() -> None:
-    """Flush and stop the pipeline started by `configure_logging`."""
-    global _runtime
-    if _runtime is not None:
-        _runtime.stop()
-        _runtime = None
