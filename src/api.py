@@ -51,7 +51,7 @@ async def readiness(request: Request) -> Envelope[Readiness]:
     checks["ratelimit"] = "ok" if storage_ok else "down"
     speech: Any = getattr(request.state, "speech", None)
     if speech is not None:
-        checks["speech_model"] = "ok" if speech.ready else "loading"
+        checks["speech_model"] = speech.state
     if any(state != "ok" for state in checks.values()):
         raise ServiceUnavailable(data={"checks": checks})
     return envelope(Readiness(status="ok", checks=checks))

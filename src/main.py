@@ -26,6 +26,7 @@ from src.middleware import (
 )
 from src.monitoring import instrument_app
 from src.rate_limiter import build_limiter, storage_is_shared
+from src.voice.asr import SpeechEngine
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ def _lifespan(settings: Settings) -> Any:
         if not storage_is_shared(settings) and settings.ENVIRONMENT.is_deployed:
             logger.warning("rate limits are counted per process: set RATE_LIMIT_STORAGE_URI")
         engine = create_engine(settings)
+        speech = SpeechEngine(settings)
+        if settings.ASR_PRELOAD:
+            speech.start_loading()
         logger.info(
             "started",
             extra={"environment": str(settings.ENVIRONMENT), "database": engine.dialect.name},
@@ -53,6 +57,7 @@ def _lifespan(settings: Settings) -> Any:
             yield {
                 "engine": engine,
                 "sessionmaker": create_sessionmaker(engine),
+                "speech": speech,
             }
         finally:
             await engine.dispose()

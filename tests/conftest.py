@@ -111,6 +111,9 @@ async def lifespan(settings: Settings) -> AsyncIterator[RunningApp]:
     from src.main import create_app
 
     async with running(create_app(settings)) as started:
+        # The real speech model loads in the background (about a second).
+        assert started.state["speech"].wait_loaded(120), "speech model did not load"
+        assert started.state["speech"].ready, started.state["speech"].state
         yield started
 
 

@@ -2,11 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 
 from src.auth.dependencies import CurrentClient
 from src.database import DbSession
+from src.exceptions import ServiceUnavailable
 from src.voice import catalog_service, idempotency
+from src.voice.asr import SpeechEngine
 from src.voice.catalog_service import PreparedCatalog
 from src.voice.exceptions import CatalogMissing
 
@@ -19,6 +21,23 @@ async def valid_prepared_catalog(client: CurrentClient, db_session: DbSession) -
     if prepared is None:
         raise CatalogMissing()
     return prepared
+
+
+async def optional_prepared_catalog(
+    client: CurrentClient, db_session: DbSession
+) -> PreparedCatalog | None:
+    """The caller's prepared catalog if it has one (speech works without)."""
+    return await catalog_service.get_prepared_catalog(
+        db_session=db_session, client_id=client.client_id
+    )
+
+
+def speech_engine(request: Request) -> SpeechEngine:
+    """The process's speech engine (created by the lifespan)."""
+    engine: SpeechEngine | None = getattr(request.state, "speech", None)
+    if engine is None:
+        raise ServiceUnavailable(data={"checks": {"speech_model": "disabled"}})
+    return engine
 
 
 async def idempotency_key(
@@ -35,3 +54,5 @@ async def idempotency_key(
 
 CurrentCatalog = Annotated[PreparedCatalog, Depends(valid_prepared_catalog)]
 IdempotencyKeyHeader = Annotated[str | None, Depends(idempotency_key)]
+OptionalCatalog = Annotated[PreparedCatalog | None, Depends(optional_prepared_catalog)]
+Speech = Annotated[SpeechEngine, Depends(speech_engine)]

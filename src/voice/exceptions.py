@@ -1,6 +1,6 @@
 """Voice errors with their API.md codes."""
 
-from src.exceptions import Conflict, NotFound, UnprocessableEntity
+from src.exceptions import Conflict, NotFound, UnprocessableEntity, UnsupportedMediaType
 
 
 class ErrorCode:
@@ -37,3 +37,31 @@ class IdempotencyKeyInUse(Conflict):
 
     def __init__(self) -> None:
         super().__init__(headers={"Retry-After": "1"})
+
+
+def _audio_error(reason: str, type_: str) -> dict[str, object]:
+    return {"loc": ["body", "audio"], "msg": reason, "type": type_}
+
+
+class AudioInvalid(UnprocessableEntity):
+    """Audio that cannot be decoded, holds no sound, or runs too long (422)."""
+
+    DETAIL = ErrorCode.AUDIO_INVALID
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            errors=[{"loc": ["body", "audio"], "msg": reason, "type": "audio_invalid"}]
+        )
+        self.reason = reason
+
+
+class AudioUnsupported(UnsupportedMediaType):
+    """A format we do not read (415)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            data={
+                "errors": [{"loc": ["body", "audio"], "msg": reason, "type": "audio_unsupported"}]
+            }
+        )
+        self.reason = reason

@@ -3,6 +3,7 @@
 import base64
 import binascii
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import literal, select, tuple_
@@ -13,7 +14,7 @@ from src.voice.catalog_service import PreparedCatalog, price_of
 from src.voice.exceptions import OrderNotFound
 from src.voice.models import Order, OrderLine
 from src.voice.money import from_minor
-from src.voice.parser import ParseResult, parse_order
+from src.voice.parser import ParseResult, choose_reading, parse_order
 from src.voice.schemas import OrderLineOut, OrderOut, OrderPage
 
 
@@ -34,9 +35,17 @@ def build_order(
     transcript: str,
     source: str,
     prepared: PreparedCatalog,
+    alternatives: Sequence[str] = (),
 ) -> Order:
-    """Parse and price an utterance into an unsaved Order (pure apart from the clock)."""
-    result = parse_order(transcript, prepared.index)
+    """Parse and price an utterance into an unsaved Order (pure apart from the clock).
+
+    For speech (`source="audio"`) the transcript and the recogniser's `alternatives`
+    are read as spoken language and the reading that parses best is kept.
+    """
+    if source == "audio":
+        transcript, result = choose_reading([transcript, *alternatives], prepared.index)
+    else:
+        result = parse_order(transcript, prepared.index)
     ORDERS_PARSED.labels(outcome=_outcome(result), source=source).inc()
     UNMATCHED_SPANS.inc(len(result.unmatched))
     ORDER_LINES.observe(len(result.lines))

@@ -8,6 +8,7 @@ line, an item closes it, later modifiers attach to the last line, corrections
 rewrite it, and anything naming nothing in the catalog goes to `unmatched`.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from src.voice.catalog_index import ITEM, MODIFIER, CatalogIndex, Entry
@@ -18,6 +19,10 @@ NUM, PHRASE, SEP, CORR, REMOVE, UNKNOWN, WITH = (
 )  # fmt: skip
 
 FUZZY_CUTOFF = 0.86
+# Transcripts garble names in ways typists do not ("ice latte", "cheese burgers").
+SPOKEN_FUZZY_CUTOFF = 0.84
+# What speech recognisers write for a spoken number before an item ("free lattes").
+_SPOKEN_NUMBER_HOMOPHONES = {"free": 3, "tree": 3, "to": 2, "too": 2}
 
 _UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -170,9 +175,12 @@ def _number_at(words: list[str], i: int) -> tuple[int, int] | None:
 
 
 class _Lexer:
-    def __init__(self, tokens: list[Token], index: CatalogIndex) -> None:
+    def __init__(self, tokens: list[Token], index: CatalogIndex, *, spoken: bool) -> None:
         self.tokens = tokens
         self.index = index
+        self.spoken = spoken
+        self.fuzzy_cutoff = SPOKEN_FUZZY_CUTOFF if spoken else FUZZY_CUTOFF
+        self.fuzzy_min_word = 3 if spoken else 4
         self.words = [t.text for t in tokens]
         self.keys = [t.key for t in tokens]
         self.atoms: list[Atom] = []
@@ -191,8 +199,11 @@ class _Lexer:
             return match.entry, match.length, match.score
         return None
 
-    def next_is_plural_item(self, i: int) -> bool:
-        """After "to"/"for": do (modifiers or a container and then) a plural item follow?"""
+    def next_is_plural_item(self, i: int, *, plural: bool = True) -> bool:
+        """After "to"/"for": do (modifiers or a container and then) a plural item follow?
+
+        With `plural=False` any item will do (for what a recogniser wrote for a number).
+        """
         j = i
         while j < len(self.tokens):
             if self.tokens[j].is_punct:
@@ -201,7 +212,7 @@ class _Lexer:
             if found is not None:
                 entry, length, _ = found
                 if entry.kind == ITEM:
-                    return self.tokens[j + length - 1].is_plural
+                    return self.tokens[j + length - 1].is_plural or not plural
                 j += length
                 continue
             if self.keys[j] in _CONTAINERS and j + 1 < len(self.keys) and self.keys[j + 1] == "of":
@@ -247,6 +258,13 @@ class _Lexer:
             if word in ("to", "too", "for") and self.next_is_plural_item(i + 1):
                 i = self.add(NUM, i, 1, value=2 if word != "for" else 4)
                 continue
+            if (
+                self.spoken
+                and word in _SPOKEN_NUMBER_HOMOPHONES
+                and self.next_is_plural_item(i + 1, plural=False)
+            ):
+                i = self.add(NUM, i, 1, value=_SPOKEN_NUMBER_HOMOPHONES[word])
+                continue
             if word == "no":
                 # "no fries" removes; "no, four" / "no, a latte" corrects.
                 nxt = self.phrase_at(i + 1) if i + 1 < n else None
@@ -269,8 +287,8 @@ class _Lexer:
                 i += 1
                 continue
             fuzzy = (
-                self.index.fuzzy(self.keys, i, cutoff=FUZZY_CUTOFF)
-                if len(word) >= 4 and not word.isdigit()
+                self.index.fuzzy(self.keys, i, cutoff=self.fuzzy_cutoff)
+                if len(word) >= self.fuzzy_min_word and not word.isdigit()
                 else None
             )
             if fuzzy is not None:
@@ -509,12 +527,32 @@ def _merge(lines: list[OrderLineDraft], text: str) -> tuple[ParsedLine, ...]:
     return tuple(merged.values())
 
 
-def parse_order(text: str, index: CatalogIndex) -> ParseResult:
+def parse_order(text: str, index: CatalogIndex, *, spoken: bool = False) -> ParseResult:
     """Parse an utterance into order lines against a prepared catalog.
 
+    `spoken` marks a speech-recogniser transcript: number homophones before any item
+    ("free lattes", "to hot chocolate") count as numbers and fuzzy matching is looser.
     Never raises on any text and never returns a SKU or modifier outside `index`.
     """
     tokens = tokenize(text)
-    atoms = _Lexer(tokens, index).run()
+    atoms = _Lexer(tokens, index, spoken=spoken).run()
     lines, unmatched = _Interpreter(text, atoms).run()
     return ParseResult(_merge(lines, text), tuple(u for u in unmatched if u.strip()))
+
+
+def choose_reading(readings: Sequence[str], index: CatalogIndex) -> tuple[str, ParseResult]:
+    """Of a recogniser's readings (best first), the one that parses best as an order.
+
+    The recogniser ranks by sound; the catalog knows what can be ordered. Fewer
+    words left unmatched wins, then a reading that orders anything, then rank.
+    """
+    best: tuple[tuple[int, bool, int], str, ParseResult] | None = None
+    for rank, text in enumerate(readings):
+        result = parse_order(text, index, spoken=True)
+        unmatched_words = sum(len(span.split()) for span in result.unmatched)
+        quality = (-unmatched_words, bool(result.lines), -rank)
+        if best is None or quality > best[0]:
+            best = (quality, text, result)
+    if best is None:
+        return "", ParseResult((), ())
+    return best[1], best[2]

@@ -11,8 +11,26 @@ from src.models import Envelope, envelope
 from src.monitoring import IDEMPOTENT_REPLAYS
 from src.rate_limiter import rate_limit_headers
 from src.voice import catalog_service, idempotency, order_service
-from src.voice.dependencies import CurrentCatalog, IdempotencyKeyHeader
-from src.voice.schemas import CatalogIn, CatalogOut, CatalogSaved, OrderOut, OrderPage, OrderRequest
+from src.voice.asr import AudioInput, SpeechEngine, Transcript
+from src.voice.catalog_service import PreparedCatalog
+from src.voice.dependencies import (
+    CurrentCatalog,
+    IdempotencyKeyHeader,
+    OptionalCatalog,
+    Speech,
+    speech_engine,
+)
+from src.voice.intake import SPEECH_REQUEST_BODY, audio_from_base64, read_speech_request
+from src.voice.schemas import (
+    CatalogIn,
+    CatalogOut,
+    CatalogSaved,
+    OrderOut,
+    OrderPage,
+    OrderRequest,
+    SpeechOut,
+    SpeechSegment,
+)
 
 router = APIRouter()
 
@@ -38,6 +56,42 @@ async def get_catalog(client: CurrentClient, db_session: DbSession) -> Envelope[
     return envelope(catalog)
 
 
+async def _transcribe(
+    engine: SpeechEngine, audio: AudioInput, catalog: PreparedCatalog | None
+) -> Transcript:
+    # Biased toward what this client sells; hot words are fitted once per catalog version.
+    hotwords = engine.hotwords_for(catalog.speech_phrases) if catalog is not None else None
+    return await engine.transcribe(audio, hotwords=hotwords)
+
+
+@router.post(
+    "/speech",
+    summary="Transcribe speech, biased toward the caller's catalog",
+    openapi_extra={"requestBody": SPEECH_REQUEST_BODY},
+    responses={
+        415: {"description": "UNSUPPORTED_MEDIA_TYPE: content type or audio format"},
+        422: {"description": "AUDIO_INVALID or VALIDATION_ERROR"},
+        503: {"description": "SERVICE_BUSY (with Retry-After) or model not loaded"},
+    },
+)
+async def speech_to_text(
+    request: Request, engine: Speech, catalog: OptionalCatalog
+) -> Envelope[SpeechOut]:
+    """JSON `{"audio": "<base64>", ...}` or multipart with a `file` part."""
+    audio = await read_speech_request(request)
+    transcript = await _transcribe(engine, audio, catalog)
+    return envelope(
+        SpeechOut(
+            text=transcript.text,
+            language=transcript.language,
+            duration=transcript.duration,
+            segments=[
+                SpeechSegment(start=s.start, end=s.end, text=s.text) for s in transcript.segments
+            ],
+        )
+    )
+
+
 @router.post(
     "/order",
     status_code=201,
@@ -45,7 +99,9 @@ async def get_catalog(client: CurrentClient, db_session: DbSession) -> Envelope[
     summary="Parse a spoken or typed order, price it and store it",
     responses={
         409: {"description": "IDEMPOTENCY_KEY_REUSED or IDEMPOTENCY_KEY_IN_USE"},
-        422: {"description": "VALIDATION_ERROR (also: no catalog yet)"},
+        415: {"description": "UNSUPPORTED_MEDIA_TYPE: audio format"},
+        422: {"description": "VALIDATION_ERROR (also: no catalog yet) or AUDIO_INVALID"},
+        503: {"description": "SERVICE_BUSY (with Retry-After): speech queue full"},
     },
 )
 async def create_order(
@@ -74,13 +130,21 @@ async def create_order(
             headers = {"Idempotent-Replayed": "true", **rate_limit_headers(request)}
             return Response(stored.body, stored.status, headers, media_type=_JSON)
     try:
-        assert body.text is not None
+        if body.audio is not None:
+            transcript = await _transcribe(
+                speech_engine(request), audio_from_base64(body.audio, body), catalog
+            )
+            text, alternatives, source = transcript.text, transcript.alternatives, "audio"
+        else:
+            assert body.text is not None
+            text, alternatives, source = body.text, (), "text"
         order = order_service.build_order(
             client_id=client.client_id,
             customer_id=body.customer_id,
-            transcript=body.text,
-            source="text",
+            transcript=text,
+            source=source,
             prepared=catalog,
+            alternatives=alternatives,
         )
         payload = envelope(order_service.order_out(order), 201).model_dump_json().encode()
         db_session.add(order)

@@ -21,7 +21,11 @@ async def test_healthcheck_is_an_envelope(client: httpx.AsyncClient) -> None:
 async def test_readiness_reports_each_check(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/readiness")
     assert response.status_code == 200
-    assert response.json()["data"]["checks"] == {"database": "ok", "ratelimit": "ok"}
+    assert response.json()["data"]["checks"] == {
+        "database": "ok",
+        "ratelimit": "ok",
+        "speech_model": "ok",
+    }
 
 
 @pytest.mark.parametrize("unknown_path", ["/nope", "/api/v1/nope", "/api/v2/healthcheck"])

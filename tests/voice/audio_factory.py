@@ -1,0 +1,75 @@
+"""Audio made at test time: tones in every container we accept, and hostile inputs."""
+
+import io
+import math
+import struct
+import wave
+
+import av
+import numpy as np
+
+# Output container, codec and sample format for each encoding the API accepts.
+_ENCODERS = {
+    "wav": ("wav", "pcm_s16le", "s16"),
+    "flac": ("flac", "flac", "s16"),
+    "ogg": ("ogg", "libopus", "s16"),
+    "mp3": ("mp3", "libmp3lame", "s16p"),
+    "webm": ("webm", "libopus", "s16"),
+    "m4a": ("ipod", "aac", "fltp"),
+}
+
+
+def tone(seconds: float, hertz: int = 16_000, frequency: float = 440.0) -> np.ndarray:
+    """A sine tone at half scale, float32 mono."""
+    t = np.arange(int(seconds * hertz)) / hertz
+    return (0.5 * np.sin(2 * math.pi * frequency * t)).astype(np.float32)
+
+
+def encode(samples: np.ndarray, encoding: str, hertz: int = 16_000) -> bytes:
+    """`samples` (float32 mono) in the container of `encoding`, made with PyAV."""
+    container_format, codec, sample_format = _ENCODERS[encoding]
+    rate = 48_000 if codec == "libopus" else hertz
+    if rate != hertz:
+        samples = np.interp(
+            np.arange(int(len(samples) * rate / hertz)) * hertz / rate,
+            np.arange(len(samples)),
+            samples,
+        ).astype(np.float32)
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=rate, layout="mono")
+        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+        frame_size = 960 if codec == "libopus" else 1152 if codec == "libmp3lame" else 1024
+        for start in range(0, len(pcm), frame_size):
+            chunk = pcm[start : start + frame_size]
+            frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate = rate
+            frame.pts = start
+            if sample_format != "s16":
+                frame = av.AudioResampler(format=sample_format, layout="mono", rate=rate).resample(
+                    frame
+                )[0]
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def wav_bytes(samples: np.ndarray, hertz: int = 16_000) -> bytes:
+    """16-bit PCM WAV through the standard library."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(hertz)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return buffer.getvalue()
+
+
+def wav_claiming(data_bytes: int, actual: bytes = b"\x00\x01" * 800) -> bytes:
+    """A WAV whose header declares `data_bytes` of audio but holds only `actual`."""
+    header = b"RIFF" + struct.pack("<I", min(data_bytes + 36, 0xFFFFFFFF)) + b"WAVE"
+    fmt = b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16_000, 32_000, 2, 16)
+    data = b"data" + struct.pack("<I", min(data_bytes, 0xFFFFFFFF))
+    return header + fmt + data + actual
