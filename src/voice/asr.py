@@ -86,6 +86,7 @@ class SpeechEngine:
         self._model: Any = None
         self._error: str | None = None
         self._loaded = threading.Event()
+        self._loader: threading.Thread | None = None
         self._slots = anyio.CapacityLimiter(settings.ASR_MAX_CONCURRENCY)
 
     # -- loading ---------------------------------------------------------------
@@ -146,9 +147,10 @@ class SpeechEngine:
             with contextlib.suppress(Exception):
                 self.load()
 
-        thread = threading.Thread(target=run, name="speech-model-loader", daemon=True)
-        thread.start()
-        return thread
+        if self._loader is None:
+            self._loader = threading.Thread(target=run, name="speech-model-loader", daemon=True)
+            self._loader.start()
+        return self._loader
 
     def wait_loaded(self, timeout: float | None = None) -> bool:
         """Block until loading finished (successfully or not)."""
@@ -167,7 +169,10 @@ class SpeechEngine:
     async def transcribe(self, audio: AudioInput, *, hotwords: str | None = None) -> Transcript:
         """Decode and transcribe off the event loop, or 503 when every slot stays busy."""
         if self._model is None:
-            raise ServiceUnavailable(data={"checks": {"speech_model": self.state}})
+            self.start_loading()  # with ASR_PRELOAD off, the first request starts it
+            raise ServiceUnavailable(
+                data={"checks": {"speech_model": self.state}}, headers={"Retry-After": "5"}
+            )
         with anyio.move_on_after(self.settings.ASR_QUEUE_TIMEOUT) as waiting:
             await self._slots.acquire()
         if waiting.cancelled_caught:
