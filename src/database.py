@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -72,6 +73,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.DATABASE_POOL_TIMEOUT,
         connect_args=connect_args,
     )
+
+
+def dialect_insert(db_session: AsyncSession) -> Any:
+    """`insert` of the session's dialect, which has `on_conflict_do_update` (upserts).
+
+    SQLite and PostgreSQL spell upserts the same way in SQLAlchemy; generic `insert`
+    does not have them.
+    """
+    if db_session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -6,9 +6,9 @@ from decimal import Decimal
 from threading import Lock
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.database import dialect_insert
 from src.voice.catalog_index import CatalogIndex
 from src.voice.models import Catalog, CatalogItem, CatalogModifier
 from src.voice.money import from_minor, to_minor
@@ -64,8 +64,7 @@ prepared_catalogs = _PreparedCache()
 async def _bump_version(db_session: AsyncSession, client_id: str, currency: str) -> int:
     # An upsert takes the row lock first, so concurrent replacements serialise
     # instead of colliding on the item rows.
-    dialect = db_session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(db_session)
     upsert = (
         insert(Catalog)
         .values(client_id=client_id, currency=currency, version=1)

@@ -5,17 +5,20 @@ import binascii
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import literal, select, tuple_
+from sqlalchemy import insert, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.exceptions import validation_error
 from src.monitoring import ORDER_LINES, ORDERS_PARSED, UNMATCHED_SPANS
 from src.voice.catalog_service import PreparedCatalog, price_of
 from src.voice.exceptions import OrderNotFound
 from src.voice.models import Order, OrderLine
 from src.voice.money import from_minor
 from src.voice.parser import ParseResult, choose_reading, parse_order
-from src.voice.schemas import OrderLineOut, OrderOut, OrderPage
+from src.voice.recommendation_service import Basket, BasketLine, record_baskets
+from src.voice.schemas import ImportRequest, OrderLineOut, OrderOut, OrderPage
 
 
 def new_order_id() -> str:
@@ -155,3 +158,87 @@ async def list_orders(
     orders = list((await db_session.execute(query)).scalars())
     next_cursor = _encode_cursor(orders[limit - 1]) if len(orders) > limit else None
     return OrderPage(orders=[order_out(o) for o in orders[:limit]], next_cursor=next_cursor)
+
+
+MAX_IMPORT_PROBLEMS = 100
+
+
+def import_problems(request: ImportRequest, prepared: PreparedCatalog) -> list[dict[str, Any]]:
+    """Every unknown SKU or modifier code in an import, as `data.errors` entries."""
+    problems: list[dict[str, Any]] = []
+    for n, order in enumerate(request.orders):
+        for m, line in enumerate(order.items):
+            where: list[str | int] = ["body", "orders", n, "items", m]
+            if line.sku not in prepared.item_prices:
+                problems.append(
+                    validation_error([*where, "sku"], f"unknown sku {line.sku!r}", "unknown_sku")
+                )
+            for code in line.modifiers:
+                if code not in prepared.modifier_prices:
+                    problems.append(
+                        validation_error(
+                            [*where, "modifiers"], f"unknown modifier {code!r}", "unknown_modifier"
+                        )
+                    )
+    return problems
+
+
+async def import_orders(
+    *, db_session: AsyncSession, client_id: str, request: ImportRequest, prepared: PreparedCatalog
+) -> int:
+    """Store past orders priced at today's catalog and count them (caller commits)."""
+    order_rows: list[dict[str, Any]] = []
+    line_rows: list[dict[str, Any]] = []
+    baskets: list[Basket] = []
+    for incoming in request.orders:
+        order_id = new_order_id()
+        created = incoming.created_at
+        created = created.replace(tzinfo=UTC) if created.tzinfo is None else created
+        total = 0
+        for position, line in enumerate(incoming.items):
+            modifiers = sorted(set(line.modifiers))
+            unit = price_of(prepared, line.sku, modifiers)
+            total += unit * line.quantity
+            line_rows.append(
+                {
+                    "order_id": order_id,
+                    "position": position,
+                    "sku": line.sku,
+                    "name": prepared.item_names[line.sku],
+                    "quantity": line.quantity,
+                    "modifiers": modifiers,
+                    "unit_price_minor": unit,
+                    "line_total_minor": unit * line.quantity,
+                    "matched_text": None,
+                    "confidence": None,
+                }
+            )
+        order_rows.append(
+            {
+                "id": order_id,
+                "client_id": client_id,
+                "customer_id": incoming.customer_id,
+                "source": "import",
+                "transcript": None,
+                "unmatched": [],
+                "currency": prepared.currency,
+                "total_minor": total,
+                "created_at": created,
+            }
+        )
+        baskets.append(
+            Basket(
+                customer_id=incoming.customer_id,
+                created_at=created,
+                lines=tuple(
+                    BasketLine(line.sku, line.quantity, tuple(sorted(set(line.modifiers))))
+                    for line in incoming.items
+                ),
+            )
+        )
+    for start in range(0, len(order_rows), 1000):
+        await db_session.execute(insert(Order), order_rows[start : start + 1000])
+    for start in range(0, len(line_rows), 1000):
+        await db_session.execute(insert(OrderLine), line_rows[start : start + 1000])
+    await record_baskets(db_session=db_session, client_id=client_id, baskets=baskets)
+    return len(order_rows)

@@ -1,5 +1,6 @@
 """Voice routes. Thin: parse the request, call a service, wrap the answer."""
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -10,7 +11,7 @@ from src.exceptions import NotFound, UnprocessableEntity, validation_error
 from src.models import Envelope, envelope
 from src.monitoring import IDEMPOTENT_REPLAYS
 from src.rate_limiter import rate_limit_headers
-from src.voice import catalog_service, idempotency, order_service
+from src.voice import catalog_service, idempotency, order_service, recommendation_service
 from src.voice.asr import AudioInput, SpeechEngine, Transcript
 from src.voice.catalog_service import PreparedCatalog
 from src.voice.dependencies import (
@@ -25,9 +26,13 @@ from src.voice.schemas import (
     CatalogIn,
     CatalogOut,
     CatalogSaved,
+    ImportRequest,
+    ImportResult,
     OrderOut,
     OrderPage,
     OrderRequest,
+    RecommendOut,
+    RecommendRequest,
     SpeechOut,
     SpeechSegment,
 )
@@ -148,6 +153,11 @@ async def create_order(
         )
         payload = envelope(order_service.order_out(order), 201).model_dump_json().encode()
         db_session.add(order)
+        await recommendation_service.record_baskets(
+            db_session=db_session,
+            client_id=client.client_id,
+            baskets=[recommendation_service.basket_of(order)],
+        )
         if key is not None:
             await idempotency.complete(
                 db_session=db_session, client_id=client.client_id, key=key, status=201, body=payload
@@ -193,3 +203,43 @@ async def list_orders(
         cursor=decoded,
     )
     return envelope(page)
+
+
+@router.post(
+    "/orders/import",
+    status_code=201,
+    summary="Bulk-import past orders (all or nothing) to learn recommendations from",
+    responses={422: {"description": "VALIDATION_ERROR listing every unknown SKU or modifier"}},
+)
+async def import_orders(
+    body: ImportRequest, client: CurrentClient, catalog: CurrentCatalog, db_session: DbSession
+) -> Envelope[ImportResult]:
+    """Up to 10,000 orders a call, priced at the current catalog; nothing is stored
+    unless every order is valid."""
+    problems = order_service.import_problems(body, catalog)
+    if problems:
+        raise UnprocessableEntity(errors=problems[: order_service.MAX_IMPORT_PROBLEMS])
+    imported = await order_service.import_orders(
+        db_session=db_session, client_id=client.client_id, request=body, prepared=catalog
+    )
+    await db_session.commit()
+    return envelope(ImportResult(imported=imported), 201)
+
+
+@router.post("/recommend_order", summary="What else to offer: together, favourites, popular")
+async def recommend_order(
+    body: RecommendRequest, client: CurrentClient, catalog: CurrentCatalog, db_session: DbSession
+) -> Envelope[RecommendOut]:
+    """Learned from this client's own stored and imported orders only."""
+    history = await recommendation_service.load_history(
+        db_session=db_session,
+        client_id=client.client_id,
+        basket=body.items,
+        at=body.at or datetime.now(UTC),
+        customer_id=body.customer_id,
+    )
+    return envelope(
+        recommendation_service.answer(
+            history, prepared=catalog, basket=body.items, limit=body.limit
+        )
+    )

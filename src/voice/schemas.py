@@ -231,3 +231,28 @@ class ImportRequest(ORJSONModel):
 
 class ImportResult(ORJSONModel):
     imported: int
+
+
+class RecommendRequest(ORJSONModel):
+    customer_id: CustomerId | None = None
+    items: list[Code] = Field(default_factory=list, max_length=100)
+    limit: int = Field(default=5, ge=1, le=50)
+    at: datetime | None = Field(
+        default=None, description="Moment of the order (default now); its hour of day weighs in"
+    )
+
+
+class RecommendationOut(ORJSONModel):
+    sku: str
+    name: str
+    score: float
+    reason: Literal["frequently_bought_together", "customer_favorite", "popular"]
+
+
+class UsualOrder(ORJSONModel):
+    items: list[ImportLineIn]
+
+
+class RecommendOut(ORJSONModel):
+    recommendations: list[RecommendationOut]
+    usual_order: UsualOrder | None

@@ -1,0 +1,204 @@
+"""Recommendations and history import through the API, on the real database."""
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from src.voice import recommendation_service
+from src.voice.models import RecCustomerBasket, RecCustomerItem, RecItem, RecPair, RecTotal
+from tests.conftest import (
+    RunningApp,
+    assert_envelope_error,
+    cafe_catalog,
+    create_api_client,
+    token_for,
+)
+
+pytestmark = pytest.mark.anyio
+
+RECOMMEND = "/api/v1/voice/recommend_order"
+IMPORT = "/api/v1/voice/orders/import"
+
+
+def order(at: str, *skus: str, customer: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"created_at": at, "items": [{"sku": s} for s in skus]}
+    if customer:
+        body["customer_id"] = customer
+    return body
+
+
+def history() -> list[dict[str, Any]]:
+    return (
+        [order(f"2026-01-{d:02d}T08:00:00Z", "LATTE", "CROISSANT") for d in range(1, 21)]
+        + [order(f"2026-02-{d:02d}T12:00:00Z", "AMERICANO") for d in range(1, 29)]
+        + [order(f"2026-03-0{d}T09:00:00Z", "MOCHA", customer="c-1") for d in range(1, 4)]
+        + [order("2026-03-05T09:00:00Z", "MOCHA", "SCONE", customer="c-1")]
+    )
+
+
+async def ask(client: httpx.AsyncClient, merchant: dict[str, Any], **body: Any) -> dict[str, Any]:
+    response = await client.post(RECOMMEND, json=body, headers=merchant["headers"])
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+@pytest.fixture
+async def shop(client: httpx.AsyncClient, merchant: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post(IMPORT, json={"orders": history()}, headers=merchant["headers"])
+    assert response.status_code == 201, response.text
+    assert response.json()["data"] == {"imported": len(history())}
+    return merchant
+
+
+async def test_frequently_bought_together(client: httpx.AsyncClient, shop: dict[str, Any]) -> None:
+    data = await ask(client, shop, items=["LATTE"], at="2026-04-01T08:30:00Z")
+    first = data["recommendations"][0]
+    assert first["sku"] == "CROISSANT" and first["name"] == "Croissant"
+    assert first["reason"] == "frequently_bought_together"
+    assert all(r["sku"] != "LATTE" for r in data["recommendations"])
+    assert all(0 <= r["score"] <= 1 for r in data["recommendations"])
+    assert data["usual_order"] is None
+
+
+async def test_customer_favourite_and_usual_order(
+    client: httpx.AsyncClient, shop: dict[str, Any]
+) -> None:
+    data = await ask(client, shop, customer_id="c-1", limit=3)
+    assert data["recommendations"][0]["sku"] == "MOCHA"
+    assert data["recommendations"][0]["reason"] == "customer_favorite"
+    assert data["usual_order"] == {"items": [{"sku": "MOCHA", "quantity": 1, "modifiers": []}]}
+
+
+async def test_popular_fallback_for_a_new_customer(
+    client: httpx.AsyncClient, shop: dict[str, Any]
+) -> None:
+    data = await ask(client, shop, customer_id="c-new", at="2026-04-01T12:10:00Z", limit=2)
+    assert data["recommendations"][0]["sku"] == "AMERICANO"
+    assert data["recommendations"][0]["reason"] == "popular"
+    assert len(data["recommendations"]) == 2
+
+
+async def test_removed_skus_are_never_recommended(
+    client: httpx.AsyncClient, shop: dict[str, Any]
+) -> None:
+    catalog = cafe_catalog()
+    catalog["items"] = [i for i in catalog["items"] if i["sku"] not in ("CROISSANT", "MOCHA")]
+    await client.put("/api/v1/voice/catalog", json=catalog, headers=shop["headers"])
+    data = await ask(client, shop, items=["LATTE"], customer_id="c-1", limit=50)
+    offered = {r["sku"] for r in data["recommendations"]}
+    assert not offered & {"CROISSANT", "MOCHA", "LATTE"}
+    assert data["usual_order"] is None  # the usual MOCHA is gone
+
+
+async def test_import_is_all_or_nothing_and_lists_unknown_skus(
+    client: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
+    bad = [
+        order("2026-01-01T08:00:00Z", "LATTE"),
+        order("2026-01-01T08:00:00Z", "UNICORN_FRAPPE"),
+        {"created_at": "2026-01-02T08:00:00Z", "items": [{"sku": "LATTE", "modifiers": ["GOLD"]}]},
+    ]
+    response = await client.post(IMPORT, json={"orders": bad}, headers=merchant["headers"])
+    data = assert_envelope_error(response, 422, "VALIDATION_ERROR")
+    messages = [e["msg"] for e in data["errors"]]
+    assert messages == ["unknown sku 'UNICORN_FRAPPE'", "unknown modifier 'GOLD'"]
+    assert data["errors"][0]["loc"] == ["body", "orders", 1, "items", 0, "sku"]
+    listed = await client.get("/api/v1/voice/orders", headers=merchant["headers"])
+    assert listed.json()["data"]["orders"] == []
+    fresh = await ask(client, merchant, items=["LATTE"])
+    assert {r["reason"] for r in fresh["recommendations"]} == {"popular"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"orders": []},
+        {"orders": [order("2026-01-01T08:00:00Z")]},
+        {"orders": [{"items": [{"sku": "LATTE"}]}]},
+        {
+            "orders": [
+                {"created_at": "2026-01-01T08:00:00Z", "items": [{"sku": "LATTE", "quantity": 0}]}
+            ]
+        },
+        {"orders": [order("2026-01-01T08:00:00Z", "LATTE")] * 10_001},
+    ],
+    ids=["no-orders", "no-items", "no-created-at", "zero-quantity", "over-10000"],
+)
+async def test_import_validation(
+    client: httpx.AsyncClient, merchant: dict[str, Any], body: dict[str, Any]
+) -> None:
+    response = await client.post(IMPORT, json=body, headers=merchant["headers"])
+    assert_envelope_error(response, 422, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"limit": 0}, {"limit": 51}, {"items": ["bad sku!"]}, {"at": "yesterday"}, {"extra": 1}],
+)
+async def test_recommend_validation(
+    client: httpx.AsyncClient, merchant: dict[str, Any], body: dict[str, Any]
+) -> None:
+    response = await client.post(RECOMMEND, json=body, headers=merchant["headers"])
+    assert_envelope_error(response, 422, "VALIDATION_ERROR")
+
+
+async def test_one_clients_history_never_reaches_another(
+    lifespan: RunningApp, client: httpx.AsyncClient, shop: dict[str, Any]
+) -> None:
+    other = await create_api_client(lifespan, "other shop")
+    headers = {"Authorization": f"Bearer {(await token_for(client, other))['access_token']}"}
+    await client.put("/api/v1/voice/catalog", json=cafe_catalog(), headers=headers)
+    data = await ask(client, {"headers": headers}, items=["LATTE"], customer_id="c-1", limit=5)
+    assert {r["reason"] for r in data["recommendations"]} == {"popular"}
+    assert len({r["score"] for r in data["recommendations"]}) == 1  # no history: all equal
+    assert data["usual_order"] is None
+
+
+async def _snapshot(lifespan: RunningApp, client_id: str) -> dict[str, list[tuple[Any, ...]]]:
+    tables = {
+        "totals": select(RecTotal.hour, RecTotal.baskets),
+        "items": select(RecItem.hour, RecItem.sku, RecItem.baskets),
+        "pairs": select(RecPair.sku, RecPair.other_sku, RecPair.baskets),
+        "favourites": select(
+            RecCustomerItem.customer_id, RecCustomerItem.sku, RecCustomerItem.weight
+        ),
+        "baskets": select(
+            RecCustomerBasket.customer_id, RecCustomerBasket.basket_key, RecCustomerBasket.times
+        ),
+    }
+    out = {}
+    async with lifespan.state["sessionmaker"]() as session:
+        for name, query in tables.items():
+            table = query.columns_clause_froms[0]
+            rows = await session.execute(query.where(table.c.client_id == client_id))
+            out[name] = sorted(
+                tuple(round(v, 6) if isinstance(v, float) else v for v in row) for row in rows
+            )
+    return out
+
+
+async def test_counters_equal_a_recount_after_imports_and_orders(
+    lifespan: RunningApp, client: httpx.AsyncClient, shop: dict[str, Any]
+) -> None:
+    for text in ("a latte and a croissant", "two mochas and a scone", "a latte"):
+        response = await client.post(
+            "/api/v1/voice/order",
+            json={"text": text, "customer_id": "c-1"},
+            headers=shop["headers"],
+        )
+        assert response.status_code == 201
+    more = [order("2026-05-01T07:00:00Z", "LATTE", "SCONE", customer="c-2")] * 3
+    assert (
+        await client.post(IMPORT, json={"orders": more}, headers=shop["headers"])
+    ).status_code == 201
+    client_id = shop["client_id"]
+    incremental = await _snapshot(lifespan, client_id)
+    assert ("CROISSANT", "LATTE", 21) in incremental["pairs"]
+    async with lifespan.state["sessionmaker"]() as session:
+        recounted = await recommendation_service.recount(db_session=session, client_id=client_id)
+        await session.commit()
+    assert recounted == len(history()) + 3 + 3
+    assert await _snapshot(lifespan, client_id) == incremental
