@@ -5,22 +5,15 @@ never stored in clear.
 """
 
 import argparse
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.auth import service
-from src.config import SettingsError, get_settings
-from src.database import create_engine, create_sessionmaker
+from src.cli import EXIT_NOT_FOUND, EXIT_SETUP, run_cli
 from src.models import utc_isoformat
-
-EXIT_NOT_FOUND = 1
-EXIT_SETUP = 2
 
 
 def _print_credentials(creds: Any, as_json: bool, heading: str) -> None:
@@ -85,9 +78,6 @@ async def _rotate_secret(session: AsyncSession, args: argparse.Namespace) -> int
     return 0
 
 
-Command = Callable[[AsyncSession, argparse.Namespace], Awaitable[int]]
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m src.auth", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -113,30 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _run(handler: Command, args: argparse.Namespace) -> int:
-    settings = get_settings()
-    engine = create_engine(settings)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            return await handler(session, args)
-    except (OperationalError, ProgrammingError) as exc:
-        message = str(exc.orig) if exc.orig is not None else str(exc)
-        if "no such table" in message or "does not exist" in message:
-            print("error: the database is not migrated; run scripts/migrate", file=sys.stderr)
-        else:
-            print(f"error: database unavailable: {message.splitlines()[0]}", file=sys.stderr)
-        return EXIT_SETUP
-    finally:
-        await engine.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return asyncio.run(_run(args.handler, args))
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_SETUP
+    return run_cli(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,88 @@
+"""Voice operator CLI.
+
+`python -m src.voice import-csv SECRET_ID BreadBasket_DMS.csv [--currency GBP]`
+replaces the client's catalog with the item names found in the file (prices zero)
+and imports every transaction as a past order, all in one transaction, so that
+recommendations work from the first day.
+`python -m src.voice recount SECRET_ID` rebuilds the recommendation counters from
+the stored orders.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from src.auth import service as auth_service
+from src.cli import EXIT_NOT_FOUND, EXIT_SETUP, run_cli
+from src.voice import catalog_service, order_service, recommendation_service
+from src.voice.history_csv import as_import_orders, catalog_for, read_transactions
+from src.voice.schemas import ImportRequest
+
+_IMPORT_BATCH = 10_000
+
+
+async def _client_id(session: AsyncSession, secret_id: str) -> str | None:
+    client = await auth_service.get_client_by_secret_id(db_session=session, secret_id=secret_id)
+    return client.id if client is not None else None
+
+
+async def _import_csv(session: AsyncSession, args: argparse.Namespace) -> int:
+    client_id = await _client_id(session, args.secret_id)
+    if client_id is None:
+        print(f"error: no client with secret_id {args.secret_id}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    try:
+        transactions = read_transactions(Path(args.csv))
+    except (OSError, KeyError, ValueError) as exc:
+        print(f"error: cannot read {args.csv}: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    catalog = catalog_for(transactions, args.currency)
+    saved = await catalog_service.replace_catalog(
+        db_session=session, client_id=client_id, catalog=catalog
+    )
+    prepared = await catalog_service.get_prepared_catalog(db_session=session, client_id=client_id)
+    assert prepared is not None
+    orders = as_import_orders(transactions)
+    for start in range(0, len(orders), _IMPORT_BATCH):
+        batch = ImportRequest(orders=orders[start : start + _IMPORT_BATCH])
+        await order_service.import_orders(
+            db_session=session, client_id=client_id, request=batch, prepared=prepared
+        )
+    await session.commit()
+    print(f"catalog version {saved.version}: {saved.items} items; imported {len(orders)} orders")
+    return 0
+
+
+async def _recount(session: AsyncSession, args: argparse.Namespace) -> int:
+    client_id = await _client_id(session, args.secret_id)
+    if client_id is None:
+        print(f"error: no client with secret_id {args.secret_id}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    orders = await recommendation_service.recount(db_session=session, client_id=client_id)
+    await session.commit()
+    print(f"recounted {orders} orders")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m src.voice", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    importing = commands.add_parser("import-csv", help="catalog + order history from a POS CSV")
+    importing.add_argument("secret_id")
+    importing.add_argument("csv", help="columns Date, Time, Transaction, Item")
+    importing.add_argument("--currency", default="USD")
+    importing.set_defaults(handler=_import_csv)
+    recount = commands.add_parser("recount", help="rebuild recommendation counters")
+    recount.add_argument("secret_id")
+    recount.set_defaults(handler=_recount)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The operator commands as an operator runs them: real processes on a real database."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA, PROJECT_ROOT, migrate_fresh
+
+
+def run(args: list[str], database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_FILE_PATH": ""}
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    migrate_fresh(url)
+    return url
+
+
+def test_commands_refuse_an_unmigrated_database(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    for command in (["src.auth", "list-clients"], ["src.voice", "recount", "sid_x"]):
+        done = run(command, url)
+        assert done.returncode == 2
+        assert "not migrated; run scripts/migrate" in done.stderr
+
+
+def test_create_list_disable_rotate(database_url: str) -> None:
+    created = run(["src.auth", "create-client", "--name", "Shop 1", "--json"], database_url)
+    assert created.returncode == 0, created.stderr
+    creds = json.loads(created.stdout)
+    assert creds["secret_id"].startswith("sid_") and creds["secret_key"].startswith("sk_")
+    listed = json.loads(run(["src.auth", "list-clients", "--json"], database_url).stdout)
+    assert [c["secret_id"] for c in listed] == [creds["secret_id"]]
+    assert "secret_key" not in listed[0]
+    rotated = run(["src.auth", "rotate-secret", creds["secret_id"], "--json"], database_url)
+    assert json.loads(rotated.stdout)["secret_key"] != creds["secret_key"]
+    assert run(["src.auth", "disable-client", creds["secret_id"]], database_url).returncode == 0
+    listed = json.loads(run(["src.auth", "list-clients", "--json"], database_url).stdout)
+    assert listed[0]["is_active"] is False
+    missing = run(["src.auth", "disable-client", "sid_" + "0" * 24], database_url)
+    assert missing.returncode == 1 and "no client" in missing.stderr
+
+
+def test_import_csv_builds_catalog_and_history(database_url: str) -> None:
+    creds = json.loads(
+        run(["src.auth", "create-client", "--name", "Bakery", "--json"], database_url).stdout
+    )
+    sample = DATA / "breadbasket_sample.csv"
+    done = run(["src.voice", "import-csv", creds["secret_id"], str(sample)], database_url)
+    assert done.returncode == 0, done.stderr
+    transactions = {
+        line.split(",")[2]
+        for line in sample.read_text().splitlines()[1:]
+        if not line.endswith(",NONE")
+    }
+    assert f"imported {len(transactions)} orders" in done.stdout
+    recount = run(["src.voice", "recount", creds["secret_id"]], database_url)
+    assert recount.stdout.strip() == f"recounted {len(transactions)} orders"
+    bad = run(["src.voice", "import-csv", creds["secret_id"], "/nonexistent.csv"], database_url)
+    assert bad.returncode == 2 and "cannot read" in bad.stderr
