@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     MAX_BODY_SIZE: int = Field(default=26_214_400, ge=1024)
     METRICS_PORT: int = Field(default=8080, ge=1, le=65535)
 
+    AUTH_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=60)
     ASR_MODEL: str = ""
     ASR_DEVICE: str = "cpu"
     ASR_COMPUTE_TYPE: str = "int8"

@@ -26,12 +26,11 @@ os.environ.setdefault("LOG_FILE_PATH", str(_TMP / "app.log"))
 os.environ.setdefault("LOG_SPOOL_PATH", str(_TMP / "spool"))
 
 import httpx  # noqa: E402
-from alembic import command  # noqa: E402
-from alembic.config import Config  # noqa: E402
 from asgi_lifespan import LifespanManager  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
-from src.config import PROJECT_ROOT, Settings, get_settings  # noqa: E402
+from src.config import Settings, get_settings  # noqa: E402
+from src.migrate import migrate_fresh  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 POSTGRES_URL = os.environ.get(
@@ -62,20 +61,6 @@ def require_service(name: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
-def alembic_config(database_url: str) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.attributes["database_url"] = database_url
-    config.attributes["configure_logger"] = False
-    return config
-
-
-def migrate_fresh(database_url: str) -> None:
-    """Drop everything through the migrations, then upgrade to head."""
-    config = alembic_config(database_url)
-    command.downgrade(config, "base")
-    command.upgrade(config, "head")
-
-
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return get_settings()
@@ -99,10 +84,26 @@ class RunningApp:
     state: dict[str, Any]
 
 
+def with_request_state(application: Any, state: dict[str, Any]) -> Any:
+    """Hand each request a shallow copy of the lifespan state, as uvicorn does.
+
+    asgi_lifespan passes the one dict itself, so `request.state` would leak from
+    one request into the next.
+    """
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scope["state"] = dict(state)
+        await application(scope, receive, send)
+
+    return asgi
+
+
 @asynccontextmanager
 async def running(application: FastAPI) -> AsyncIterator[RunningApp]:
     async with LifespanManager(application) as manager:
-        yield RunningApp(application, manager.app, manager._state)
+        yield RunningApp(
+            application, with_request_state(application, manager._state), manager._state
+        )
 
 
 @pytest.fixture(scope="session")
@@ -129,8 +130,9 @@ def _reset_limits(request: pytest.FixtureRequest) -> None:
         app: FastAPI = request.getfixturevalue("app")
         app.state.limiter.reset()
 
+    # Each request gets its own copy of the lifespan state (engine, sessions, speech).
 
-@pytest.fixture
+
 async def client(lifespan: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
     # manager.app hands the lifespan state (engine, sessions) to every request.
     transport = httpx.ASGITransport(app=lifespan.asgi, client=("10.1.2.3", 1234))

@@ -30,11 +30,16 @@ async def valid_api_credential(
     """
     if credentials is None or not credentials.credentials:
         raise AuthenticationRequired()
-    client = await service.authenticate_access_token(
-        db_session=db_session,
-        settings=request.app.state.settings,
-        token=credentials.credentials,
-    )
+    # The router's Security(scopes=...) and a route's CurrentClient are separate
+    # dependencies to FastAPI (their scopes differ): verify the token once per request.
+    client: AuthenticatedClient | None = getattr(request.state, "authenticated", None)
+    if client is None:
+        client = await service.authenticate_access_token(
+            db_session=db_session,
+            settings=request.app.state.settings,
+            token=credentials.credentials,
+        )
+        request.state.authenticated = client
     missing = [scope for scope in security_scopes.scopes if scope not in client.scopes]
     if missing:
         raise AuthorizationFailed(data={"required_scopes": missing})

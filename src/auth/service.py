@@ -3,6 +3,7 @@
 Framework-free: no Request, no HTTP. Raises the domain exceptions of `exceptions.py`.
 """
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -98,6 +99,40 @@ async def _revoke_client_tokens(db_session: AsyncSession, client_id: str) -> Non
     )
 
 
+class _ClientStateCache:
+    """(is_active, credential_version) per client for a few seconds.
+
+    Every authenticated request would otherwise read the client row. Disabling or
+    rotating forgets the entry at once in this process; other processes notice within
+    AUTH_CACHE_SECONDS (0 turns the cache off).
+    """
+
+    _MISSING: tuple[bool, int] = (False, -1)
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: dict[str, tuple[float, tuple[bool, int]]] = {}
+        self._max_entries = max_entries
+
+    def get(self, client_id: str) -> tuple[bool, int] | None:
+        entry = self._entries.get(client_id)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, client_id: str, state: tuple[bool, int] | None, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()  # bounded; refilled from the database as needed
+        self._entries[client_id] = (time.monotonic() + ttl, state or self._MISSING)
+
+    def forget(self, client_id: str) -> None:
+        self._entries.pop(client_id, None)
+
+
+client_states = _ClientStateCache()
+
+
 async def disable_client(*, db_session: AsyncSession, secret_id: str) -> ApiClient | None:
     """Disable a client: its key, refresh tokens and access tokens stop working."""
     client = await get_client_by_secret_id(db_session=db_session, secret_id=secret_id)
@@ -106,6 +141,7 @@ async def disable_client(*, db_session: AsyncSession, secret_id: str) -> ApiClie
     client.is_active = False
     await _revoke_client_tokens(db_session, client.id)
     await db_session.commit()
+    client_states.forget(client.id)
     return client
 
 
@@ -119,6 +155,7 @@ async def rotate_secret(*, db_session: AsyncSession, secret_id: str) -> ClientCr
     client.credential_version += 1
     await _revoke_client_tokens(db_session, client.id)
     await db_session.commit()
+    client_states.forget(client.id)
     return ClientCredentials(client_id=client.id, secret_id=client.secret_id, secret_key=secret_key)
 
 
@@ -281,13 +318,17 @@ async def authenticate_access_token(
         reason = "expired" if isinstance(exc, jwt.ExpiredSignatureError) else "invalid"
         AUTH_FAILURES.labels(endpoint="access", reason=reason).inc()
         raise InvalidToken() from None
-    result = await db_session.execute(
-        select(ApiClient.is_active, ApiClient.credential_version).where(
-            ApiClient.id == claims.client_id
+    state = client_states.get(claims.client_id)
+    if state is None:
+        result = await db_session.execute(
+            select(ApiClient.is_active, ApiClient.credential_version).where(
+                ApiClient.id == claims.client_id
+            )
         )
-    )
-    row = result.one_or_none()
-    if row is None or not row.is_active or row.credential_version != claims.credential_version:
+        row = result.one_or_none()
+        state = (bool(row.is_active), int(row.credential_version)) if row is not None else None
+        client_states.put(claims.client_id, state, settings.AUTH_CACHE_SECONDS)
+    if state is None or not state[0] or state[1] != claims.credential_version:
         AUTH_FAILURES.labels(endpoint="access", reason="client_inactive").inc()
         raise InvalidToken()
     return AuthenticatedClient(client_id=claims.client_id, scopes=claims.scopes)

@@ -19,12 +19,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import case, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from src.database import dialect_insert
 from src.voice.catalog_service import PreparedCatalog
 from src.voice.models import (
     Order,
@@ -192,22 +193,30 @@ async def _add(
     *,
     latest: str | None = None,
 ) -> None:
-    """Upsert `rows`, adding `counter` to the stored value (and keeping the later `latest`)."""
+    """Upsert `rows`, adding `counter` to the stored value (and keeping the later `latest`).
+
+    One statement per table and dialect, executed with many parameter sets: it is
+    compiled once and cached, instead of a fresh multi-VALUES statement per call.
+    """
     if not rows:
         return
-    insert = dialect_insert(db_session)
+    statement = _upsert_statement(db_session.get_bind().dialect.name, table, counter, latest)
     for start in range(0, len(rows), _UPSERT_CHUNK):
-        chunk = rows[start : start + _UPSERT_CHUNK]
-        statement = insert(table).values(chunk)
-        column = getattr(table, counter)
-        updates: dict[str, Any] = {counter: column + getattr(statement.excluded, counter)}
-        if latest is not None:
-            stored, incoming = getattr(table, latest), getattr(statement.excluded, latest)
-            updates[latest] = case((incoming > stored, incoming), else_=stored)
-        primary_key = [c.name for c in table.__table__.primary_key.columns]
-        await db_session.execute(
-            statement.on_conflict_do_update(index_elements=primary_key, set_=updates)
-        )
+        await db_session.execute(statement, list(rows[start : start + _UPSERT_CHUNK]))
+
+
+@lru_cache(maxsize=32)
+def _upsert_statement(dialect: str, table: Any, counter: str, latest: str | None) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    updates: dict[str, Any] = {
+        counter: getattr(table, counter) + getattr(statement.excluded, counter)
+    }
+    if latest is not None:
+        stored, incoming = getattr(table, latest), getattr(statement.excluded, latest)
+        updates[latest] = case((incoming > stored, incoming), else_=stored)
+    primary_key = [c.name for c in table.__table__.primary_key.columns]
+    return statement.on_conflict_do_update(index_elements=primary_key, set_=updates)
 
 
 async def clear_counters(*, db_session: AsyncSession, client_id: str) -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, PROJECT_ROOT, migrate_fresh
+from src.config import PROJECT_ROOT
+from src.migrate import migrate_fresh
+from tests.conftest import DATA
 
 
 def run(args: list[str], database_url: str) -> subprocess.CompletedProcess[str]:

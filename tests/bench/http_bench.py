@@ -1,0 +1,178 @@
+"""HTTP cost of the platform: ratios against bare FastAPI, order writes, worker memory."""
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from src.migrate import upgrade
+from tests.bench.inprocess import PG_BENCH, postgres_available
+from tests.bench.report import ROOT, today
+from tests.bench.servers import (
+    WrkResult,
+    app_env,
+    child_pids,
+    gunicorn,
+    rss_mib,
+    server,
+    uvicorn,
+    wrk,
+)
+
+DATA = ROOT / "tests" / "data"
+
+
+def _prepare(database_url: str) -> dict[str, str]:
+    """Migrate and create an API client; returns its credentials."""
+    upgrade(database_url)
+    done = subprocess.run(
+        [sys.executable, "-m", "src.auth", "create-client", "--name", "bench", "--json"],
+        env=app_env(database_url), cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    creds: dict[str, str] = json.loads(done.stdout)
+    return creds
+
+
+def _login(base: str, creds: dict[str, str]) -> dict[str, str]:
+    token = httpx.post(
+        base + "/api/v1/auth/token",
+        json={"secret_id": creds["secret_id"], "secret_key": creds["secret_key"]},
+    ).json()["data"]["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    catalog = json.loads((DATA / "cafe_catalog.json").read_text())
+    assert (
+        httpx.put(base + "/api/v1/voice/catalog", json=catalog, headers=headers).status_code == 200
+    )
+    return headers
+
+
+def _ratios(
+    database_url: str, creds: dict[str, str], log: Path, seconds: float, reps: int
+) -> list[str]:
+    env = app_env(database_url)
+    redis_env = app_env(database_url, RATE_LIMIT_STORAGE_URI="redis://127.0.0.1:6379/15")
+    results: dict[str, list[WrkResult]] = {}
+    with (
+        server(uvicorn("tests.bench.bare_app:app"), env, "/healthcheck", log) as (bare, _),
+        server(uvicorn("src.main:app"), env, "/api/v1/healthcheck", log) as (full, _),
+        server(uvicorn("src.main:app"), redis_env, "/api/v1/healthcheck", log) as (redis, _),
+    ):
+        headers = _login(full, creds)
+        targets = {
+            "bare FastAPI `GET /healthcheck`": (bare + "/healthcheck", None),
+            "`GET /api/v1/healthcheck`, full stack": (full + "/api/v1/healthcheck", None),
+            "`GET /api/v1/voice/catalog`, token + limit in memory": (
+                full + "/api/v1/voice/catalog",
+                headers,
+            ),
+            "`GET /api/v1/voice/catalog`, token + limit in Redis": (
+                redis + "/api/v1/voice/catalog",
+                headers,
+            ),
+        }
+        for _ in range(reps):  # interleaved, so drift hits every target alike
+            for label, (url, extra) in targets.items():
+                results.setdefault(label, []).append(
+                    wrk(url, seconds=seconds, connections=32, headers=extra)
+                )
+    bare_rate = statistics.median(r.requests_per_second for r in next(iter(results.values())))
+    targets_ratio = {1: "≥ 0.60x", 2: "≥ 0.40x", 3: "≥ 0.30x"}
+    rows = []
+    for n, (label, runs) in enumerate(results.items()):
+        rate = statistics.median(r.requests_per_second for r in runs)
+        p99 = statistics.median(r.p99_ms for r in runs)
+        errors = sum(r.errors for r in runs)
+        rows.append(
+            f"| {label} | {rate:,.0f} | {rate / bare_rate:.2f}x | {targets_ratio.get(n, '—')} | "
+            f"{p99:.1f} ms | {errors} |"
+        )
+    return rows
+
+
+def _orders(database_url: str, creds: dict[str, str], log: Path, seconds: float) -> str:
+    env = app_env(database_url, WEB_CONCURRENCY="2")
+    with server(gunicorn(2), env, "/api/v1/healthcheck", log, cpus=None) as (base, _):
+        headers = _login(base, creds)
+        result = wrk(
+            base + "/api/v1/voice/order", seconds=seconds, connections=16, headers=headers,
+            method="POST", body={"text": "two large lattes and a croissant, please"}, cpus=None,
+        )  # fmt: skip
+    kind = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+    return (
+        f"| {kind} | {result.requests_per_second:,.0f} | {result.p50_ms:.1f} ms | "
+        f"{result.p99_ms:.1f} ms | {result.errors} |"
+    )
+
+
+def _memory(database_url: str, creds: dict[str, str], log: Path, requests: int) -> str:
+    env = app_env(database_url, ASR_PRELOAD="true")
+    with server(uvicorn("src.main:app"), env, "/api/v1/readiness", log) as (base, process):
+        headers = _login(base, creds)
+        pid = (child_pids(process.pid) or [process.pid])[0]  # taskset execs; uvicorn is the pid
+        pid = process.pid if not child_pids(process.pid) else pid
+        for _ in range(3):
+            wrk(base + "/api/v1/voice/catalog", seconds=1, connections=16, headers=headers)
+        started = rss_mib(pid)
+        sent = 0
+        while sent < requests:
+            sent += wrk(
+                base + "/api/v1/voice/catalog", seconds=5, connections=16, headers=headers
+            ).requests
+        after = rss_mib(pid)
+    return (
+        f"Memory of one uvicorn worker with the speech model loaded: {started:.0f} MiB after "
+        f"startup and warm-up, {after:.0f} MiB after {sent:,} more authenticated requests "
+        f"({(after - started) / started * 100:+.1f} %; target ≤ +10 %)."
+    )
+
+
+def run(quick: bool = False) -> str:
+    seconds, reps = (2.0, 1) if quick else (5.0, 3)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "servers.log"
+        sqlite = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        creds = _prepare(sqlite)
+        ratio_rows = _ratios(sqlite, creds, log, seconds, reps)
+        order_rows = [_orders(sqlite, creds, log, seconds * 2)]
+        if postgres_available():
+            subprocess.run(
+                ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "voice_bench", "-qc",
+                 "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"],
+                check=True, capture_output=True,
+            )  # fmt: skip
+            pg_creds = _prepare(PG_BENCH)
+            order_rows.append(_orders(PG_BENCH, pg_creds, log, seconds * 2))
+        memory = _memory(sqlite, creds, log, 5_000 if quick else 100_000)
+    return "\n".join(
+        [
+            f"## HTTP — {today()}",
+            "",
+            f"Command: `scripts/bench http`{' --quick' if quick else ''}. uvicorn, 1 worker pinned to",
+            "core 0 (`taskset -c 0`), wrk pinned to core 1, 32 connections, "
+            f"{seconds:.0f} s per run, {reps} interleaved repetitions, medians. The app runs as",
+            "in production (ENVIRONMENT=PRODUCTION: request id, JSON access log to stdout,",
+            "security headers, body limit, CORS, metrics), SQLite, the cafe catalog.",
+            "",
+            "| route | req/s | vs bare | target | p99 | non-2xx |",
+            "|---|---|---|---|---|---|",
+            *ratio_rows,
+            "",
+            "`POST /api/v1/voice/order` with text (parse, price, store, respond), gunicorn with",
+            f"2 uvicorn workers, wrk with 16 connections for {seconds * 2:.0f} s on the same 2 cores",
+            "(target p99 ≤ 50 ms):",
+            "",
+            "| database | orders/s | p50 | p99 | non-2xx |",
+            "|---|---|---|---|---|",
+            *order_rows,
+            "",
+            memory,
+        ]
+    )
+
+
+if __name__ == "__main__":
+    print(run(quick=True))

@@ -1,0 +1,113 @@
+"""Parser throughput: utterances per second on one core, 42-item and 2,000-item catalogs."""
+
+import json
+import time
+from itertools import product
+from pathlib import Path
+
+from src.voice.catalog_index import CatalogIndex
+from src.voice.parser import parse_order
+from tests.bench.report import today
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+# Typical till phrasing, not the eval set's sentences.
+UTTERANCES = [
+    "two large lattes and a croissant",
+    "can I get a medium oat milk cappuccino please",
+    "um, three blueberry muffins, actually make that four",
+    "a mocha, no wait, a latte, with an extra shot",
+    "two lattes, one with soy milk and one with oat milk",
+    "half a dozen chocolate chip cookies and a cold brew, thanks",
+    "a turkey sandwich with a side of fruit cup",
+    "I'd like a pumpkin spice latte and an espresso",
+    "to cappuccinos and for scones please",
+    "one iced americano, large, no ice, and a bagel with cream cheese",
+]
+
+
+def _index(catalog: dict) -> CatalogIndex:  # type: ignore[type-arg]
+    return CatalogIndex.build(
+        [(i["sku"], i["name"], i.get("aliases", [])) for i in catalog["items"]],
+        [
+            (m["code"], m["name"], m.get("aliases", []), m.get("group"))
+            for m in catalog["modifiers"]
+        ],
+    )
+
+
+def large_catalog(size: int = 2000) -> dict:  # type: ignore[type-arg]
+    """The cafe catalog plus generated dishes up to `size` items."""
+    catalog = json.loads((DATA / "cafe_catalog.json").read_text())
+    adjectives = [
+        "smoked",
+        "roasted",
+        "spicy",
+        "sweet",
+        "crispy",
+        "golden",
+        "honey",
+        "garlic",
+        "lemon",
+        "herb",
+        "maple",
+    ]
+    nouns = [
+        "salmon",
+        "chicken",
+        "tofu",
+        "lentil",
+        "quinoa",
+        "noodle",
+        "dumpling",
+        "taco",
+        "wrap",
+        "bowl",
+        "pie",
+        "tart",
+    ]
+    styles = ["special", "deluxe", "classic", "mini", "jumbo", "house", "family", "rustic"]
+    for n, (a, b, c) in enumerate(product(adjectives, nouns, styles)):
+        if len(catalog["items"]) >= size:
+            break
+        catalog["items"].append(
+            {"sku": f"GEN_{n}", "name": f"{a} {b} {c}", "aliases": [], "price": "5.00"}
+        )
+    return catalog
+
+
+def _throughput(index: CatalogIndex, seconds: float) -> float:
+    done = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for text in UTTERANCES:
+            parse_order(text, index)
+        done += len(UTTERANCES)
+    return done / (time.perf_counter() - started)
+
+
+def run(quick: bool = False) -> str:
+    seconds = 0.5 if quick else 3.0
+    cafe = json.loads((DATA / "cafe_catalog.json").read_text())
+    rows = []
+    for label, catalog in (("cafe, 42 items", cafe), ("2,000 items", large_catalog())):
+        started = time.perf_counter()
+        index = _index(catalog)
+        build_ms = (time.perf_counter() - started) * 1000
+        _throughput(index, 0.2)  # warm caches
+        rate = _throughput(index, seconds)
+        rows.append(f"| {label} | {build_ms:.1f} ms | {rate:,.0f} | {1000 / rate:.2f} ms |")
+    return "\n".join(
+        [
+            f"## Order parser throughput — {today()}",
+            "",
+            "Command: `scripts/bench parser`. One Python thread, the 10 utterances in",
+            "`tests/bench/parser_bench.py` (fillers, corrections, splits, an off-menu item)",
+            "parsed in a loop; the index is built once per catalog version and cached.",
+            "Target: ≥ 5,000 utterances/s.",
+            "",
+            "| catalog | index build | utterances/s | per utterance |",
+            "|---|---|---|---|",
+            *rows,
+        ]
+    )

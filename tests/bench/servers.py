@@ -1,0 +1,170 @@
+"""Servers under test as real processes, and wrk as the load (pinned to other cores)."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.bench.report import ROOT
+
+VENV_BIN = ROOT / ".venv" / "bin"
+JWT_SECRET = "bench-secret-bench-secret-bench-secret-0123"
+
+
+@dataclass
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server at {url} did not become ready")
+
+
+def app_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The production stack, configured for a benchmark run."""
+    return {
+        **os.environ,
+        "ENVIRONMENT": "PRODUCTION",
+        "JWT_SECRET": JWT_SECRET,
+        "CORS_ORIGINS": "https://pos.example",
+        "DATABASE_URL": database_url,
+        "RATE_LIMIT_DEFAULT": "100000000/minute",
+        "RATE_LIMIT_STORAGE_URI": "memory://",
+        "LOG_FILE_PATH": "",
+        "ASR_PRELOAD": "false",
+        **extra,
+    }
+
+
+@contextmanager
+def server(
+    command: list[str], env: dict[str, str], ready_path: str, log: Path, cpus: str | None = "0"
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start `command` (with {port} filled in), wait for `ready_path`, stop it after."""
+    port = free_port()
+    argv = [part.replace("{port}", str(port)) for part in command]
+    if cpus is not None:
+        argv = ["taskset", "-c", cpus, *argv]
+    with log.open("ab") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=out, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base + ready_path)
+        yield base, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def uvicorn(app: str) -> list[str]:
+    return [str(VENV_BIN / "uvicorn"), app, "--port", "{port}", "--log-level", "warning",
+            "--no-access-log", "--workers", "1"]  # fmt: skip
+
+
+def gunicorn(workers: int) -> list[str]:
+    return [str(VENV_BIN / "gunicorn"), "src.main:app", "-c", "gunicorn/gunicorn_conf.py",
+            "--bind", "127.0.0.1:{port}", "--workers", str(workers)]  # fmt: skip
+
+
+_LUA = """
+wrk.method = "{method}"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/json"
+{headers}
+"""
+
+
+def wrk(
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+    body: dict[str, object] | None = None,
+    cpus: str | None = "1",
+) -> WrkResult:
+    """Run wrk against `url` and parse its summary."""
+    script = ROOT / "var" / "bench.lua"
+    script.parent.mkdir(exist_ok=True)
+    header_lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items())
+    script.write_text(
+        _LUA.format(
+            method=method,
+            body=json.dumps(json.dumps(body)) if body else "nil",
+            headers=header_lines,
+        )
+    )
+    argv = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
+    if cpus is not None:
+        argv = ["taskset", "-c", cpus, *argv]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return WrkResult(
+        rate,
+        _latency(out, "50%"),
+        _latency(out, "99%"),
+        total,
+        int(errors.group(1)) if errors else 0,
+    )
+
+
+def _latency(out: str, label: str) -> float:
+    match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)\b", out)
+    if match is None:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def child_pids(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]

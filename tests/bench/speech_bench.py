@@ -1,0 +1,139 @@
+"""Speech: the dev set's spoken orders through the engine and the parser, in-process.
+
+For each recogniser setting: exact-order accuracy (the scorer's comparison), word
+error rate of the transcript, speech-to-order latency (decode + recognise + parse)
+and real-time factor, on this machine's CPU; then the worker's peak memory.
+"""
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from src.config import Settings
+from src.voice.asr import AudioInput, SpeechEngine
+from src.voice.catalog_index import CatalogIndex
+from src.voice.catalog_service import speech_phrases
+from src.voice.parser import choose_reading
+from tests.bench.report import SHARED, percentile, today
+
+DEFAULT_EVAL = SHARED / "eval"
+
+# (label, beam size, catalog hot words)
+SETTINGS = [
+    ("beam 5, hot words", 5, True),
+    ("beam 5, no biasing", 5, False),
+    ("beam 2, hot words", 2, True),
+]
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _load(eval_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    cases = [json.loads(line) for line in (eval_dir / "dev.jsonl").read_text().splitlines() if line]
+    catalogs = {}
+    for path in (eval_dir / "catalogs").glob("*.json"):
+        catalog = json.loads(path.read_text())
+        index = CatalogIndex.build(
+            [(i["sku"], i["name"], i.get("aliases", [])) for i in catalog["items"]],
+            [
+                (m["code"], m["name"], m.get("aliases", []), m.get("group"))
+                for m in catalog["modifiers"]
+            ],
+        )
+        phrases = speech_phrases(
+            [i["name"] for i in catalog["items"]], [m["name"] for m in catalog["modifiers"]]
+        )
+        catalogs[path.stem] = (index, phrases)
+    return [c for c in cases if c.get("audio")], catalogs
+
+
+def _measure(
+    engine: SpeechEngine,
+    cases: list[dict[str, Any]],
+    catalogs: dict[str, Any],
+    eval_dir: Path,
+    biased: bool,
+) -> dict[str, float]:
+    sys.path.insert(0, str(eval_dir))
+    import score_orders  # the scorer's own comparison and WER normalisation
+
+    exact = errors = words = 0
+    latencies: list[float] = []
+    decode = audio = 0.0
+    for case in cases:
+        index, phrases = catalogs[case["catalog"]]
+        data = (eval_dir / "audio" / "dev" / case["audio"]["file"]).read_bytes()
+        started = time.perf_counter()
+        hotwords = engine.hotwords_for(phrases) if biased else None
+        transcript = engine._transcribe_sync(AudioInput(data=data, language="en"), hotwords)
+        _reading, result = choose_reading([transcript.text, *transcript.alternatives], index)
+        latencies.append(time.perf_counter() - started)
+        decode += transcript.decode_seconds
+        audio += transcript.duration
+        items = [
+            {"sku": line.sku, "quantity": line.quantity, "modifiers": list(line.modifiers)}
+            for line in result.lines
+        ]
+        exact += score_orders.compare_case(case["expected"], items, bool(result.unmatched), True)[
+            "exact"
+        ]
+        e, n = score_orders.word_errors(case["audio"]["ref_text"], transcript.text)
+        errors += e
+        words += n
+    return {
+        "n": len(cases),
+        "exact": exact / len(cases),
+        "wer": errors / words,
+        "p50": percentile(latencies, 50),
+        "p95": percentile(latencies, 95),
+        "rtf": decode / audio,
+        "mean_audio": audio / len(cases),
+    }
+
+
+def run(eval_dir: Path = DEFAULT_EVAL, quick: bool = False) -> str:
+    if not (eval_dir / "dev.jsonl").exists():
+        return f"## Speech\n\nSkipped: {eval_dir}/dev.jsonl not found (pass --eval DIR)."
+    cases, catalogs = _load(eval_dir)
+    if quick:
+        cases = cases[:8]
+    before = _rss_mib()
+    rows = []
+    loaded = None
+    for label, beam, biased in SETTINGS[:1] if quick else SETTINGS:
+        engine = SpeechEngine(Settings(ASR_BEAM_SIZE=beam, ASR_CPU_THREADS=0))
+        engine.load()
+        loaded = loaded or _rss_mib()
+        m = _measure(engine, cases, catalogs, eval_dir, biased)
+        rows.append(
+            f"| {label} | {m['n']} | {m['exact']:.3f} | {m['wer']:.3f} | {m['p50']:.2f} s | "
+            f"{m['p95']:.2f} s | {m['rtf']:.3f} |"
+        )
+        mean_audio = m["mean_audio"]
+    peak = _rss_mib()
+    return "\n".join(
+        [
+            f"## Speech to order (dev set audio) — {today()}",
+            "",
+            f"Command: `scripts/bench speech --eval {eval_dir}`{' --quick' if quick else ''}. The bundled",
+            "faster-whisper tiny.en, int8 on CPU (all cores), one decode at a time, the dev",
+            "set's spoken orders (16 kHz FLAC, mean "
+            f"{mean_audio:.1f} s); latency = audio decode + recognition (one 30 s window, the",
+            "beam's n best) + parsing every reading and keeping the best; exact = the",
+            "scorer's exact-order comparison; WER of the top transcript as the scorer",
+            "normalises it.",
+            "",
+            "| setting | clips | exact | WER | speech-to-order p50 | p95 | real-time factor |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            f"Memory (max RSS of this process): {before:.0f} MiB before loading, "
+            f"{loaded:.0f} MiB with the model loaded, {peak:.0f} MiB peak after the runs.",
+            "Targets: exact ≥ 0.85, speech-to-order p50 ≤ 0.6 s for a 4-second utterance.",
+        ]
+    )
