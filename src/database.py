@@ -66,7 +66,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         }
     return create_async_engine(
         url,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.DATABASE_POOL_PRE_PING,
         pool_recycle=1800,
         pool_size=settings.DATABASE_POOL_SIZE,
         max_overflow=settings.DATABASE_MAX_OVERFLOW,

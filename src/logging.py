@@ -6,7 +6,6 @@ full queue drops (and counts) instead of blocking. Log shipping to Elasticsearch
 in as one more handler on the listener (`extra_handlers`).
 """
 
-import copy
 import logging
 import logging.handlers
 import queue
@@ -55,8 +54,17 @@ _SECRET_PATTERNS = (
 )
 
 
+# One search that every pattern above needs to match first: most text has none of
+# these, and one search is far cheaper than five substitutions.
+_SECRET_TRIGGER = re.compile(
+    r"(?i)bearer|eyJ|sk_|rt_|secret_key|password|refresh_token|access_token|jwt_secret"
+)
+
+
 def redact_text(text: str) -> str:
     """Mask tokens and keys that appear inside free text."""
+    if _SECRET_TRIGGER.search(text) is None:
+        return text
     for pattern in _SECRET_PATTERNS[:-1]:
         text = pattern.sub(REDACTED, text)
     return _SECRET_PATTERNS[-1].sub(lambda m: f"{m.group(1)}{REDACTED}", text)
@@ -114,8 +122,8 @@ class DroppingQueueHandler(logging.handlers.QueueHandler):
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         # The stdlib version formats here (on the request path) and throws away
-        # exc_info; merge the message only and leave the rest to the listener.
-        record = copy.copy(record)
+        # exc_info; merge the message only and leave the rest to the listener. No copy:
+        # this handler sits on the root logger, so every other handler has run already.
         record.msg = record.getMessage()
         record.args = None
         return record

@@ -130,11 +130,10 @@ def _reset_limits(request: pytest.FixtureRequest) -> None:
         app: FastAPI = request.getfixturevalue("app")
         app.state.limiter.reset()
 
-    # Each request gets its own copy of the lifespan state (engine, sessions, speech).
 
-
+@pytest.fixture
 async def client(lifespan: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
-    # manager.app hands the lifespan state (engine, sessions) to every request.
+    # Each request gets its own copy of the lifespan state (engine, sessions, speech).
     transport = httpx.ASGITransport(app=lifespan.asgi, client=("10.1.2.3", 1234))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
