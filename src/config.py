@@ -70,7 +70,16 @@ class Settings(BaseSettings):
 
     ELASTICSEARCH_HOST: str = ""
     ELASTICSEARCH_INDEX_PREFIX: str = "voice-api-logs"
+    ELASTICSEARCH_API_KEY: SecretStr | None = None
+    ELASTICSEARCH_INSTALL_TEMPLATE: bool = True
     LOG_SPOOL_PATH: str = "./var/log-spool"
+    LOG_SPOOL_SEGMENT_BYTES: int = Field(default=1_048_576, ge=4096)
+    LOG_SPOOL_MAX_BYTES: int = Field(default=512 * 1_048_576, ge=65536)
+    LOG_SHIP_INTERVAL: float = Field(default=1.0, gt=0, le=60)
+    LOG_SHIP_BATCH: int = Field(default=500, ge=1, le=10_000)
+    LOG_SHIP_TIMEOUT: float = Field(default=5.0, gt=0)
+    LOG_SHIP_MAX_BACKOFF: float = Field(default=30.0, gt=0)
+    LOG_SHIP_SHUTDOWN_SECONDS: float = Field(default=5.0, ge=0)
     LOG_LEVEL: str = "INFO"
     LOG_FILE_PATH: str | None = None
     LOG_QUEUE_SIZE: int = Field(default=10_000, ge=100)

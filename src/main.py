@@ -18,6 +18,7 @@ from src.api import api_router
 from src.config import Settings, SettingsError, get_settings
 from src.database import create_engine, create_sessionmaker
 from src.exceptions import register_exception_handlers
+from src.log_shipping import shipping_for
 from src.logging import configure_logging
 from src.middleware import (
     BodySizeLimitMiddleware,
@@ -42,7 +43,12 @@ def _operation_id(route: APIRoute) -> str:
 def _lifespan(settings: Settings) -> Any:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        runtime = configure_logging(settings)
+        shipping = shipping_for(settings)
+        runtime = configure_logging(
+            settings, extra_handlers=[shipping.handler] if shipping is not None else []
+        )
+        if shipping is not None:
+            shipping.start()
         if not storage_is_shared(settings) and settings.ENVIRONMENT.is_deployed:
             logger.warning("rate limits are counted per process: set RATE_LIMIT_STORAGE_URI")
         engine = create_engine(settings)
@@ -62,7 +68,9 @@ def _lifespan(settings: Settings) -> Any:
         finally:
             await engine.dispose()
             logger.info("stopped")
-            runtime.stop()
+            runtime.stop()  # drains the log queue into the spool first
+            if shipping is not None:
+                shipping.stop()
 
     return lifespan
 

@@ -24,6 +24,21 @@ LOG_RECORDS_DROPPED = Counter(
     "log_records_dropped_total", "Log records dropped instead of blocking", ["reason"]
 )
 
+# --- log shipping ----------------------------------------------------------------------
+SHIPPER_RECORDS = Counter(
+    "log_shipper_records_total",
+    "Log records by shipping outcome: queued, shipped, retried, dead_lettered",
+    ["outcome"],
+)
+SHIPPER_SPOOL_BYTES = Gauge(
+    "log_shipper_spool_bytes", "Bytes waiting in the spool", multiprocess_mode="livesum"
+)
+SHIPPER_LAST_SUCCESS = Gauge(
+    "log_shipper_last_success_timestamp_seconds",
+    "Unix time of the last segment fully acknowledged",
+    multiprocess_mode="livemax",
+)
+
 # --- auth ----------------------------------------------------------------------------
 AUTH_FAILURES = Counter(
     "auth_failures_total", "Failed authentication attempts by reason", ["endpoint", "reason"]

@@ -20,8 +20,10 @@ from fastapi import Request, Response
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from slowapi import Limiter
+from slowapi.errors import RateLimitExceeded
 
 from src.config import PROJECT_ROOT, Settings
+from src.monitoring import RATE_LIMIT_REJECTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -180,9 +182,13 @@ class RateLimit:
             return
         settings: Settings = request.app.state.settings
         marker = self._marker_for(limiter, settings)
-        if storage_is_shared(settings):
-            # The check is a blocking network call: keep it off the event loop.
-            await anyio.to_thread.run_sync(limiter._check_request_limit, request, marker, False)
-        else:
-            limiter._check_request_limit(request, marker, False)
+        try:
+            if storage_is_shared(settings):
+                # The check is a blocking network call: keep it off the event loop.
+                await anyio.to_thread.run_sync(limiter._check_request_limit, request, marker, False)
+            else:
+                limiter._check_request_limit(request, marker, False)
+        except RateLimitExceeded:
+            RATE_LIMIT_REJECTIONS.labels(limit=self.name).inc()
+            raise
         response.headers.update(rate_limit_headers(request))

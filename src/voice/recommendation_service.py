@@ -26,6 +26,7 @@ from sqlalchemy import case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.monitoring import RECOMMENDATIONS_SERVED
 from src.voice.catalog_service import PreparedCatalog
 from src.voice.models import (
     Order,
@@ -336,6 +337,8 @@ def answer(
             and all(code in prepared.modifier_prices for code in line["modifiers"])
         ]
         usual = UsualOrder(items=lines) if lines else None
+    for pick in picks:
+        RECOMMENDATIONS_SERVED.labels(reason=pick.reason).inc()
     return RecommendOut(
         recommendations=[
             RecommendationOut(

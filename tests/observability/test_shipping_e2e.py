@@ -1,0 +1,97 @@
+"""A real server process shipping its access log through an Elasticsearch outage."""
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from src.config import PROJECT_ROOT
+from src.migrate import upgrade
+from tests.observability.fake_es import FakeElasticsearch
+from tests.observability.test_log_shipping import wait_for
+
+OUTAGE_SECONDS = 3 if os.environ.get("CI") else 30
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def es() -> Iterator[FakeElasticsearch]:
+    fake = FakeElasticsearch()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def test_every_access_log_line_arrives_once_after_an_outage(
+    es: FakeElasticsearch, tmp_path: Path
+) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    upgrade(database)
+    port = free_port()
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "TESTING",
+        "DATABASE_URL": database,
+        "ELASTICSEARCH_HOST": es.url,
+        "LOG_SPOOL_PATH": str(tmp_path / "spool"),
+        "LOG_SHIP_INTERVAL": "0.2",
+        "LOG_SHIP_MAX_BACKOFF": "1",
+        "LOG_FILE_PATH": "",
+        "ASR_PRELOAD": "false",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "src.main:app", "--port", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    sent: list[str] = []
+    try:
+        wait_for(lambda: _up(base), timeout=60)
+        es.stop()
+        deadline = time.monotonic() + OUTAGE_SECONDS
+        while time.monotonic() < deadline:  # steady traffic through the outage
+            rid = f"outage-{len(sent)}"
+            assert (
+                httpx.get(base + "/api/v1/healthcheck", headers={"X-Request-ID": rid}).status_code
+                == 200
+            )
+            sent.append(rid)
+            time.sleep(0.01)
+        es.start()
+        for n in range(20):
+            rid = f"after-{n}"
+            httpx.get(base + "/api/v1/healthcheck", headers={"X-Request-ID": rid})
+            sent.append(rid)
+        wait_for(lambda: set(sent) <= _shipped_ids(es), timeout=60)
+    finally:
+        server.terminate()
+        server.wait(30)
+    counts = Counter(
+        d.get("request_id") for d in es.documents.values() if d.get("logger") == "voice_api.access"
+    )
+    assert all(counts[rid] == 1 for rid in sent), [r for r in sent if counts[r] != 1][:5]
+    assert len(es.creates) == len(set(es.creates))
+
+
+def _up(base: str) -> bool:
+    try:
+        return httpx.get(base + "/api/v1/healthcheck").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _shipped_ids(es: FakeElasticsearch) -> set[str]:
+    return {str(d.get("request_id")) for d in list(es.documents.values())}
