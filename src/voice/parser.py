@@ -23,6 +23,8 @@ FUZZY_CUTOFF = 0.86
 SPOKEN_FUZZY_CUTOFF = 0.84
 # What speech recognisers write for a spoken number before an item ("free lattes").
 _SPOKEN_NUMBER_HOMOPHONES = {"free": 3, "tree": 3, "to": 2, "too": 2}
+# Only before a plural item: "do avocado smoothies" is two, "do you have" is not.
+_SPOKEN_PLURAL_HOMOPHONES = {"do": 2}
 
 _UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -220,6 +222,16 @@ class _Lexer:
             return False
         return False
 
+    def _ends_correction(self, i: int) -> bool:
+        """ "no sorry, free": a lone number word right after a correction marker."""
+        previous = next((a for a in reversed(self.atoms) if a.kind != SEP), None)
+        following = self.tokens[i + 1] if i + 1 < len(self.tokens) else None
+        return (
+            previous is not None
+            and previous.kind == CORR
+            and (following is None or following.is_punct or following.text == "and")
+        )
+
     def run(self) -> list[Atom]:
         i, n = 0, len(self.tokens)
         while i < n:
@@ -261,9 +273,19 @@ class _Lexer:
             if (
                 self.spoken
                 and word in _SPOKEN_NUMBER_HOMOPHONES
-                and self.next_is_plural_item(i + 1, plural=False)
+                and (
+                    self.next_is_plural_item(i + 1, plural=False)
+                    or self._ends_correction(i)
+                )
             ):
                 i = self.add(NUM, i, 1, value=_SPOKEN_NUMBER_HOMOPHONES[word])
+                continue
+            if (
+                self.spoken
+                and word in _SPOKEN_PLURAL_HOMOPHONES
+                and self.next_is_plural_item(i + 1)
+            ):
+                i = self.add(NUM, i, 1, value=_SPOKEN_PLURAL_HOMOPHONES[word])
                 continue
             if word == "no":
                 # "no fries" removes; "no, four" / "no, a latte" corrects.
@@ -377,6 +399,9 @@ class _Interpreter:
         if last is None or num.article or num.value > last.quantity or num.value == 0:
             return None
         j = k + 1
+        # "three cappuccinos, one of them, decaf": a pause before the modifier.
+        while j < len(self.atoms) and self.atoms[j].kind == SEP:
+            j += 1
         mods: list[Atom] = []
         while j < len(self.atoms) and self.atoms[j].kind in (WITH, PHRASE):
             atom = self.atoms[j]

@@ -30,6 +30,12 @@ def canon(word: str) -> str:
         return word[:-2]
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us")):
         return word[:-1]
+    # Past participles name the same thing as their stem ("iced tea" / "ice tea",
+    # "warmed" / "warm"), which is also what speech recognisers tend to write.
+    if len(word) > 3 and word.endswith("ced"):
+        return word[:-1]
+    if len(word) > 5 and word.endswith("ed") and not word.endswith("eed"):
+        return word[:-2]
     return word
 
 

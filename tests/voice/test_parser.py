@@ -160,3 +160,60 @@ words = st.sampled_from(
 def test_order_like_noise_never_raises(text: str) -> None:
     result = parse_order(text, CAFE)
     assert all(line.sku in CAFE.items for line in result.lines)
+
+
+def spoken(text: str, index: CatalogIndex = CAFE) -> set[tuple[str, int, tuple[str, ...]]]:
+    result = parse_order(text, index, spoken=True)
+    return {(line.sku, line.quantity, line.modifiers) for line in result.lines}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # What a recogniser writes for spoken numbers before an item.
+        ("free caramel macchiatos", {("CARAMEL_MACCHIATO", 3, ())}),
+        ("to hot chocolate", {("HOT_CHOCOLATE", 2, ())}),
+        ("do avocado smoothies", set()),  # not on this menu: no guess
+        ("two cold brews, no sorry, free", {("COLD_BREW", 3, ())}),
+        ("a small ice latte", {("ICED_LATTE", 1, ("SMALL",))}),
+        ("one warm everything bagel", {("EVERYTHING_BAGEL", 1, ("WARMED",))}),
+    ],
+)
+def test_spoken_transcripts(text: str, expected: set[tuple[str, int, tuple[str, ...]]]) -> None:
+    assert spoken(text) == expected
+
+
+def test_spoken_number_before_a_number_in_a_name() -> None:
+    # tiny.en hears "Three six piece nuggets" as "Free 6 Piece Nuggets".
+    assert spoken("Free 6 Piece Nuggets, please", FASTFOOD) == {("NUGGETS_6", 3, ())}
+
+
+def test_spoken_plural_homophone_needs_a_plural_item() -> None:
+    assert spoken("a lime juice and do avocado smoothies", VIET) == {
+        ("LIME_JUICE", 1, ()),
+        ("AVOCADO_SMOOTHIE", 2, ()),
+    }
+    assert spoken("do you have a latte") == {("LATTE", 1, ())}
+
+
+def test_spoken_rules_stay_out_of_typed_text() -> None:
+    # Typed, "free" is a word the customer wrote, not a number: no guessed line.
+    assert lines("free cookies") == set()
+    assert lines("to hot chocolate") == {("HOT_CHOCOLATE", 1, ())}
+
+
+def test_a_pause_before_the_split_modifier() -> None:
+    assert lines("three cappuccinos, one of them, decaf") == {
+        ("CAPPUCCINO", 2, ()),
+        ("CAPPUCCINO", 1, ("DECAF",)),
+    }
+
+
+def test_choose_reading_prefers_the_reading_that_orders() -> None:
+    from src.voice.parser import choose_reading
+
+    text, result = choose_reading(["two vanilla tins please", "two vanilla lattes please"], CAFE)
+    assert text == "two vanilla lattes please"
+    assert [(line.sku, line.quantity) for line in result.lines] == [("VANILLA_LATTE", 2)]
+    first, _ = choose_reading(["a latte", "a latte please"], CAFE)
+    assert first == "a latte"  # equal readings: the recogniser's order decides
