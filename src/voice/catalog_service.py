@@ -4,6 +4,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 from threading import Lock
+from typing import Generic, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,8 @@ from src.voice.schemas import (
     CatalogSaved,
 )
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class PreparedCatalog:
@@ -35,30 +38,34 @@ class PreparedCatalog:
     speech_phrases: tuple[str, ...] = ()
 
 
-class _PreparedCache:
-    """LRU of prepared catalogs keyed by (client, version): built once per version."""
+class VersionCache(Generic[T]):
+    """LRU keyed by (client, catalog version): built once per version, shared by requests.
+
+    A new version is a new key, so nothing is ever stale; old versions age out.
+    """
 
     def __init__(self, size: int = 256) -> None:
-        self._entries: OrderedDict[tuple[str, int], PreparedCatalog] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, int], T] = OrderedDict()
         self._size = size
         self._lock = Lock()
 
-    def get(self, client_id: str, version: int) -> PreparedCatalog | None:
+    def get(self, client_id: str, version: int) -> T | None:
         with self._lock:
-            prepared = self._entries.get((client_id, version))
-            if prepared is not None:
+            value = self._entries.get((client_id, version))
+            if value is not None:
                 self._entries.move_to_end((client_id, version))
-            return prepared
+            return value
 
-    def put(self, client_id: str, prepared: PreparedCatalog) -> None:
+    def put(self, client_id: str, version: int, value: T) -> None:
         with self._lock:
-            self._entries[(client_id, prepared.version)] = prepared
-            self._entries.move_to_end((client_id, prepared.version))
+            self._entries[(client_id, version)] = value
+            self._entries.move_to_end((client_id, version))
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
 
 
-prepared_catalogs = _PreparedCache()
+prepared_catalogs: VersionCache[PreparedCatalog] = VersionCache()
+catalog_views: VersionCache[CatalogOut] = VersionCache()
 
 
 async def _bump_version(db_session: AsyncSession, client_id: str, currency: str) -> int:
@@ -137,9 +144,12 @@ async def read_catalog(*, db_session: AsyncSession, client_id: str) -> CatalogOu
     header = await get_catalog_header(db_session=db_session, client_id=client_id)
     if header is None:
         return None
+    cached = catalog_views.get(client_id, header.version)
+    if cached is not None:
+        return cached
     items, modifiers = await _load_rows(db_session, client_id)
     currency = header.currency
-    return CatalogOut(
+    view = CatalogOut(
         currency=currency,
         version=header.version,
         items=[
@@ -163,6 +173,8 @@ async def read_catalog(*, db_session: AsyncSession, client_id: str) -> CatalogOu
             for m in modifiers
         ],
     )
+    catalog_views.put(client_id, header.version, view)
+    return view
 
 
 async def get_prepared_catalog(
@@ -188,7 +200,7 @@ async def get_prepared_catalog(
         modifier_prices={m.code: m.price_minor for m in modifiers},
         speech_phrases=speech_phrases([i.name for i in items], [m.name for m in modifiers]),
     )
-    prepared_catalogs.put(client_id, prepared)
+    prepared_catalogs.put(client_id, prepared.version, prepared)
     return prepared
 
 
