@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from starlette.middleware.cors import CORSMiddleware
 
 from src.api import api_router
 from src.config import Settings, SettingsError, get_settings
@@ -22,6 +21,7 @@ from src.log_shipping import shipping_for
 from src.logging import configure_logging
 from src.middleware import (
     BodySizeLimitMiddleware,
+    EnvelopeCORSMiddleware,
     RequestContextMiddleware,
     UnhandledErrorMiddleware,
 )
@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.MAX_BODY_SIZE)
     app.add_middleware(
-        CORSMiddleware,
+        EnvelopeCORSMiddleware,
         allow_origins=settings.CORS_ORIGINS,
         allow_origin_regex=settings.CORS_ORIGINS_REGEX,
         allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],

@@ -10,6 +10,9 @@ import time
 import uuid
 from typing import Any
 
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.constants import ErrorCode
@@ -210,3 +213,21 @@ class UnhandledErrorMiddleware:
 
             response = await unhandled_exception_handler(Request(scope), exc)
             await response(scope, receive, send)
+
+
+class EnvelopeCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered in the envelope like any 400."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        reason = bytes(response.body).decode("utf-8", "replace")
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        headers.pop("content-type", None)
+        return envelope_response(
+            response.status_code,
+            ErrorCode.BAD_REQUEST,
+            {"request_id": request_id_var.get(), "reason": reason},
+            headers=headers,
+        )

@@ -131,12 +131,55 @@ def _reset_limits(request: pytest.FixtureRequest) -> None:
         app.state.limiter.reset()
 
 
+# API.md's error table: status -> the codes allowed as `msg`.
+DOCUMENTED_ERRORS: dict[int, set[str]] = {
+    400: {"SECRET_ID_INVALID", "SECRET_KEY_INVALID", "INVALID_CREDENTIALS", "BAD_REQUEST"},
+    401: {"AUTHENTICATION_REQUIRED", "INVALID_TOKEN", "REFRESH_TOKEN_NOT_VALID"},
+    403: {"AUTHORIZATION_FAILED"},
+    404: {"NOT_FOUND"},
+    405: {"METHOD_NOT_ALLOWED"},
+    409: {"IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_KEY_IN_USE"},
+    413: {"PAYLOAD_TOO_LARGE"},
+    415: {"UNSUPPORTED_MEDIA_TYPE"},
+    422: {"VALIDATION_ERROR", "AUDIO_INVALID"},
+    429: {"RATE_LIMIT_EXCEEDED"},
+    500: {"INTERNAL_ERROR"},
+    503: {"SERVICE_BUSY", "SERVICE_UNAVAILABLE"},
+}
+ENVELOPE_CHECKS = {"errors": 0}
+
+
+async def check_error_envelope(response: httpx.Response) -> None:
+    """Every non-2xx anywhere in the suite: code == status, a documented msg, request_id."""
+    if response.status_code < 400:
+        return
+    await response.aread()
+    body = response.json()
+    where = f"{response.request.method} {response.request.url.path} -> {response.status_code}"
+    assert body["code"] == response.status_code, where
+    assert body["msg"] in DOCUMENTED_ERRORS[response.status_code], f"{where}: {body['msg']}"
+    assert body["data"]["request_id"] == response.headers["x-request-id"], where
+    ENVELOPE_CHECKS["errors"] += 1
+
+
 @pytest.fixture
 async def client(lifespan: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
     # Each request gets its own copy of the lifespan state (engine, sessions, speech).
     transport = httpx.ASGITransport(app=lifespan.asgi, client=("10.1.2.3", 1234))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://test",
+        event_hooks={"response": [check_error_envelope]},
+    ) as http:
         yield http
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if ENVELOPE_CHECKS["errors"]:
+        terminalreporter.write_line(
+            f"error envelopes checked: {ENVELOPE_CHECKS['errors']} non-2xx responses, "
+            "all with code == status, a documented msg and the request id"
+        )
 
 
 async def create_api_client(lifespan: RunningApp, name: str = "test shop") -> dict[str, str]:

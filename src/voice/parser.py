@@ -273,10 +273,7 @@ class _Lexer:
             if (
                 self.spoken
                 and word in _SPOKEN_NUMBER_HOMOPHONES
-                and (
-                    self.next_is_plural_item(i + 1, plural=False)
-                    or self._ends_correction(i)
-                )
+                and (self.next_is_plural_item(i + 1, plural=False) or self._ends_correction(i))
             ):
                 i = self.add(NUM, i, 1, value=_SPOKEN_NUMBER_HOMOPHONES[word])
                 continue
