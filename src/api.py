@@ -52,7 +52,8 @@ async def readiness(request: Request) -> Envelope[Readiness]:
     speech: Any = getattr(request.state, "speech", None)
     if speech is not None:
         checks["speech_model"] = speech.state
-    if any(state != "ok" for state in checks.values()):
+    # "lazy": the operator chose to load the speech model on first use (ASR_PRELOAD=false).
+    if any(state not in ("ok", "lazy") for state in checks.values()):
         raise ServiceUnavailable(data={"checks": checks})
     return envelope(Readiness(status="ok", checks=checks))
 

@@ -87,6 +87,11 @@ def multiprocess_enabled() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 
 
+# Made once per process: pfi's factories return None for a metric that already exists,
+# so a second app in the process (tests, reloads) would silently record nothing.
+_HTTP_METRICS = (metrics.requests(), metrics.latency(buckets=LATENCY_BUCKETS))
+
+
 def instrument_app(app: FastAPI, settings: Settings) -> Instrumentator:
     """HTTP request count, latency and in-progress gauges, labelled by route template.
 
@@ -103,14 +108,16 @@ def instrument_app(app: FastAPI, settings: Settings) -> Instrumentator:
         should_ignore_untemplated=False,
         should_group_untemplated=True,  # every unknown path counts as one "none" handler
         should_include_root_path=False,
-        # An in-progress gauge per handler costs two labelled updates per request.
-        should_instrument_requests_inprogress=False,
+        # One in-progress gauge for the process: per-handler labels would cost two
+        # labelled updates per request for little operational value.
+        should_instrument_requests_inprogress=True,
+        inprogress_labels=False,
         excluded_handlers=["^/metrics$"],
         inprogress_name=INPROGRESS_METRIC,
     )
     # Count and latency only: pfi's default set also sizes every request and response
     # and keeps a second, finer latency histogram, all on the request path.
-    instrumentator.add(metrics.requests(), metrics.latency(buckets=LATENCY_BUCKETS))
+    instrumentator.add(*_HTTP_METRICS)
     instrumentator.instrument(app)
     if not settings.ENVIRONMENT.is_deployed:
         instrumentator.expose(app, endpoint="/metrics", include_in_schema=False)

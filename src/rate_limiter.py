@@ -117,8 +117,10 @@ def storage_is_shared(settings: Settings) -> bool:
 
 def check_storage(limiter: Limiter) -> bool:
     """True when the rate-limit storage answers (used by readiness)."""
+    # The configured storage itself: after a failure slowapi counts in its in-memory
+    # fallback, which always answers and would hide that Redis is down.
     try:
-        return bool(limiter.limiter.storage.check())
+        return bool(limiter._storage.check())
     except Exception:
         return False
 

@@ -182,6 +182,27 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         )
 
 
+@asynccontextmanager
+async def other_app(settings: Settings, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A second app (its own settings and lifespan) for one test, then the session's
+    logging pipeline back (a lifespan configures the process's logging)."""
+    from src.logging import configure_logging
+    from src.main import create_app
+
+    application = create_app(settings.model_copy(update=overrides))
+    try:
+        async with running(application) as started:
+            transport = httpx.ASGITransport(app=started.asgi, client=("10.9.9.9", 1234))
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://test",
+                event_hooks={"response": [check_error_envelope]},
+            ) as http:
+                yield http
+    finally:
+        configure_logging(settings)
+
+
 async def create_api_client(lifespan: RunningApp, name: str = "test shop") -> dict[str, str]:
     """A real API client through the service (as the CLI does)."""
     from src.auth import service

@@ -98,10 +98,12 @@ class SpeechEngine:
 
     @property
     def state(self) -> str:
-        """`ok`, `loading` or `error` for the readiness probe."""
+        """`ok`, `loading`, `error`, or `lazy` (ASR_PRELOAD off, no speech request yet)."""
         if self._model is not None:
             return "ok"
-        return "error" if self._error else "loading"
+        if self._error:
+            return "error"
+        return "loading" if self._loader is not None else "lazy"
 
     def load(self) -> None:
         """Load the model (blocking; a few seconds on CPU). Never downloads."""

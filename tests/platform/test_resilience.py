@@ -1,0 +1,119 @@
+"""Dependencies down, unexpected errors, metrics labels: what an operator relies on."""
+
+import socket
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import APIRouter
+
+from src.config import Settings
+from src.constants import Environment
+from tests.conftest import RunningApp, assert_envelope_error, create_api_client, other_app
+
+pytestmark = pytest.mark.anyio
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (connection refused at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_redis_down_keeps_serving_and_readiness_says_so(
+    settings: Settings, lifespan: RunningApp
+) -> None:
+    creds = await create_api_client(lifespan, "redis down")
+    async with other_app(
+        settings,
+        RATE_LIMIT_STORAGE_URI=f"redis://127.0.0.1:{closed_port()}/0",
+        ASR_PRELOAD=False,
+    ) as http:
+        # Rate-limited routes keep answering, counted in memory meanwhile.
+        for _ in range(3):
+            response = await http.post(
+                "/api/v1/auth/token",
+                json={"secret_id": creds["secret_id"], "secret_key": creds["secret_key"]},
+            )
+            assert response.status_code == 200, response.text
+            assert "x-ratelimit-limit" in response.headers
+        token = response.json()["data"]["access_token"]
+        orders = await http.get(
+            "/api/v1/voice/orders", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert orders.status_code == 200
+        readiness = await http.get("/api/v1/readiness")
+        data = assert_envelope_error(readiness, 503, "SERVICE_UNAVAILABLE")
+        assert data["checks"]["ratelimit"] == "down"
+        assert data["checks"]["database"] == "ok"
+
+
+async def test_database_down_is_503_and_readiness_names_it(settings: Settings) -> None:
+    async with other_app(
+        settings,
+        DATABASE_URL=f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/none",
+        ASR_PRELOAD=False,
+    ) as http:
+        assert (await http.get("/api/v1/healthcheck")).status_code == 200  # liveness holds
+        readiness = await http.get("/api/v1/readiness")
+        data = assert_envelope_error(readiness, 503, "SERVICE_UNAVAILABLE")
+        assert data["checks"]["database"] == "down"
+        token = await http.post(
+            "/api/v1/auth/token",
+            json={"secret_id": "sid_" + "a" * 24, "secret_key": "sk_" + "b" * 43},
+        )
+        assert_envelope_error(token, 503, "SERVICE_UNAVAILABLE")
+        assert token.headers["retry-after"]
+
+
+def _failing_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/boom")
+    async def boom() -> dict[str, Any]:
+        raise RuntimeError("connection string postgres://admin:hunter2@db failed")
+
+    return router
+
+
+@pytest.mark.parametrize("environment", ["PRODUCTION", "LOCAL"])
+async def test_unexpected_errors_are_500_envelopes(settings: Settings, environment: str) -> None:
+    from src.main import create_app
+    from tests.conftest import check_error_envelope, with_request_state
+
+    production = settings.model_copy(
+        update={
+            "ENVIRONMENT": Environment(environment),
+            "JWT_SECRET": settings.JWT_SECRET,
+            "CORS_ORIGINS": ["https://pos.example"],
+        }
+    )
+    app = create_app(production)
+    api = next(route.app for route in app.routes if getattr(route, "path", "") == "/api/v1")
+    api.include_router(_failing_router())
+    transport = httpx.ASGITransport(app=with_request_state(app, {}), raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://test",
+        event_hooks={"response": [check_error_envelope]},
+    ) as http:
+        response = await http.get("/api/v1/boom", headers={"X-Request-ID": "boom-1"})
+    data = assert_envelope_error(response, 500, "INTERNAL_ERROR")
+    assert data["request_id"] == "boom-1"
+    if environment == "PRODUCTION":
+        assert data == {"request_id": "boom-1"}
+        assert "hunter2" not in response.text and "RuntimeError" not in response.text
+
+
+async def test_metrics_use_route_templates(
+    client: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
+    for n in range(3):
+        await client.get(f"/api/v1/voice/orders/ord_{n}abc", headers=merchant["headers"])
+        await client.get(f"/api/v1/no/such/path/{n}")
+    metrics = (await client.get("/metrics")).text
+    assert 'handler="/api/v1/voice/orders/{order_id}"' in metrics
+    assert "ord_0abc" not in metrics and "/no/such/path" not in metrics
+    assert 'handler="none"' in metrics  # unknown paths share one series
+    assert "http_requests_inprogress" in metrics
