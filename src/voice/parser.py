@@ -153,13 +153,30 @@ def _match_words(keys: list[str], start: int, phrase: tuple[str, ...]) -> bool:
     return tuple(keys[start : start + len(phrase)]) == phrase
 
 
-def _first_phrase(
-    keys: list[str], start: int, phrases: tuple[tuple[str, ...], ...]
-) -> tuple[str, ...] | None:
+def _by_first_word(
+    phrases: tuple[tuple[str, ...], ...],
+) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Phrases grouped by their first word, order kept: one dict lookup per token."""
+    grouped: dict[str, list[tuple[str, ...]]] = {}
     for phrase in phrases:
+        grouped.setdefault(phrase[0], []).append(phrase)
+    return {word: tuple(group) for word, group in grouped.items()}
+
+
+def _first_phrase(
+    keys: list[str], start: int, phrases: dict[str, tuple[tuple[str, ...], ...]]
+) -> tuple[str, ...] | None:
+    for phrase in phrases.get(keys[start], ()):
         if _match_words(keys, start, phrase):
             return phrase
     return None
+
+
+_JOINERS = _by_first_word(_JOINER_PHRASES)
+_REMOVALS = _by_first_word(_REMOVAL_PHRASES)
+_CORRECTIONS = _by_first_word(_CORRECTION_PHRASES)
+_QUANTITY_VALUES = dict(_QUANTITY_PHRASES)
+_QUANTITIES = _by_first_word(tuple(phrase for phrase, _value in _QUANTITY_PHRASES))
 
 
 def _number_at(words: list[str], i: int) -> tuple[int, int] | None:
@@ -246,17 +263,21 @@ class _Lexer:
                 plural = self.tokens[i + length - 1].is_plural
                 i = self.add(PHRASE, i, length, entry=entry, score=score, plural=plural)
                 continue
-            if (phrase := _first_phrase(self.words, i, _JOINER_PHRASES)) is not None:
+            if (phrase := _first_phrase(self.words, i, _JOINERS)) is not None:
                 i = self.add(SEP, i, len(phrase))
                 continue
-            if (phrase := _first_phrase(self.words, i, _REMOVAL_PHRASES)) is not None:
+            if (phrase := _first_phrase(self.words, i, _REMOVALS)) is not None:
                 i = self.add(REMOVE, i, len(phrase))
                 continue
-            if (phrase := _first_phrase(self.words, i, _CORRECTION_PHRASES)) is not None:
+            if (phrase := _first_phrase(self.words, i, _CORRECTIONS)) is not None:
                 i = self.add(CORR, i, len(phrase))
                 continue
             quantity = next(
-                ((v, len(p)) for p, v in _QUANTITY_PHRASES if _match_words(self.words, i, p)),
+                (
+                    (_QUANTITY_VALUES[p], len(p))
+                    for p in _QUANTITIES.get(self.words[i], ())
+                    if _match_words(self.words, i, p)
+                ),
                 None,
             )
             if quantity is None:
