@@ -23,6 +23,7 @@ from src.middleware import (
     BodySizeLimitMiddleware,
     EnvelopeCORSMiddleware,
     RequestContextMiddleware,
+    RootPathMiddleware,
     UnhandledErrorMiddleware,
 )
 from src.monitoring import instrument_app
@@ -135,6 +136,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(RequestContextMiddleware)
+    if settings.ENVIRONMENT.is_deployed:
+        # Behind the production proxy the service lives under /v{APP_VERSION}.
+        app.add_middleware(RootPathMiddleware, root_path=f"/v{settings.APP_VERSION}")
     return app
 
 

@@ -231,3 +231,26 @@ class EnvelopeCORSMiddleware(CORSMiddleware):
             {"request_id": request_id_var.get(), "reason": reason},
             headers=headers,
         )
+
+
+class RootPathMiddleware:
+    """Serve the app under `root_path` (e.g. /v1) as uvicorn's --root-path would.
+
+    ASGI paths include the root path, and Starlette's routing (mounts included) strips
+    it. A proxy that forwards /v1/api/v1/... and one that strips /v1 both work: a path
+    without the prefix gets it added before routing.
+    """
+
+    def __init__(self, app: ASGIApp, root_path: str) -> None:
+        self.app = app
+        self.root_path = root_path.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and self.root_path:
+            scope = dict(scope)
+            scope["root_path"] = self.root_path
+            path = scope["path"]
+            if path != self.root_path and not path.startswith(self.root_path + "/"):
+                scope["path"] = self.root_path + path
+                scope["raw_path"] = scope["path"].encode("latin-1")
+        await self.app(scope, receive, send)
