@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from tests.bench.http_bench import _prepare
-from tests.bench.report import ROOT, SHARED, today
+from tests.bench.report import ROOT, SHARED, shown, today
 from tests.bench.servers import app_env, server, uvicorn
 
 DEFAULT_EVAL = SHARED / "eval"
@@ -45,7 +45,7 @@ def run(eval_dir: Path = DEFAULT_EVAL, quick: bool = False) -> str:
         [
             f"## Dev set through the API — {today()}",
             "",
-            f"Command: `scripts/bench eval --eval {eval_dir}`{' --quick' if quick else ''}: a uvicorn",
+            f"Command: `scripts/bench eval --eval {shown(eval_dir)}`{' --quick' if quick else ''}: a uvicorn",
             "server as in production (SQLite), a client of its own, then the shared scorer",
             "`score_orders.py` in text mode (concurrency 4) and audio mode (concurrency 1;",
             "the bundled tiny.en on CPU). Targets: audio exact ≥ 0.85.",

@@ -13,7 +13,7 @@ SHARED = ROOT.parent / "shared"
 
 _HEADER = """# Benchmarks
 
-Written by `scripts/bench` (the parts: `scripts/bench http|parser|speech|recommend`;
+Written by `scripts/bench` (the parts: `scripts/bench http|parser|speech|recommend|eval`;
 `--quick` for a smoke run that writes nothing). Each section says when and how it was
 measured. Ratios compare runs made in the same invocation, interleaved, on this shared
 and noisy machine; absolute numbers move from run to run, ratios much less.
@@ -75,3 +75,8 @@ def percentile(values: list[float], pct: float) -> float:
         return float("nan")
     index = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
     return ordered[index]
+
+
+def shown(path: Path) -> str:
+    """A path as a reader of docs/BENCHMARKS.md would type it (relative to the repo)."""
+    return os.path.relpath(path, ROOT)

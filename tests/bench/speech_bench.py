@@ -17,7 +17,7 @@ from src.voice.asr import AudioInput, SpeechEngine
 from src.voice.catalog_index import CatalogIndex
 from src.voice.catalog_service import speech_phrases
 from src.voice.parser import choose_reading
-from tests.bench.report import SHARED, percentile, today
+from tests.bench.report import SHARED, percentile, shown, today
 
 DEFAULT_EVAL = SHARED / "eval"
 
@@ -120,7 +120,7 @@ def run(eval_dir: Path = DEFAULT_EVAL, quick: bool = False) -> str:
         [
             f"## Speech to order (dev set audio) — {today()}",
             "",
-            f"Command: `scripts/bench speech --eval {eval_dir}`{' --quick' if quick else ''}. The bundled",
+            f"Command: `scripts/bench speech --eval {shown(eval_dir)}`{' --quick' if quick else ''}. The bundled",
             "faster-whisper tiny.en, int8 on CPU (all cores), one decode at a time, the dev",
             "set's spoken orders (16 kHz FLAC, mean "
             f"{mean_audio:.1f} s); latency = audio decode + recognition (one 30 s window, the",

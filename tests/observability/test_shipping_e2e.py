@@ -60,6 +60,11 @@ def test_every_access_log_line_arrives_once_after_an_outage(
     sent: list[str] = []
     try:
         wait_for(lambda: _up(base), timeout=60)
+        # Request latency with Elasticsearch answering, then hung (requests never wait).
+        normal = _latencies(base, sent, "normal", 150)
+        es.mode = "hang"
+        hung = _latencies(base, sent, "hung", 150)
+        es.mode = "ok"
         es.stop()
         deadline = time.monotonic() + OUTAGE_SECONDS
         while time.monotonic() < deadline:  # steady traffic through the outage
@@ -84,6 +89,31 @@ def test_every_access_log_line_arrives_once_after_an_outage(
     )
     assert all(counts[rid] == 1 for rid in sent), [r for r in sent if counts[r] != 1][:5]
     assert len(es.creates) == len(set(es.creates))
+    p99_normal, p99_hung = _p99(normal), _p99(hung)
+    print(
+        f"healthcheck p99: {p99_normal * 1000:.1f} ms with ES answering, {p99_hung * 1000:.1f} ms hung"
+    )
+    assert p99_hung < 3 * p99_normal + 0.05, (p99_normal, p99_hung)
+
+
+def _latencies(base: str, sent: list[str], label: str, count: int) -> list[float]:
+    timings = []
+    with httpx.Client() as http:
+        for n in range(count):
+            rid = f"{label}-{n}"
+            started = time.perf_counter()
+            assert (
+                http.get(base + "/api/v1/healthcheck", headers={"X-Request-ID": rid}).status_code
+                == 200
+            )
+            timings.append(time.perf_counter() - started)
+            sent.append(rid)
+    return timings
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
 def _up(base: str) -> bool:

@@ -253,3 +253,22 @@ async def test_default_rate_limit_headers_on_protected_routes(
     response = await client.get("/api/v1/voice/catalog", headers=merchant["headers"])
     assert response.headers["x-ratelimit-limit"] == "600"
     assert int(response.headers["x-ratelimit-remaining"]) < 600
+
+
+async def test_order_metrics_by_outcome(
+    client: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def parsed(outcome: str) -> float:
+        labels = {"outcome": outcome, "source": "text"}
+        return REGISTRY.get_sample_value("voice_orders_parsed_total", labels) or 0.0
+
+    before = {o: parsed(o) for o in ("full", "partial", "none")}
+    spans = REGISTRY.get_sample_value("voice_unmatched_spans_total") or 0.0
+    lines = REGISTRY.get_sample_value("voice_order_lines_sum") or 0.0
+    for text in ("two lattes and a scone", "a latte and a unicorn frappe", "a unicorn frappe"):
+        assert (await _order(client, merchant, text)).status_code == 201
+    assert {o: parsed(o) - before[o] for o in before} == {"full": 1, "partial": 1, "none": 1}
+    assert (REGISTRY.get_sample_value("voice_unmatched_spans_total") or 0) - spans == 2
+    assert (REGISTRY.get_sample_value("voice_order_lines_sum") or 0) - lines == 3
