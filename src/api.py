@@ -9,7 +9,7 @@ from src.auth.dependencies import valid_api_credential
 from src.auth.router import router as auth_router
 from src.database import check_database
 from src.exceptions import ServiceUnavailable
-from src.models import Envelope, ORJSONModel, envelope
+from src.models import Envelope, ORJSONModel, envelope, error_responses
 from src.rate_limiter import RateLimit, check_storage
 from src.voice.router import router as voice_router
 
@@ -61,8 +61,14 @@ async def readiness(request: Request) -> Envelope[Readiness]:
 # Everything below needs a valid access token; the limit is counted per client.
 authenticated_api_router = APIRouter(
     dependencies=[Security(valid_api_credential, scopes=["voice"]), Depends(default_rate_limit)],
+    responses=error_responses(400, 401, 403, 413, 422, 429, 503),
 )
 authenticated_api_router.include_router(voice_router, prefix="/voice", tags=["voice"])
 
-api_router.include_router(auth_router, prefix="/auth", tags=["auth"])
+api_router.include_router(
+    auth_router,
+    prefix="/auth",
+    tags=["auth"],
+    responses=error_responses(400, 401, 413, 422, 429, 503),
+)
 api_router.include_router(authenticated_api_router)

@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     METRICS_PORT: int = Field(default=8080, ge=1, le=65535)
 
     AUTH_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=60)
+    # Client-wide recommendation counts (best sellers, this hour's) may be this old.
+    RECOMMEND_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=300)
     ASR_MODEL: str = ""
     ASR_DEVICE: str = "cpu"
     ASR_COMPUTE_TYPE: str = "int8"

@@ -13,6 +13,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from slowapi.errors import RateLimitExceeded
 from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -151,7 +152,7 @@ def error_code_for_status(status: int) -> str:
     return ErrorCode.INTERNAL_ERROR if status >= 500 else HTTPStatus(status).name
 
 
-async def http_exception_handler(_request: Request, exc: Exception) -> Response:
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     data = _base_data()
     if isinstance(exc, DetailedHTTPException):
@@ -160,7 +161,20 @@ async def http_exception_handler(_request: Request, exc: Exception) -> Response:
     else:
         msg = error_code_for_status(exc.status_code)
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
     return envelope_response(exc.status_code, msg, data, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route on this path (Starlette names only the first route's)."""
+    path = get_route_path(request.scope)
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path) and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return ", ".join(sorted(methods))
 
 
 def _clean_validation_error(error: dict[str, Any]) -> dict[str, Any]:

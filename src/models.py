@@ -51,6 +51,34 @@ class Envelope(BaseModel, Generic[DataT]):
     data: DataT
 
 
+class ErrorEnvelope(BaseModel):
+    """Every error: `code` is the status, `msg` the error code of API.md, `data.request_id`."""
+
+    code: int
+    msg: str
+    data: dict[str, Any]
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for error statuses, all in the error envelope."""
+    return {
+        status: {"model": ErrorEnvelope, "description": _ERROR_DOCS[status]} for status in statuses
+    }
+
+
+_ERROR_DOCS = {
+    400: "BAD_REQUEST (unreadable body) or an auth error code",
+    401: "AUTHENTICATION_REQUIRED or INVALID_TOKEN",
+    403: "AUTHORIZATION_FAILED",
+    404: "NOT_FOUND (also another client's resource)",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR (data.errors lists each problem)",
+    429: "RATE_LIMIT_EXCEEDED (Retry-After, X-RateLimit-*)",
+    503: "SERVICE_UNAVAILABLE (a dependency is down) or SERVICE_BUSY",
+}
+
+
 def envelope(data: DataT, status: int = 200) -> Envelope[DataT]:
     """Wrap a payload for a successful response with the status' standard phrase."""
     return Envelope[DataT](code=status, msg=HTTPStatus(status).phrase, data=data)

@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import json
 import math
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -241,22 +242,19 @@ async def recount(*, db_session: AsyncSession, client_id: str, batch: int = 2000
     return seen
 
 
-@dataclass(frozen=True, slots=True)
-class History:
-    counts: Counts
-    usual_order: list[dict[str, Any]] | None
+ClientCounts = tuple[dict[int, int], dict[str, int], dict[str, int]]
+_client_counts_cache: dict[tuple[str, int], tuple[float, ClientCounts]] = {}
+_CACHE_MAX_ENTRIES = 10_000
 
 
-async def load_history(
-    *,
-    db_session: AsyncSession,
-    client_id: str,
-    basket: Sequence[str],
-    at: datetime,
-    customer_id: str | None,
-) -> History:
-    """The counters one recommendation needs: a handful of primary-key range reads."""
-    hour = _utc(at).hour
+async def _client_counts(
+    db_session: AsyncSession, client_id: str, hour: int, cache_seconds: float
+) -> ClientCounts:
+    """(basket totals by hour, baskets per item overall, baskets per item at `hour`)."""
+    key = (client_id, hour)
+    cached = _client_counts_cache.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
     totals = dict(
         (
             await db_session.execute(
@@ -277,6 +275,37 @@ async def load_history(
     )
     for row_hour, sku, count in rows.tuples():
         (overall if row_hour == ALL_HOURS else at_hour)[sku] = count
+    counts = (totals, overall, at_hour)
+    if cache_seconds > 0:
+        if len(_client_counts_cache) >= _CACHE_MAX_ENTRIES:
+            _client_counts_cache.clear()
+        _client_counts_cache[key] = (time.monotonic() + cache_seconds, counts)
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    counts: Counts
+    usual_order: list[dict[str, Any]] | None
+
+
+async def load_history(
+    *,
+    db_session: AsyncSession,
+    client_id: str,
+    basket: Sequence[str],
+    at: datetime,
+    customer_id: str | None,
+    cache_seconds: float = 0.0,
+) -> History:
+    """The counters one recommendation needs: a handful of primary-key range reads.
+
+    The client-wide counts (all baskets and this hour's) may come from a per-process
+    cache up to `cache_seconds` old; the basket's pairs and the customer's own rows are
+    always read fresh.
+    """
+    hour = _utc(at).hour
+    totals, overall, at_hour = await _client_counts(db_session, client_id, hour, cache_seconds)
     pairs: dict[str, dict[str, int]] = defaultdict(dict)
     if basket:
         rows_pairs = await db_session.execute(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from src.auth.dependencies import CurrentClient
 from src.database import DbSession
 from src.exceptions import NotFound, UnprocessableEntity, validation_error
-from src.models import Envelope, envelope
+from src.models import Envelope, envelope, error_responses
 from src.monitoring import IDEMPOTENT_REPLAYS
 from src.rate_limiter import rate_limit_headers
 from src.voice import catalog_service, idempotency, order_service, recommendation_service
@@ -173,7 +173,7 @@ async def create_order(
     return Response(payload, 201, rate_limit_headers(request), media_type=_JSON)
 
 
-@router.get("/orders/{order_id}", summary="One stored order")
+@router.get("/orders/{order_id}", summary="One stored order", responses=error_responses(404))
 async def get_order(
     order_id: str, client: CurrentClient, db_session: DbSession
 ) -> Envelope[OrderOut]:
@@ -228,7 +228,11 @@ async def import_orders(
 
 @router.post("/recommend_order", summary="What else to offer: together, favourites, popular")
 async def recommend_order(
-    body: RecommendRequest, client: CurrentClient, catalog: CurrentCatalog, db_session: DbSession
+    body: RecommendRequest,
+    request: Request,
+    client: CurrentClient,
+    catalog: CurrentCatalog,
+    db_session: DbSession,
 ) -> Envelope[RecommendOut]:
     """Learned from this client's own stored and imported orders only."""
     history = await recommendation_service.load_history(
@@ -237,6 +241,7 @@ async def recommend_order(
         basket=body.items,
         at=body.at or datetime.now(UTC),
         customer_id=body.customer_id,
+        cache_seconds=request.app.state.settings.RECOMMEND_CACHE_SECONDS,
     )
     return envelope(
         recommendation_service.answer(

@@ -34,6 +34,16 @@ def _decimal_string(value: Any) -> Any:
 
 
 MoneyIn = Annotated[Decimal, BeforeValidator(_decimal_string)]
+
+
+def _iso_only(value: Any) -> Any:
+    # pydantic would read a number as a Unix time; a client sending 0 meant no date.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time string")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Code = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -221,7 +231,7 @@ class ImportLineIn(ORJSONModel):
 
 class ImportOrderIn(ORJSONModel):
     customer_id: CustomerId | None = None
-    created_at: datetime
+    created_at: IsoDateTime
     items: list[ImportLineIn] = Field(min_length=1, max_length=200)
 
 
@@ -237,8 +247,9 @@ class RecommendRequest(ORJSONModel):
     customer_id: CustomerId | None = None
     items: list[Code] = Field(default_factory=list, max_length=100)
     limit: int = Field(default=5, ge=1, le=50)
-    at: datetime | None = Field(
-        default=None, description="Moment of the order (default now); its hour of day weighs in"
+    at: IsoDateTime | None = Field(
+        default=None,
+        description="Moment of the order, ISO 8601 (default now); its hour of day weighs in",
     )
 
 
