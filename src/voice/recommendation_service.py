@@ -242,19 +242,42 @@ async def recount(*, db_session: AsyncSession, client_id: str, batch: int = 2000
     return seen
 
 
+class _TtlCache:
+    """Values for a few seconds per worker: a recommendation that far behind is harmless.
+
+    Bounded: when full it starts over (entries are cheap to read again).
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._max_entries = max_entries
+
+    def get(self, key: tuple[str, ...]) -> Any | None:
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def put(self, key: tuple[str, ...], value: Any, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + ttl, value)
+
+
 ClientCounts = tuple[dict[int, int], dict[str, int], dict[str, int]]
-_client_counts_cache: dict[tuple[str, int], tuple[float, ClientCounts]] = {}
-_CACHE_MAX_ENTRIES = 10_000
+_client_counts = _TtlCache()
+_item_pairs = _TtlCache()
+_customer_history = _TtlCache()
 
 
-async def _client_counts(
+async def _read_client_counts(
     db_session: AsyncSession, client_id: str, hour: int, cache_seconds: float
 ) -> ClientCounts:
     """(basket totals by hour, baskets per item overall, baskets per item at `hour`)."""
-    key = (client_id, hour)
-    cached = _client_counts_cache.get(key)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
+    key = (client_id, str(hour))
+    cached: ClientCounts | None = _client_counts.get(key)
+    if cached is not None:
+        return cached
     totals = dict(
         (
             await db_session.execute(
@@ -276,11 +299,68 @@ async def _client_counts(
     for row_hour, sku, count in rows.tuples():
         (overall if row_hour == ALL_HOURS else at_hour)[sku] = count
     counts = (totals, overall, at_hour)
-    if cache_seconds > 0:
-        if len(_client_counts_cache) >= _CACHE_MAX_ENTRIES:
-            _client_counts_cache.clear()
-        _client_counts_cache[key] = (time.monotonic() + cache_seconds, counts)
+    _client_counts.put(key, counts, cache_seconds)
     return counts
+
+
+async def _read_pairs(
+    db_session: AsyncSession, client_id: str, basket: Sequence[str], cache_seconds: float
+) -> dict[str, dict[str, int]]:
+    """Baskets shared by each basket item and every other item."""
+    pairs: dict[str, dict[str, int]] = {}
+    missing = []
+    for sku in basket:
+        cached = _item_pairs.get((client_id, sku))
+        if cached is None:
+            missing.append(sku)
+        else:
+            pairs[sku] = cached
+    if missing:
+        fresh: dict[str, dict[str, int]] = {sku: {} for sku in missing}
+        rows = await db_session.execute(
+            select(RecPair.sku, RecPair.other_sku, RecPair.baskets).where(
+                RecPair.client_id == client_id, RecPair.sku.in_(missing)
+            )
+        )
+        for sku, other, count in rows.tuples():
+            fresh[sku][other] = count
+        for sku, others in fresh.items():
+            _item_pairs.put((client_id, sku), others, cache_seconds)
+        pairs.update(fresh)
+    return pairs
+
+
+async def _read_customer(
+    db_session: AsyncSession, client_id: str, customer_id: str, cache_seconds: float
+) -> tuple[dict[str, float], list[dict[str, Any]] | None]:
+    """A customer's decayed item weights and most frequent basket."""
+    key = (client_id, customer_id)
+    cached: tuple[dict[str, float], list[dict[str, Any]] | None] | None = _customer_history.get(key)
+    if cached is not None:
+        return cached
+    favourites = dict(
+        (
+            await db_session.execute(
+                select(RecCustomerItem.sku, RecCustomerItem.weight).where(
+                    RecCustomerItem.client_id == client_id,
+                    RecCustomerItem.customer_id == customer_id,
+                )
+            )
+        )
+        .tuples()
+        .all()
+    )
+    usual = await db_session.scalar(
+        select(RecCustomerBasket.items)
+        .where(
+            RecCustomerBasket.client_id == client_id,
+            RecCustomerBasket.customer_id == customer_id,
+        )
+        .order_by(RecCustomerBasket.times.desc(), RecCustomerBasket.last_at.desc())
+        .limit(1)
+    )
+    _customer_history.put(key, (favourites, usual), cache_seconds)
+    return favourites, usual
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,45 +380,16 @@ async def load_history(
 ) -> History:
     """The counters one recommendation needs: a handful of primary-key range reads.
 
-    The client-wide counts (all baskets and this hour's) may come from a per-process
-    cache up to `cache_seconds` old; the basket's pairs and the customer's own rows are
-    always read fresh.
+    Each part (client-wide counts, each basket item's pairs, the customer's history)
+    may come from a per-worker cache up to `cache_seconds` old (0: always read).
     """
     hour = _utc(at).hour
-    totals, overall, at_hour = await _client_counts(db_session, client_id, hour, cache_seconds)
-    pairs: dict[str, dict[str, int]] = defaultdict(dict)
-    if basket:
-        rows_pairs = await db_session.execute(
-            select(RecPair.sku, RecPair.other_sku, RecPair.baskets).where(
-                RecPair.client_id == client_id, RecPair.sku.in_(list(basket))
-            )
-        )
-        for sku, other, count in rows_pairs.tuples():
-            pairs[sku][other] = count
+    totals, overall, at_hour = await _read_client_counts(db_session, client_id, hour, cache_seconds)
+    pairs = await _read_pairs(db_session, client_id, basket, cache_seconds) if basket else {}
     favourites: dict[str, float] = {}
     usual: list[dict[str, Any]] | None = None
     if customer_id is not None:
-        favourites = dict(
-            (
-                await db_session.execute(
-                    select(RecCustomerItem.sku, RecCustomerItem.weight).where(
-                        RecCustomerItem.client_id == client_id,
-                        RecCustomerItem.customer_id == customer_id,
-                    )
-                )
-            )
-            .tuples()
-            .all()
-        )
-        usual = await db_session.scalar(
-            select(RecCustomerBasket.items)
-            .where(
-                RecCustomerBasket.client_id == client_id,
-                RecCustomerBasket.customer_id == customer_id,
-            )
-            .order_by(RecCustomerBasket.times.desc(), RecCustomerBasket.last_at.desc())
-            .limit(1)
-        )
+        favourites, usual = await _read_customer(db_session, client_id, customer_id, cache_seconds)
     counts = Counts(
         baskets=totals.get(ALL_HOURS, 0),
         item_baskets=overall,
