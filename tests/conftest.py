@@ -162,15 +162,19 @@ async def check_error_envelope(response: httpx.Response) -> None:
     ENVELOPE_CHECKS["errors"] += 1
 
 
+def checked_client(asgi: Any, client_ip: str) -> httpx.AsyncClient:
+    """An httpx client on an ASGI app whose every error response is envelope-checked."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=asgi, client=(client_ip, 1234)),
+        base_url="http://test",
+        event_hooks={"response": [check_error_envelope]},
+    )
+
+
 @pytest.fixture
 async def client(lifespan: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
     # Each request gets its own copy of the lifespan state (engine, sessions, speech).
-    transport = httpx.ASGITransport(app=lifespan.asgi, client=("10.1.2.3", 1234))
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url="http://test",
-        event_hooks={"response": [check_error_envelope]},
-    ) as http:
+    async with checked_client(lifespan.asgi, "10.1.2.3") as http:
         yield http
 
 
@@ -191,14 +195,11 @@ async def other_app(settings: Settings, **overrides: Any) -> AsyncIterator[httpx
 
     application = create_app(settings.model_copy(update=overrides))
     try:
-        async with running(application) as started:
-            transport = httpx.ASGITransport(app=started.asgi, client=("10.9.9.9", 1234))
-            async with httpx.AsyncClient(
-                transport=transport,
-                base_url="http://test",
-                event_hooks={"response": [check_error_envelope]},
-            ) as http:
-                yield http
+        async with (
+            running(application) as started,
+            checked_client(started.asgi, "10.9.9.9") as http,
+        ):
+            yield http
     finally:
         configure_logging(settings)
 

@@ -15,13 +15,12 @@ from tests.bench.report import ROOT, today
 from tests.bench.servers import (
     WrkResult,
     app_env,
-    child_pids,
     gunicorn,
-    rss_mib,
     server,
     uvicorn,
     wrk,
 )
+from tests.processes import child_pids, rss_mib
 
 DATA = ROOT / "tests" / "data"
 

@@ -3,26 +3,17 @@
 import logging
 import queue
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from prometheus_client import REGISTRY
 
 from src.config import Settings
 from src.log_shipping import DEAD_LETTER_FILE, LogShipping
 from src.logging import DroppingQueueHandler, build_formatter
 from tests.observability.fake_es import FakeElasticsearch
-
-
-@pytest.fixture
-def es() -> Iterator[FakeElasticsearch]:
-    fake = FakeElasticsearch()
-    fake.start()
-    yield fake
-    fake.stop()
+from tests.processes import wait_for
 
 
 def shipping_settings(es: FakeElasticsearch, spool: Path) -> Settings:
@@ -54,15 +45,6 @@ class Pipeline:
 
     def __exit__(self, *exc: Any) -> None:
         self.shipping.stop()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_records_arrive_once_with_the_flat_shape(es: FakeElasticsearch, tmp_path: Path) -> None:

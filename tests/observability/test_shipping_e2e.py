@@ -5,34 +5,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from src.config import PROJECT_ROOT
 from src.migrate import upgrade
 from tests.observability.fake_es import FakeElasticsearch
-from tests.observability.test_log_shipping import wait_for
+from tests.processes import free_port, wait_for
 
 OUTAGE_SECONDS = 3 if os.environ.get("CI") else 30
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def es() -> Iterator[FakeElasticsearch]:
-    fake = FakeElasticsearch()
-    fake.start()
-    yield fake
-    fake.stop()
 
 
 def test_every_access_log_line_arrives_once_after_an_outage(

@@ -5,7 +5,7 @@ import re
 import subprocess
 
 from src.config import PROJECT_ROOT
-from tests.observability.test_shipping_e2e import free_port
+from tests.processes import free_port
 
 
 def test_contract_fuzzing_finds_nothing() -> None:
