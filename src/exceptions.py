@@ -207,10 +207,27 @@ async def rate_limit_exceeded_handler(request: Request, exc: Exception) -> Respo
     return envelope_response(429, ErrorCode.RATE_LIMIT_EXCEEDED, data, headers=headers)
 
 
+# SQLSTATE classes that mean "the server is not there right now": connection
+# exceptions (08xxx) and operator intervention (57P01 admin shutdown, 57P02 crash
+# shutdown, 57P03 starting up or shutting down, 57P04 database dropped).
+_UNAVAILABLE_SQLSTATES = ("08", "57P")
+
+
+def _sqlstate(exc: BaseException) -> str:
+    # asyncpg raises some connect-time errors unwrapped; wrapped ones keep them in .orig
+    for candidate in (exc, getattr(exc, "orig", None), getattr(exc, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return ""
+
+
 def _is_database_down(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError):
         return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return _sqlstate(exc).startswith(_UNAVAILABLE_SQLSTATES)
 
 
 def _is_connection_error(exc: BaseException) -> bool:

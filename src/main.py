@@ -5,6 +5,8 @@ middleware that must wrap everything; the sub-app owns routes, docs and handlers
 Exception handlers are registered on both: they do not cross a Mount.
 """
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +31,7 @@ from src.middleware import (
 from src.monitoring import instrument_app
 from src.rate_limiter import build_limiter, storage_is_shared
 from src.voice.asr import SpeechEngine
+from src.voice.idempotency import PendingReleases
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +63,21 @@ def _lifespan(settings: Settings) -> Any:
             "started",
             extra={"environment": str(settings.ENVIRONMENT), "database": engine.dialect.name},
         )
+        sessionmaker = create_sessionmaker(engine)
+        releases = PendingReleases(settings.IDEMPOTENCY_LOCK_SECONDS)
+        release_loop = asyncio.create_task(releases.run(sessionmaker), name="idempotency-releases")
         try:
             yield {
                 "engine": engine,
-                "sessionmaker": create_sessionmaker(engine),
+                "sessionmaker": sessionmaker,
                 "speech": speech,
+                "idempotency_releases": releases,
             }
         finally:
+            release_loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await release_loop
+            await releases.retry(sessionmaker)  # a last try before the engine goes
             await engine.dispose()
             logger.info("stopped")
             runtime.stop()  # drains the log queue into the spool first

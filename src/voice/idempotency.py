@@ -9,14 +9,16 @@ database, never in Redis: an eviction or a Redis outage must not break the promi
 import hashlib
 import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
 import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.exceptions import UnprocessableEntity, validation_error
 from src.voice.exceptions import IdempotencyKeyInUse, IdempotencyKeyReused
@@ -155,13 +157,65 @@ async def release(*, db_session: AsyncSession, client_id: str, key: str) -> None
     await db_session.commit()
 
 
-async def release_quietly(*, db_session: AsyncSession, client_id: str, key: str) -> None:
-    """`release` for error paths: a failure here must not hide the original error
-    (the claim then expires with its lease)."""
+class PendingReleases:
+    """Claims whose release failed because the database was away.
+
+    Without this, a client retrying with the same key after an outage would get 409
+    IDEMPOTENCY_KEY_IN_USE until the lease ran out (IDEMPOTENCY_LOCK_SECONDS); with it,
+    the claim is released within moments of the database coming back. Releasing only
+    ever deletes a key still `in_progress`: if the failed request's commit did land,
+    its stored response stays and the retry replays it.
+    """
+
+    def __init__(self, lock_seconds: int) -> None:
+        self.lock_seconds = lock_seconds
+        self._pending: dict[tuple[str, str], float] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, client_id: str, key: str) -> None:
+        self._pending[(client_id, key)] = time.monotonic() + self.lock_seconds
+
+    async def retry(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        """Release what can be released now; keep the rest for the next try."""
+        now = time.monotonic()
+        for (client_id, key), lease_ends in list(self._pending.items()):
+            if lease_ends < now:  # the lease ran out: a retry may take the key over
+                del self._pending[(client_id, key)]
+                continue
+            try:
+                async with sessionmaker() as db_session:
+                    await release(db_session=db_session, client_id=client_id, key=key)
+            except Exception:
+                return  # still unavailable
+            del self._pending[(client_id, key)]
+
+    async def run(
+        self, sessionmaker: async_sessionmaker[AsyncSession], interval: float = 0.25
+    ) -> None:
+        """Background loop for the app's lifespan."""
+        while True:
+            await anyio.sleep(interval)
+            if self._pending:
+                await self.retry(sessionmaker)
+
+
+async def release_quietly(
+    *,
+    db_session: AsyncSession,
+    client_id: str,
+    key: str,
+    pending: PendingReleases | None = None,
+) -> None:
+    """`release` for error paths: a failure here must not hide the original error.
+    What cannot be released now goes to `pending` (else it waits for its lease)."""
     try:
         await release(db_session=db_session, client_id=client_id, key=key)
     except Exception:
-        logger.warning("could not release idempotency key", exc_info=True)
+        logger.warning("could not release idempotency key yet", exc_info=True)
+        if pending is not None:
+            pending.add(client_id, key)
 
 
 async def purge_expired(*, db_session: AsyncSession, ttl_seconds: int) -> int:

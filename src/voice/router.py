@@ -166,7 +166,10 @@ async def create_order(
     except BaseException:
         if key is not None:
             await idempotency.release_quietly(
-                db_session=db_session, client_id=client.client_id, key=key
+                db_session=db_session,
+                client_id=client.client_id,
+                key=key,
+                pending=getattr(request.state, "idempotency_releases", None),
             )
         raise
     # Returned as bytes so that a replay is byte-identical to this first answer.
