@@ -4,7 +4,7 @@ import multiprocessing
 import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-worker_class = "uvicorn_worker.UvicornWorker"
+worker_class = "src.server.VoiceUvicornWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
 # CTranslate2 models are not fork-safe: each worker loads its own after the fork.
 preload_app = False

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     JWT_LEEWAY_SECONDS: int = Field(default=10, ge=0, le=300)
 
     MAX_BODY_SIZE: int = Field(default=26_214_400, ge=1024)
+    # Slow clients: a request's headers must arrive within HTTP_HEADER_TIMEOUT seconds
+    # (enforced by the gunicorn worker's protocol) and its body within HTTP_BODY_TIMEOUT.
+    HTTP_HEADER_TIMEOUT: float = Field(default=10.0, gt=0, le=300)
+    HTTP_BODY_TIMEOUT: float = Field(default=60.0, gt=0, le=3600)
     METRICS_PORT: int = Field(default=8080, ge=1, le=65535)
 
     AUTH_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=60)

@@ -80,6 +80,16 @@ class PayloadTooLarge(DetailedHTTPException):
     DETAIL = ErrorCode.PAYLOAD_TOO_LARGE
 
 
+class RequestTimeout(DetailedHTTPException):
+    """The body did not arrive within HTTP_BODY_TIMEOUT (a slow or stalled client)."""
+
+    STATUS_CODE = 408
+    DETAIL = ErrorCode.REQUEST_TIMEOUT
+
+    def __init__(self, body_timeout: float) -> None:
+        super().__init__(data={"body_timeout": body_timeout}, headers={"Connection": "close"})
+
+
 class UnsupportedMediaType(DetailedHTTPException):
     STATUS_CODE = 415
     DETAIL = ErrorCode.UNSUPPORTED_MEDIA_TYPE

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
@@ -79,6 +80,7 @@ def _lifespan(settings: Settings) -> Any:
                 await release_loop
             await releases.retry(sessionmaker)  # a last try before the engine goes
             await engine.dispose()
+            await anyio.to_thread.run_sync(speech.close)
             logger.info("stopped")
             runtime.stop()  # drains the log queue into the spool first
             if shipping is not None:
@@ -129,7 +131,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     instrument_app(app, settings)
     # add_middleware prepends: the last added runs first (outermost).
     app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_size=settings.MAX_BODY_SIZE)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_size=settings.MAX_BODY_SIZE,
+        body_timeout=settings.HTTP_BODY_TIMEOUT,
+    )
     app.add_middleware(
         EnvelopeCORSMiddleware,
         allow_origins=settings.CORS_ORIGINS,

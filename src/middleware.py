@@ -10,6 +10,7 @@ import time
 import uuid
 from typing import Any
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
@@ -17,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.constants import ErrorCode
 from src.context import client_id_var, request_id_var
-from src.exceptions import PayloadTooLarge
+from src.exceptions import PayloadTooLarge, RequestTimeout
 from src.models import envelope_response
 
 access_logger = logging.getLogger("voice_api.access")
@@ -109,15 +110,17 @@ class RequestContextMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """413 PAYLOAD_TOO_LARGE once the declared or streamed body passes the limit.
+    """413 PAYLOAD_TOO_LARGE once the declared or streamed body passes the limit, and
+    408 REQUEST_TIMEOUT when the body takes longer than `body_timeout` to arrive.
 
     A declared Content-Length over the limit is refused before reading a byte; a
     chunked body is counted as it streams, so nothing large is ever buffered.
     """
 
-    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_size: int, body_timeout: float = 60.0) -> None:
         self.app = app
         self.max_body_size = max_body_size
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -143,15 +146,24 @@ class BodySizeLimitMiddleware:
             return
 
         received = 0
+        body_done = False
         response_started = False
+        deadline = time.monotonic() + self.body_timeout
 
         async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:  # waiting for a disconnect now, not for the body
+                return await receive()
+            try:
+                with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestTimeout(self.body_timeout) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_size:
                     raise PayloadTooLarge()
+                body_done = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -166,6 +178,13 @@ class BodySizeLimitMiddleware:
             if response_started:
                 raise
             await self._too_large(scope, receive, send)
+        except RequestTimeout as exc:
+            if response_started:
+                raise
+            data = {**self._data(), **exc.data}
+            await envelope_response(
+                408, ErrorCode.REQUEST_TIMEOUT, data, headers=dict(exc.headers or {})
+            )(scope, receive, send)
 
     def _data(self) -> dict[str, Any]:
         return {"request_id": request_id_var.get()}

@@ -154,6 +154,16 @@ class SpeechEngine:
             self._loader.start()
         return self._loader
 
+    def close(self, timeout: float = 30) -> None:
+        """Wait for a load in progress, then let the model go.
+
+        A process that exits while CTranslate2 is still loading on another thread
+        aborts ("terminate called without an active exception"), so shutdown waits.
+        """
+        if self._loader is not None:
+            self._loader.join(timeout)
+        self._model = None
+
     def wait_loaded(self, timeout: float | None = None) -> bool:
         """Block until loading finished (successfully or not)."""
         return self._loaded.wait(timeout)

@@ -27,6 +27,8 @@ RAW_ENCODINGS: dict[str, np.dtype[np.generic]] = {
 CONTAINER_ENCODINGS = ("wav", "flac", "ogg", "mp3", "webm", "m4a")
 # Peak amplitude below which a clip holds nothing a recogniser could hear (-60 dBFS).
 SILENCE_PEAK = 1e-3
+# A spoken order is one stream; a container of dozens only makes the demuxer work.
+MAX_STREAMS = 4
 # Shorter than this holds no word (and is what a header that lies about its size leaves).
 MIN_SECONDS = 0.1
 
@@ -42,6 +44,10 @@ _DEMUXERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 Samples = npt.NDArray[np.float32]
+
+# What PyAV raises for bad bytes: FFmpeg's errors, and (found by fuzzing) a
+# UnicodeDecodeError for metadata tags that are not UTF-8.
+_DECODE_ERRORS = (av.FFmpegError, UnicodeDecodeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,20 +150,22 @@ def _decode_container(data: bytes, encoding: str, max_seconds: float) -> Samples
     demuxer, reported = _DEMUXERS[encoding]
     try:
         container = av.open(io.BytesIO(data), mode="r", format=demuxer)
-    except av.FFmpegError as exc:
+    except _DECODE_ERRORS as exc:
         raise AudioInvalid(f"{encoding} audio cannot be decoded: {_reason(exc)}") from None
     with container:
         if container.format.name not in reported:
             raise AudioUnsupported(f"unexpected container {container.format.name!r}")
         if not container.streams.audio:
             raise AudioInvalid("no audio stream")
+        if len(container.streams) > MAX_STREAMS:
+            raise AudioInvalid(f"{len(container.streams)} streams in one file; send one")
         stream = container.streams.audio[0]
         declared = _declared_seconds(container, stream)
         if declared is not None and declared > max_seconds:
             raise _too_long(max_seconds)
         try:
             return _resample(container.decode(stream), max_seconds)
-        except av.FFmpegError as exc:
+        except _DECODE_ERRORS as exc:
             raise AudioInvalid(f"{encoding} audio cannot be decoded: {_reason(exc)}") from None
 
 
@@ -190,5 +198,5 @@ def _resample(frames: Iterable["av.AudioFrame"], max_seconds: float) -> Samples:
     return np.concatenate(chunks)
 
 
-def _reason(exc: "av.FFmpegError") -> str:
+def _reason(exc: Exception) -> str:
     return str(getattr(exc, "strerror", None) or exc.__class__.__name__)

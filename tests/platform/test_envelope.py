@@ -1,5 +1,6 @@
 """The envelope, request ids, security headers, CORS, body limits, docs and startup."""
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -7,7 +8,7 @@ from fastapi import FastAPI
 from src.config import SettingsError, load_settings
 from src.constants import Environment
 from src.main import create_app
-from tests.conftest import assert_envelope_error, running
+from tests.conftest import assert_envelope_error, other_app, running
 
 pytestmark = pytest.mark.anyio
 
@@ -130,6 +131,24 @@ async def test_chunked_body_over_limit_is_413(client: httpx.AsyncClient, app: Fa
     )
     assert_envelope_error(response, 413, "PAYLOAD_TOO_LARGE")
     assert sent <= limit + 2 * 65536
+
+
+async def test_body_slower_than_the_deadline_is_408(settings) -> None:  # type: ignore[no-untyped-def]
+    async def trickle():  # type: ignore[no-untyped-def]
+        yield b'{"secret_id": '
+        await anyio.sleep(5)  # stalls past HTTP_BODY_TIMEOUT
+        yield b'"x"}'
+
+    async with other_app(settings, HTTP_BODY_TIMEOUT=0.3) as http:
+        with anyio.fail_after(3):
+            response = await http.post(
+                "/api/v1/auth/token",
+                content=trickle(),
+                headers={"content-type": "application/json"},
+            )
+    data = assert_envelope_error(response, 408, "REQUEST_TIMEOUT")
+    assert data["body_timeout"] == 0.3
+    assert response.headers["connection"] == "close"
 
 
 async def test_compressed_request_bodies_are_refused(client: httpx.AsyncClient) -> None:

@@ -100,7 +100,8 @@ def test_sigkilled_worker_loses_only_its_in_flight_requests(tmp_path: Path) -> N
     database = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
     upgrade(database)
     concurrency = 8
-    env = prod_env(tmp_path, database, WEB_CONCURRENCY="2")
+    # A request killed mid-way holds its key until its lease ends; keep that short here.
+    env = prod_env(tmp_path, database, WEB_CONCURRENCY="2", IDEMPOTENCY_LOCK_SECONDS="3")
     with prod_server(tmp_path, env) as server:
         headers = _setup(server.api, env)
         victim = server.workers()[0]
@@ -137,14 +138,20 @@ def test_sigkilled_worker_loses_only_its_in_flight_requests(tmp_path: Path) -> N
         stop.set()
         for thread in threads:
             thread.join(30)
-        # The client retries what failed with the same key: each becomes exactly one order.
+        # The client retries what failed with the same key, as Retry-After says, until
+        # stored: each becomes exactly one order.
         for key in failed_keys:
-            retry = httpx.post(
-                server.api + "/voice/order",
-                json={"text": "two lattes"},
-                headers={**headers, "Idempotency-Key": key},
-                timeout=10,
-            )
+            deadline = time.monotonic() + 30
+            while True:
+                retry = httpx.post(
+                    server.api + "/voice/order",
+                    json={"text": "two lattes"},
+                    headers={**headers, "Idempotency-Key": key},
+                    timeout=10,
+                )
+                if retry.status_code != 409 or time.monotonic() > deadline:
+                    break
+                time.sleep(float(retry.headers["Retry-After"]))
             assert retry.status_code == 201, retry.text
         stored = count_orders(server.api, headers)
     print(
