@@ -6,6 +6,7 @@ suite again on PostgreSQL and Redis). With REQUIRE_SERVICES=1 a test that needs
 PostgreSQL or Redis fails instead of skipping.
 """
 
+import contextlib
 import json
 import os
 import socket
@@ -148,15 +149,47 @@ DOCUMENTED_ERRORS: dict[int, set[str]] = {
     503: {"SERVICE_BUSY", "SERVICE_UNAVAILABLE"},
 }
 ENVELOPE_CHECKS = {"errors": 0}
+# Canaries: every secret key, token and base64 audio the suite sends. None may appear
+# in an error body, the log file or the metrics (checked at the end of the session).
+SECRETS_SENT: set[str] = set()
+
+
+def remember_secrets(*values: str) -> None:
+    SECRETS_SENT.update(v for v in values if v and len(v) >= 16)
+
+
+async def remember_sent_audio(request: httpx.Request) -> None:
+    """A 48-character piece of any base64 audio in a JSON body, as a canary."""
+    if "json" not in request.headers.get("content-type", ""):
+        return
+    try:
+        content = request.content
+    except httpx.RequestNotRead:  # a streamed body: nothing to remember
+        return
+    if b'"audio"' not in content[:100_000]:
+        return
+    with contextlib.suppress(ValueError, AttributeError):
+        audio = json.loads(content).get("audio")
+        if isinstance(audio, str) and len(audio) >= 200:
+            middle = len(audio) // 2
+            remember_secrets(audio[middle : middle + 48])
 
 
 async def check_error_envelope(response: httpx.Response) -> None:
-    """Every non-2xx anywhere in the suite: code == status, a documented msg, request_id."""
+    """Every non-2xx anywhere in the suite: code == status, a documented msg, request_id,
+    and none of the secrets the suite has sent."""
+    if response.status_code == 200 and response.request.url.path.endswith(
+        ("/auth/token", "/auth/refresh")
+    ):
+        await response.aread()
+        data = response.json()["data"]
+        remember_secrets(data["access_token"], data["refresh_token"])
     if response.status_code < 400:
         return
     await response.aread()
     body = response.json()
     where = f"{response.request.method} {response.request.url.path} -> {response.status_code}"
+    assert not [s for s in SECRETS_SENT if s in response.text], f"{where}: a secret in the body"
     assert body["code"] == response.status_code, where
     assert body["msg"] in DOCUMENTED_ERRORS[response.status_code], f"{where}: {body['msg']}"
     assert body["data"]["request_id"] == response.headers["x-request-id"], where
@@ -168,7 +201,7 @@ def checked_client(asgi: Any, client_ip: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=asgi, client=(client_ip, 1234)),
         base_url="http://test",
-        event_hooks={"response": [check_error_envelope]},
+        event_hooks={"request": [remember_sent_audio], "response": [check_error_envelope]},
     )
 
 
@@ -179,22 +212,50 @@ async def client(lifespan: RunningApp) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+def _secrets_leaked() -> list[str]:
+    """Where any canary shows up: the session's log files and the metrics."""
+    from prometheus_client import REGISTRY, generate_latest
+
+    places = {"metrics": generate_latest(REGISTRY).decode()}
+    log_path = get_settings().LOG_FILE_PATH
+    if log_path:
+        for path in Path(log_path).parent.glob(Path(log_path).name + "*"):
+            places[str(path)] = path.read_text(errors="replace")
+    return [where for where, text in places.items() if any(s in text for s in SECRETS_SENT)]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leaks = _secrets_leaked() if SECRETS_SENT else []
+    ENVELOPE_CHECKS["leaks"] = len(leaks)
+    if leaks:
+        print(f"\nSECRETS LEAKED into: {', '.join(leaks)}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if ENVELOPE_CHECKS["errors"]:
         terminalreporter.write_line(
             f"error envelopes checked: {ENVELOPE_CHECKS['errors']} non-2xx responses, "
             "all with code == status, a documented msg and the request id"
         )
+    if SECRETS_SENT:
+        terminalreporter.write_line(
+            f"secret canaries: {len(SECRETS_SENT)} keys, tokens and audio pieces sent; found in "
+            f"{ENVELOPE_CHECKS.get('leaks', 0)} places (error bodies, log files, metrics)"
+        )
 
 
 @asynccontextmanager
-async def other_app(settings: Settings, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """A second app (its own settings and lifespan) for one test, then the session's
-    logging pipeline back (a lifespan configures the process's logging)."""
+async def other_app(
+    settings: Settings, app_settings: Settings | None = None, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A second app for one test, on `app_settings` or the session's settings with
+    `overrides`; afterwards the session's logging pipeline is back (a lifespan
+    configures the process's logging)."""
     from src.logging import configure_logging
     from src.main import create_app
 
-    application = create_app(settings.model_copy(update=overrides))
+    application = create_app(app_settings or settings.model_copy(update=overrides))
     try:
         async with (
             running(application) as started,
@@ -211,6 +272,7 @@ async def create_api_client(lifespan: RunningApp, name: str = "test shop") -> di
 
     async with lifespan.state["sessionmaker"]() as session:
         creds = await service.create_client(db_session=session, name=name, scopes=["voice"])
+    remember_secrets(creds.secret_key)
     return creds.jsonable()
 
 
@@ -221,6 +283,7 @@ async def token_for(http: httpx.AsyncClient, creds: dict[str, str]) -> dict[str,
     )
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()["data"]
+    remember_secrets(data["access_token"], data["refresh_token"])
     return data
 
 

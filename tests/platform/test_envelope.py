@@ -7,8 +7,7 @@ from fastapi import FastAPI
 
 from src.config import SettingsError, load_settings
 from src.constants import Environment
-from src.main import create_app
-from tests.conftest import assert_envelope_error, other_app, running
+from tests.conftest import assert_envelope_error, other_app
 
 pytestmark = pytest.mark.anyio
 
@@ -176,12 +175,10 @@ async def test_docs_hidden_in_production(settings) -> None:  # type: ignore[no-u
             "CORS_ORIGINS": ["https://pos.example"],
         }
     )
-    async with running(create_app(production)) as started:
-        transport = httpx.ASGITransport(app=started.asgi)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            assert_envelope_error(await http.get("/api/v1/docs"), 404, "NOT_FOUND")
-            assert_envelope_error(await http.get("/api/v1/docs/openapi.json"), 404, "NOT_FOUND")
-            assert (await http.get("/metrics")).status_code == 404
+    async with other_app(settings, production) as http:
+        assert_envelope_error(await http.get("/api/v1/docs"), 404, "NOT_FOUND")
+        assert_envelope_error(await http.get("/api/v1/docs/openapi.json"), 404, "NOT_FOUND")
+        assert (await http.get("/metrics")).status_code == 404
 
 
 def test_production_refuses_to_start_without_jwt_secret() -> None:
