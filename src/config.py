@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     LOG_LEVEL: str = "INFO"
     LOG_FILE_PATH: str | None = None
     LOG_QUEUE_SIZE: int = Field(default=10_000, ge=100)
+    # The log listener handles records in batches this far apart (one wake-up per batch
+    # instead of per record); 0 handles each record as soon as it is queued.
+    LOG_BATCH_SECONDS: float = Field(default=0.05, ge=0, le=1)
 
     CORS_ORIGINS: CommaList = Field(
         default_factory=lambda: [

@@ -12,6 +12,7 @@ import queue
 import re
 import sys
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,42 @@ class DroppingQueueHandler(logging.handlers.QueueHandler):
             LOG_RECORDS_DROPPED.labels(reason="queue_full").inc()
 
 
+class BatchingQueueListener(logging.handlers.QueueListener):
+    """A QueueListener that handles records in batches.
+
+    The stdlib listener wakes for every record. At thousands of requests a second,
+    each wake-up costs the event loop a GIL hand-off, which is a third of a small
+    request's time. This listener sleeps until a record arrives, waits `interval`
+    for more to gather, and handles all of them, so it wakes at most 1/`interval`
+    times a second. Records reach their handlers at most `interval` late.
+    """
+
+    def __init__(
+        self,
+        log_queue: "queue.Queue[logging.LogRecord]",
+        *handlers: logging.Handler,
+        respect_handler_level: bool = False,
+        interval: float = 0.05,
+    ) -> None:
+        super().__init__(log_queue, *handlers, respect_handler_level=respect_handler_level)
+        self.interval = interval
+
+    def _monitor(self) -> None:
+        log_queue: queue.Queue[Any] = self.queue  # type: ignore[assignment]
+        while True:
+            record = log_queue.get()
+            if self.interval:
+                time.sleep(self.interval)
+            while True:
+                if record is None:  # stop()'s sentinel: everything before it is handled
+                    return
+                self.handle(record)
+                try:
+                    record = log_queue.get_nowait()
+                except queue.Empty:
+                    break
+
+
 class LoggingRuntime:
     """The running logging pipeline of one process: start once, stop to flush."""
 
@@ -195,7 +232,9 @@ def configure_logging(
     log_queue: queue.Queue[logging.LogRecord] = queue.Queue(maxsize=settings.LOG_QUEUE_SIZE)
     queue_handler = DroppingQueueHandler(log_queue)
     queue_handler.addFilter(RequestContextFilter())
-    listener = logging.handlers.QueueListener(log_queue, *handlers, respect_handler_level=True)
+    listener = BatchingQueueListener(
+        log_queue, *handlers, respect_handler_level=True, interval=settings.LOG_BATCH_SECONDS
+    )
 
     root = logging.getLogger()
     for existing in list(root.handlers):

@@ -20,6 +20,7 @@ from src.constants import ErrorCode
 from src.context import client_id_var, request_id_var
 from src.exceptions import PayloadTooLarge, RequestTimeout
 from src.models import envelope_response
+from src.monitoring import HTTP_INPROGRESS, METRICS_PATH, record_request
 
 access_logger = logging.getLogger("voice_api.access")
 logger = logging.getLogger(__name__)
@@ -59,8 +60,17 @@ def route_template(scope: Scope) -> str:
     return f"{scope.get('root_path', '')}{path}"
 
 
+def _metrics_handler(route: str, deploy_root: str) -> str:
+    # Labels as pfi names them: the template without the deployment prefix, and one
+    # "none" for every unknown path (bounded cardinality).
+    if route == "unmatched":
+        return "none"
+    return route[len(deploy_root) :] if deploy_root and route.startswith(deploy_root) else route
+
+
 class RequestContextMiddleware:
-    """Request id, security headers, timing and one JSON access-log line per request."""
+    """Request id, security headers, timing, HTTP metrics and one JSON access-log line
+    per request: one layer for what would otherwise be four."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -78,6 +88,8 @@ class RequestContextMiddleware:
         client_token = client_id_var.set(None)
         extra_headers = [(b"x-request-id", request_id.encode("latin-1")), *SECURITY_HEADERS]
         status = 500
+        deploy_root = scope.get("root_path", "")
+        HTTP_INPROGRESS.inc()
         started = time.perf_counter()
 
         async def send_with_headers(message: Message) -> None:
@@ -90,6 +102,12 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            seconds = time.perf_counter() - started
+            HTTP_INPROGRESS.dec()
+            route = route_template(scope)
+            handler = _metrics_handler(route, deploy_root)
+            if handler != METRICS_PATH:
+                record_request(scope["method"], handler, status, seconds)
             state: dict[str, Any] = scope.get("state") or {}
             access_logger.info(
                 "%s %s %s",
@@ -99,9 +117,9 @@ class RequestContextMiddleware:
                 extra={
                     "http_method": scope["method"],
                     "path": scope["path"],
-                    "route": route_template(scope),
+                    "route": route,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                     "client_id": state.get("client_id"),
                 },
             )

@@ -8,7 +8,7 @@ write to per-process files that one exporter in the master aggregates.
 import os
 
 from fastapi import FastAPI
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client import start_http_server as _start_http_server
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
 
@@ -16,6 +16,7 @@ from src.config import Settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 INPROGRESS_METRIC = "http_requests_inprogress"
+METRICS_PATH = "/metrics"
 # Seconds; p50/p95/p99 by route are read from these (Grafana histogram_quantile).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -89,38 +90,49 @@ def multiprocess_enabled() -> bool:
 
 # Made once per process: pfi's factories return None for a metric that already exists,
 # so a second app in the process (tests, reloads) would silently record nothing.
-_HTTP_METRICS = (metrics.requests(), metrics.latency(buckets=LATENCY_BUCKETS))
+_HTTP_METRICS = tuple(
+    each
+    for each in (metrics.requests(), metrics.latency(buckets=LATENCY_BUCKETS))
+    if each is not None
+)
+HTTP_INPROGRESS = Gauge(
+    INPROGRESS_METRIC, "Number of HTTP requests in progress.", multiprocess_mode="livesum"
+)
 
 
-def instrument_app(app: FastAPI, settings: Settings) -> Instrumentator:
-    """HTTP request count, latency and in-progress gauges, labelled by route template.
+def record_request(method: str, handler: str, status: int, seconds: float) -> None:
+    """Count and time one request with pfi's `requests` and `latency` instrumentations.
 
-    `/metrics` is served on the app only outside production; in production one
-    exporter on METRICS_PORT serves all workers (see gunicorn/gunicorn_conf.py).
+    Called by RequestContextMiddleware, which already knows the route template, the
+    status and the duration. pfi's own middleware would be one more layer that matches
+    the route again and builds a Response object per request just to read its status.
     """
-    # pfi creates its in-progress gauge per app; a second app in one process (tests,
-    # reloads) would collide with the first one's gauge in the default registry.
-    stale = REGISTRY._names_to_collectors.get(INPROGRESS_METRIC)
-    if stale is not None:
-        REGISTRY.unregister(stale)
-    instrumentator = Instrumentator(
-        should_group_status_codes=True,
-        should_ignore_untemplated=False,
-        should_group_untemplated=True,  # every unknown path counts as one "none" handler
-        should_include_root_path=False,
-        # One in-progress gauge for the process: per-handler labels would cost two
-        # labelled updates per request for little operational value.
-        should_instrument_requests_inprogress=True,
-        inprogress_labels=False,
-        excluded_handlers=["^/metrics$"],
-        inprogress_name=INPROGRESS_METRIC,
+    info = metrics.Info(
+        request=None,  # type: ignore[arg-type]  # neither instrumentation reads it
+        response=None,
+        method=method,
+        modified_handler=handler,
+        modified_status=f"{status // 100}xx",
+        modified_duration=seconds,
+        modified_duration_without_streaming=seconds,
     )
-    # Count and latency only: pfi's default set also sizes every request and response
-    # and keeps a second, finer latency histogram, all on the request path.
-    instrumentator.add(*_HTTP_METRICS)
-    instrumentator.instrument(app)
-    if not settings.ENVIRONMENT.is_deployed:
-        instrumentator.expose(app, endpoint="/metrics", include_in_schema=False)
+    for instrumentation in _HTTP_METRICS:
+        instrumentation(info)
+
+
+def instrument_app(app: FastAPI, settings: Settings) -> Instrumentator | None:
+    """Serve `/metrics` on the app outside production (pfi's exposition).
+
+    HTTP metrics are recorded by RequestContextMiddleware through `record_request`:
+    `http_requests_total{handler,method,status}` and
+    `http_request_duration_seconds{handler,method}`, the handler being the route
+    template (`none` for unknown paths), plus `http_requests_inprogress`. In
+    production one exporter on METRICS_PORT serves all workers (gunicorn_conf.py).
+    """
+    if settings.ENVIRONMENT.is_deployed:
+        return None
+    instrumentator = Instrumentator(excluded_handlers=[f"^{METRICS_PATH}$"])
+    instrumentator.expose(app, endpoint=METRICS_PATH, include_in_schema=False)
     return instrumentator
 
 

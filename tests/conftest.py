@@ -25,6 +25,8 @@ os.environ.setdefault("DATABASE_URL", f"sqlite+aiosqlite:///{_TMP / 'test.db'}")
 os.environ.setdefault("RATE_LIMIT_STORAGE_URI", "memory://")
 os.environ.setdefault("LOG_FILE_PATH", str(_TMP / "app.log"))
 os.environ.setdefault("LOG_SPOOL_PATH", str(_TMP / "spool"))
+# Each record handled at once, so it lands in the output of the test that logged it.
+os.environ.setdefault("LOG_BATCH_SECONDS", "0")
 
 import httpx  # noqa: E402
 from asgi_lifespan import LifespanManager  # noqa: E402

@@ -114,6 +114,7 @@ def prod_env(tmp_path: Path, database_url: str, **overrides: str) -> dict[str, s
         "ASR_PRELOAD": "false",
         "LOG_FILE_PATH": "",
         "LOG_LEVEL": "warning",
+        "LOG_BATCH_SECONDS": "0.05",  # the production default (the suite itself uses 0)
         "RATE_LIMIT_DEFAULT": "100000/minute",
         **overrides,
     }

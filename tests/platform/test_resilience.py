@@ -1,5 +1,6 @@
 """Dependencies down, unexpected errors, metrics labels: what an operator relies on."""
 
+import re
 import socket
 from typing import Any
 
@@ -106,14 +107,28 @@ async def test_unexpected_errors_are_500_envelopes(settings: Settings, environme
         assert "hunter2" not in response.text and "RuntimeError" not in response.text
 
 
+def _count(metrics: str, handler: str, status: str, metric: str = "http_requests_total") -> float:
+    pattern = (
+        rf'^{metric}{{handler="{re.escape(handler)}",method="GET",'
+        rf'status="{status}"}} ([0-9.e+]+)$'
+    )
+    found = re.search(pattern, metrics, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
 async def test_metrics_use_route_templates(
     client: httpx.AsyncClient, merchant: dict[str, Any]
 ) -> None:
+    route = "/api/v1/voice/orders/{order_id}"
+    before = (await client.get("/metrics")).text
     for n in range(3):
         await client.get(f"/api/v1/voice/orders/ord_{n}abc", headers=merchant["headers"])
         await client.get(f"/api/v1/no/such/path/{n}")
     metrics = (await client.get("/metrics")).text
-    assert 'handler="/api/v1/voice/orders/{order_id}"' in metrics
+    assert _count(metrics, route, "4xx") - _count(before, route, "4xx") == 3  # each once
+    assert _count(metrics, "none", "4xx") - _count(before, "none", "4xx") == 3
+    timed = "http_request_duration_seconds_count"
+    assert _count(metrics, route, "4xx", timed) - _count(before, route, "4xx", timed) == 3
     assert "ord_0abc" not in metrics and "/no/such/path" not in metrics
     assert 'handler="none"' in metrics  # unknown paths share one series
     assert "http_requests_inprogress" in metrics

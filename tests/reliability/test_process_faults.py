@@ -45,7 +45,7 @@ def test_sigterm_finishes_requests_in_flight(tmp_path: Path) -> None:
     database = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
     upgrade(database)
     env = prod_env(
-        tmp_path, database, WEB_CONCURRENCY="1", ASR_PRELOAD="true",
+        tmp_path, database, WEB_CONCURRENCY="1", ASR_PRELOAD="true", ASR_QUEUE_TIMEOUT="30",
         GUNICORN_GRACEFUL_TIMEOUT=str(GRACEFUL_TIMEOUT),
     )  # fmt: skip
     with prod_server(tmp_path, env) as server:
