@@ -82,11 +82,13 @@ def test_redis_stopped_no_5xx_and_bounded_over_admission(
     before = asyncio.run(_burst(server.api + "/voice/orders", headers, 50, 10))
     assert before == {200: 50}
     redis.stop()
-    after = asyncio.run(_burst(server.api + "/voice/orders", headers, 1000, 50))
+    concurrency = 50
+    after = asyncio.run(_burst(server.api + "/voice/orders", headers, 1000, concurrency))
     print(f"\nFIGURE rate limit with Redis stopped, 1000 @ 50 after 50 admitted: {dict(after)}")
     assert set(after) <= {200, 429}  # no 5xx, nothing else
-    # Each worker counts in its own memory meanwhile: at most one limit per worker.
-    assert LIMIT - 50 <= after[200] <= WORKERS * LIMIT
+    # Each worker counts in its own memory meanwhile (one limit per worker), and the
+    # checks already in flight when Redis went away are let through uncounted.
+    assert LIMIT - 50 <= after[200] <= WORKERS * LIMIT + concurrency
     ready = httpx.get(server.api + "/readiness", timeout=5)
     assert ready.json()["data"]["checks"]["ratelimit"] == "down"
 
