@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from src.config import Settings
+from src.logging import QUIET_LOGGERS
 from src.monitoring import (
     LOG_RECORDS_DROPPED,
     SHIPPER_LAST_SUCCESS,
@@ -39,8 +40,6 @@ from src.monitoring import (
 
 ACTIVE, READY, CLAIMED = ".active", ".ready", ".shipping"
 DEAD_LETTER_FILE = "dead-letter.jsonl"
-# Their own logs must never come back through this handler (elastic/elasticsearch-py#2177).
-QUIET_LOGGERS = ("elastic_transport", "elasticsearch", "urllib3")
 
 INDEX_TEMPLATE: dict[str, Any] = {
     "priority": 200,

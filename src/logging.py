@@ -24,6 +24,9 @@ from src.config import Settings
 from src.context import client_id_var, request_id_var
 
 REDACTED = "[REDACTED]"
+# The Elasticsearch client's own loggers: kept at WARNING here, and never shipped
+# (their records would come back through the shipper: elastic/elasticsearch-py#2177).
+QUIET_LOGGERS = ("elastic_transport", "elasticsearch", "urllib3")
 
 # Keys whose values are secrets wherever they appear (extras, nested dicts).
 SECRET_KEYS = frozenset(
@@ -251,7 +254,7 @@ def configure_logging(
         named.handlers.clear()
         named.propagate = True
     # The Elasticsearch client's transport logs must never feed the shipper.
-    for name in ("elastic_transport", "elasticsearch", "urllib3"):
+    for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 
     listener.start()

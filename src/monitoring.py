@@ -125,7 +125,7 @@ def instrument_app(app: FastAPI, settings: Settings) -> Instrumentator | None:
 
     HTTP metrics are recorded by RequestContextMiddleware through `record_request`:
     `http_requests_total{handler,method,status}` and
-    `http_request_duration_seconds{handler,method}`, the handler being the route
+    `http_request_duration_seconds{handler,method,status}`, the handler being the route
     template (`none` for unknown paths), plus `http_requests_inprogress`. In
     production one exporter on METRICS_PORT serves all workers (gunicorn_conf.py).
     """

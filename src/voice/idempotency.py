@@ -171,9 +171,6 @@ class PendingReleases:
         self.lock_seconds = lock_seconds
         self._pending: dict[tuple[str, str], float] = {}
 
-    def __len__(self) -> int:
-        return len(self._pending)
-
     def add(self, client_id: str, key: str) -> None:
         self._pending[(client_id, key)] = time.monotonic() + self.lock_seconds
 

@@ -4,16 +4,13 @@ import json
 import os
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from tests.bench.report import ROOT
-from tests.processes import free_port
+from tests.processes import answers, free_port, wait_for
 
 VENV_BIN = ROOT / ".venv" / "bin"
 JWT_SECRET = "bench-secret-bench-secret-bench-secret-0123"
@@ -26,18 +23,6 @@ class WrkResult:
     p99_ms: float
     requests: int
     errors: int
-
-
-def _wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server at {url} did not become ready")
 
 
 def app_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -69,7 +54,7 @@ def server(
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=out, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base + ready_path)
+        wait_for(lambda: answers(base + ready_path), timeout=60, interval=0.2)
         yield base, process
     finally:
         process.terminate()
