@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     AUTH_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=60)
     # Client-wide recommendation counts (best sellers, this hour's) may be this old.
     RECOMMEND_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=300)
+    # GET /catalog may show the previous version this long after another worker
+    # replaced it (this worker's own replacements show at once); orders never lag.
+    CATALOG_CACHE_SECONDS: float = Field(default=1.0, ge=0, le=60)
     ASR_MODEL: str = ""
     ASR_DEVICE: str = "cpu"
     ASR_COMPUTE_TYPE: str = "int8"
@@ -131,7 +134,7 @@ class Settings(BaseSettings):
     ASR_MAX_AUDIO_SECONDS: float = Field(default=60.0, gt=0, le=3600)
     ASR_CPU_THREADS: int = Field(default=0, ge=0)
     ASR_QUEUE_TIMEOUT: float = Field(default=2.0, ge=0)
-    ASR_BEAM_SIZE: int = Field(default=5, ge=1, le=10)
+    ASR_BEAM_SIZE: int = Field(default=8, ge=1, le=16)
     ASR_PRELOAD: bool = True
 
     IDEMPOTENCY_TTL_SECONDS: int = Field(default=24 * 3600, ge=3600)

@@ -102,7 +102,23 @@ class VoiceJsonFormatter(OrjsonFormatter):
     """Flat JSON documents (ECS-like keys kept simple) with secrets redacted."""
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        if _plainly_clean(log_data):
+            return log_data
         return {key: redact(value, key) for key, value in log_data.items()}
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plainly_clean(log_data: dict[str, Any]) -> bool:
+    """True for a flat record with no secret key and no trigger in any text: an access
+    log line, typically. One search over all its text instead of one per field."""
+    if not all(isinstance(value, _SCALARS) for value in log_data.values()):
+        return False
+    if any(key.lower() in SECRET_KEYS for key in log_data):
+        return False
+    text = "\n".join(value for value in log_data.values() if isinstance(value, str))
+    return _SECRET_TRIGGER.search(text) is None
 
 
 def build_formatter(settings: Settings) -> VoiceJsonFormatter:

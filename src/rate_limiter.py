@@ -126,7 +126,14 @@ def check_storage(limiter: Limiter) -> bool:
 
 
 def rate_limit_headers(request: Request, *, exceeded: bool = False) -> dict[str, str]:
-    """`X-RateLimit-*` for the limit this request was counted against, `Retry-After` if over."""
+    """`X-RateLimit-*` for the limit this request was counted against, `Retry-After` if over.
+
+    Computed once, when the limit is checked, and remembered for the response.
+    """
+    if not exceeded:
+        known: dict[str, str] | None = getattr(request.state, "rate_limit_headers", None)
+        if known is not None:
+            return known
     current = getattr(request.state, "view_rate_limit", None)
     limiter: Limiter | None = getattr(request.app.state, "limiter", None)
     if current is None or limiter is None:
@@ -184,13 +191,20 @@ class RateLimit:
             return
         settings: Settings = request.app.state.settings
         marker = self._marker_for(limiter, settings)
+
+        def check() -> dict[str, str]:
+            limiter._check_request_limit(request, marker, False)
+            return rate_limit_headers(request)
+
         try:
             if storage_is_shared(settings):
-                # The check is a blocking network call: keep it off the event loop.
-                await anyio.to_thread.run_sync(limiter._check_request_limit, request, marker, False)
+                # Blocking network calls (the hit, then the window's stats for the
+                # headers): one trip to a worker thread for both, off the event loop.
+                headers = await anyio.to_thread.run_sync(check)
             else:
-                limiter._check_request_limit(request, marker, False)
+                headers = check()
         except RateLimitExceeded:
             RATE_LIMIT_REJECTIONS.labels(limit=self.name).inc()
             raise
-        response.headers.update(rate_limit_headers(request))
+        request.state.rate_limit_headers = headers
+        response.headers.update(headers)

@@ -4,12 +4,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.auth import service
 from src.auth.exceptions import AuthenticationRequired, AuthorizationFailed
 from src.auth.service import AuthenticatedClient
 from src.context import client_id_var
-from src.database import DbSession
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -21,12 +21,13 @@ bearer_scheme = HTTPBearer(
 async def valid_api_credential(
     request: Request,
     security_scopes: SecurityScopes,
-    db_session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> AuthenticatedClient:
     """The calling API client; 401 without a valid token, 403 without the scope.
 
     Tokens are read only from the Authorization header, never from the query string.
+    The client's state is cached (AUTH_CACHE_SECONDS): a database session is opened
+    only when it is not, so most requests verify with no round trip at all.
     """
     if credentials is None or not credentials.credentials:
         raise AuthenticationRequired()
@@ -34,8 +35,9 @@ async def valid_api_credential(
     # dependencies to FastAPI (their scopes differ): verify the token once per request.
     client: AuthenticatedClient | None = getattr(request.state, "authenticated", None)
     if client is None:
+        sessionmaker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
         client = await service.authenticate_access_token(
-            db_session=db_session,
+            sessionmaker=sessionmaker,
             settings=request.app.state.settings,
             token=credentials.credentials,
         )

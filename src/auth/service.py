@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import anyio.to_thread
 import jwt
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.auth import security
 from src.auth.constants import (
@@ -30,6 +30,7 @@ from src.auth.exceptions import (
 )
 from src.auth.models import ApiClient, RefreshToken
 from src.auth.schemas import ClientCredentials, TokenPair
+from src.caching import TimedCache
 from src.config import Settings
 from src.monitoring import AUTH_FAILURES, TOKENS_ISSUED
 
@@ -99,38 +100,41 @@ async def _revoke_client_tokens(db_session: AsyncSession, client_id: str) -> Non
     )
 
 
-class _ClientStateCache:
-    """(is_active, credential_version) per client for a few seconds.
+# (is_active, credential_version) per client, fresh for AUTH_CACHE_SECONDS: every
+# authenticated request would otherwise read the client row. Disabling or rotating
+# forgets the entry at once in this process; other processes notice within
+# AUTH_CACHE_SECONDS (0 turns the cache off). An unknown client is cached as inactive.
+client_states: TimedCache[str, tuple[bool, int]] = TimedCache()
+_UNKNOWN_CLIENT = (False, -1)
 
-    Every authenticated request would otherwise read the client row. Disabling or
-    rotating forgets the entry at once in this process; other processes notice within
-    AUTH_CACHE_SECONDS (0 turns the cache off).
+
+class _VerifiedTokens:
+    """Access tokens whose signature and claims this process has already verified.
+
+    A client sends the same token for up to its lifetime: verifying the HMAC, the
+    base64 and the JSON once is enough. Expiry is still checked on every use, and
+    the key includes the secret and issuer, so a token is never taken on another's
+    word.
     """
 
-    _MISSING: tuple[bool, int] = (False, -1)
-
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: dict[str, tuple[float, tuple[bool, int]]] = {}
+        self._entries: dict[tuple[str, str, str], security.AccessClaims] = {}
         self._max_entries = max_entries
 
-    def get(self, client_id: str) -> tuple[bool, int] | None:
-        entry = self._entries.get(client_id)
-        if entry is None or entry[0] < time.monotonic():
+    def get(self, key: tuple[str, str, str], leeway: int) -> security.AccessClaims | None:
+        claims = self._entries.get(key)
+        if claims is not None and claims.expires_at + leeway < time.time():
+            del self._entries[key]
             return None
-        return entry[1]
+        return claims
 
-    def put(self, client_id: str, state: tuple[bool, int] | None, ttl: float) -> None:
-        if ttl <= 0:
-            return
+    def put(self, key: tuple[str, str, str], claims: security.AccessClaims) -> None:
         if len(self._entries) >= self._max_entries:
-            self._entries.clear()  # bounded; refilled from the database as needed
-        self._entries[client_id] = (time.monotonic() + ttl, state or self._MISSING)
-
-    def forget(self, client_id: str) -> None:
-        self._entries.pop(client_id, None)
+            self._entries.clear()  # bounded; verified again as they come back
+        self._entries[key] = claims
 
 
-client_states = _ClientStateCache()
+verified_tokens = _VerifiedTokens()
 
 
 async def disable_client(*, db_session: AsyncSession, secret_id: str) -> ApiClient | None:
@@ -302,33 +306,47 @@ async def revoke_refresh_token(*, db_session: AsyncSession, refresh_token: str) 
 
 
 async def authenticate_access_token(
-    *, db_session: AsyncSession, settings: Settings, token: str
+    *, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, token: str
 ) -> AuthenticatedClient:
-    """Verify an access token and that its client is still active at that key version."""
+    """Verify an access token and that its client is still active at that key version.
+
+    The client's state comes from a short cache; `sessionmaker` opens a session only
+    when it has to be read.
+    """
     assert settings.JWT_SECRET is not None
-    try:
-        claims = security.decode_access_token(
-            token,
-            secret=settings.JWT_SECRET.get_secret_value(),
-            algorithm=settings.JWT_ALGORITHM,
-            issuer=settings.SERVICE_NAME,
-            leeway=settings.JWT_LEEWAY_SECONDS,
-        )
-    except jwt.InvalidTokenError as exc:
-        reason = "expired" if isinstance(exc, jwt.ExpiredSignatureError) else "invalid"
-        AUTH_FAILURES.labels(endpoint="access", reason=reason).inc()
-        raise InvalidToken() from None
-    state = client_states.get(claims.client_id)
-    if state is None:
-        result = await db_session.execute(
-            select(ApiClient.is_active, ApiClient.credential_version).where(
-                ApiClient.id == claims.client_id
+    secret = settings.JWT_SECRET.get_secret_value()
+    key = (secret, settings.SERVICE_NAME, token)
+    claims = verified_tokens.get(key, settings.JWT_LEEWAY_SECONDS)
+    if claims is None:
+        try:
+            claims = security.decode_access_token(
+                token,
+                secret=secret,
+                algorithm=settings.JWT_ALGORITHM,
+                issuer=settings.SERVICE_NAME,
+                leeway=settings.JWT_LEEWAY_SECONDS,
             )
+        except jwt.InvalidTokenError as exc:
+            reason = "expired" if isinstance(exc, jwt.ExpiredSignatureError) else "invalid"
+            AUTH_FAILURES.labels(endpoint="access", reason=reason).inc()
+            raise InvalidToken() from None
+        verified_tokens.put(key, claims)
+    state = client_states.get(claims.client_id, settings.AUTH_CACHE_SECONDS)
+    if state is None:
+        async with sessionmaker() as db_session:
+            result = await db_session.execute(
+                select(ApiClient.is_active, ApiClient.credential_version).where(
+                    ApiClient.id == claims.client_id
+                )
+            )
+            row = result.one_or_none()
+        state = (
+            (bool(row.is_active), int(row.credential_version))
+            if row is not None
+            else _UNKNOWN_CLIENT
         )
-        row = result.one_or_none()
-        state = (bool(row.is_active), int(row.credential_version)) if row is not None else None
-        client_states.put(claims.client_id, state, settings.AUTH_CACHE_SECONDS)
-    if state is None or not state[0] or state[1] != claims.credential_version:
+        client_states.put(claims.client_id, state)
+    if not state[0] or state[1] != claims.credential_version:
         AUTH_FAILURES.labels(endpoint="access", reason="client_inactive").inc()
         raise InvalidToken()
     return AuthenticatedClient(client_id=claims.client_id, scopes=claims.scopes)

@@ -2,10 +2,11 @@
 
 from dataclasses import dataclass, field
 
+import jellyfish
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
-from src.voice.text import phrase_key
+from src.voice.text import phrase_key, tokenize
 
 ITEM = "item"
 MODIFIER = "modifier"
@@ -61,6 +62,9 @@ class CatalogIndex:
     modifiers: dict[str, Entry] = field(default_factory=dict)
     _choices: list[str] = field(default_factory=list)
     _choice_keys: list[tuple[str, ...]] = field(default_factory=list)
+    # Each phrase as written and its metaphone with the spaces removed (sounds_like()).
+    _spoken: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _sounds: list[str] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -90,6 +94,7 @@ class CatalogIndex:
         index.vocabulary = frozenset(word for key in index.phrases for word in key)
         index._choice_keys = list(index.phrases)
         index._choices = [" ".join(key) for key in index._choice_keys]
+        index._sounds = [sound_key(index._spoken[key]) for key in index._choice_keys]
         return index
 
     def _add(self, text: str, entry: Entry, score: float) -> None:
@@ -104,6 +109,8 @@ class CatalogIndex:
             if old_entry.kind == entry.kind and old_score >= score:
                 return
         self.phrases[key] = (entry, score)
+        # Sound as written ("iced", not the key's "ice"): recognisers hear the "d".
+        self._spoken[key] = " ".join(t.text for t in tokenize(text) if not t.is_punct)
 
     def exact(self, keys: list[str], start: int) -> PhraseMatch | None:
         """Longest phrase starting at `start`."""
@@ -140,3 +147,62 @@ class CatalogIndex:
             if best is None or score >= best.score:
                 best = PhraseMatch(entry, length, score)
         return best
+
+    def sounds_like(
+        self, words: list[str], start: int, *, cutoff: float, max_extra: int = 2
+    ) -> PhraseMatch | None:
+        """Best phrase that sounds like the words from `start`, or None below `cutoff`.
+
+        For what a recogniser wrote by ear: split differently ("ice turmeric canos"
+        for "iced americanos") or misheard ("eggs or cheese" for "extra cheese").
+        `words` are as written (folded, not singularised, without punctuation:
+        recognisers put commas at pauses, "eggs, or cheese"). Sound keys must be
+        long enough to mean something, and the spelling must still be recognisably
+        close and about as long.
+        """
+        best: PhraseMatch | None = None
+        best_similarity = 0.0
+        longest = min(self.max_length + max_extra, len(words) - start)
+        for length in range(1, longest + 1):
+            window = "".join(words[start : start + length])
+            sound = sound_key(window)
+            if len(sound) < MIN_SOUND_KEY:
+                continue
+            found = process.extractOne(
+                sound, self._sounds, scorer=Indel.normalized_similarity, score_cutoff=cutoff
+            )
+            if found is None:
+                continue
+            _sound, similarity, position = found
+            if similarity <= best_similarity or len(self._sounds[position]) < MIN_SOUND_KEY:
+                continue
+            written = self._spoken[self._choice_keys[position]].replace(" ", "")
+            if Indel.normalized_similarity(window, written) < MIN_SOUND_SPELLING or min(
+                len(window), len(written)
+            ) < MIN_SOUND_LENGTH_RATIO * max(len(window), len(written)):
+                continue
+            entry, base = self.phrases[self._choice_keys[position]]
+            best = PhraseMatch(entry, length, base * similarity * SOUND_PENALTY)
+            best_similarity = similarity
+        return best
+
+
+# Sound keys shorter than this ("WTS", "LTS") match far too much.
+MIN_SOUND_KEY = 5
+# "iceturmericanos" vs "icedamericano" is 0.79; unrelated words of similar sound are
+# usually below 0.6.
+MIN_SOUND_SPELLING = 0.6
+# "extra" is not "extra egg": the heard words must be about as long as the name.
+MIN_SOUND_LENGTH_RATIO = 0.75
+# A match by sound ranks below one by spelling.
+SOUND_PENALTY = 0.95
+
+
+def sound_key(text: str) -> str:
+    """Metaphone of the words run together: "ice turmeric canos" -> "ISTRMRKNS".
+
+    Repeated sounds collapse: where one word ends and the next begins with the same
+    sound ("turmeric canos") a speaker says it once.
+    """
+    sound = str(jellyfish.metaphone(text.replace(" ", "")))
+    return "".join(ch for k, ch in enumerate(sound) if k == 0 or sound[k - 1] != ch)

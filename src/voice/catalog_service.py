@@ -7,9 +7,11 @@ from threading import Lock
 from typing import Generic, TypeVar
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from src.caching import TimedCache
 from src.database import dialect_insert
+from src.models import envelope
 from src.voice.catalog_index import CatalogIndex
 from src.voice.models import Catalog, CatalogItem, CatalogModifier
 from src.voice.money import from_minor, to_minor
@@ -64,8 +66,35 @@ class VersionCache(Generic[T]):
                 self._entries.popitem(last=False)
 
 
+class CurrentVersions:
+    """Each client's current catalog version as this process last read or wrote it.
+
+    Lets `GET /catalog` answer without a database round trip. A replacement made by
+    this process is seen at once; one made by another worker or host once the entry
+    is older than the reader's `max_age`. Orders never use this: they read the
+    version inside their own transaction.
+    """
+
+    def __init__(self) -> None:
+        self._versions: TimedCache[str, tuple[int, str]] = TimedCache()
+
+    def get(self, client_id: str, max_age: float) -> tuple[int, str] | None:
+        """(version, currency) if fresh; None when the caller should read the database."""
+        return self._versions.get(client_id, max_age)
+
+    def put(self, client_id: str, version: int, currency: str) -> None:
+        known = self._versions.peek(client_id)
+        if known is not None and known[0] > version:
+            # A slower reader must not roll a newer version back; the newer one is
+            # still current (versions only grow), so it counts as just confirmed.
+            version, currency = known
+        self._versions.put(client_id, (version, currency))
+
+
 prepared_catalogs: VersionCache[PreparedCatalog] = VersionCache()
-catalog_views: VersionCache[CatalogOut] = VersionCache()
+# The whole `GET /catalog` response body per version, rendered once.
+catalog_bodies: VersionCache[bytes] = VersionCache()
+current_versions = CurrentVersions()
 
 
 async def _bump_version(db_session: AsyncSession, client_id: str, currency: str) -> int:
@@ -117,6 +146,7 @@ async def replace_catalog(
         for position, modifier in enumerate(catalog.modifiers)
     )
     await db_session.commit()
+    current_versions.put(client_id, version, catalog.currency)
     return CatalogSaved(items=len(catalog.items), modifiers=len(catalog.modifiers), version=version)
 
 
@@ -139,17 +169,37 @@ async def _load_rows(
     return list(items.scalars()), list(modifiers.scalars())
 
 
-async def read_catalog(*, db_session: AsyncSession, client_id: str) -> CatalogOut | None:
-    """The client's catalog as sent, with its version; None if there is none."""
-    header = await get_catalog_header(db_session=db_session, client_id=client_id)
-    if header is None:
-        return None
-    cached = catalog_views.get(client_id, header.version)
-    if cached is not None:
-        return cached
+async def read_catalog_body(
+    *, sessionmaker: async_sessionmaker[AsyncSession], client_id: str, max_age: float
+) -> bytes | None:
+    """The client's `GET /catalog` response body (the envelope with the catalog as
+    sent and its version), or None if there is none.
+
+    Rendered once per version. While the version this process knows is younger than
+    `max_age` seconds no session is even opened.
+    """
+    known = current_versions.get(client_id, max_age)
+    if known is not None:
+        body = catalog_bodies.get(client_id, known[0])
+        if body is not None:
+            return body
+    async with sessionmaker() as db_session:
+        header = await get_catalog_header(db_session=db_session, client_id=client_id)
+        if header is None:
+            return None
+        current_versions.put(client_id, header.version, header.currency)
+        body = catalog_bodies.get(client_id, header.version)
+        if body is None:
+            view = await _catalog_view(db_session, client_id, header)
+            body = envelope(view).model_dump_json().encode()
+            catalog_bodies.put(client_id, header.version, body)
+    return body
+
+
+async def _catalog_view(db_session: AsyncSession, client_id: str, header: Catalog) -> CatalogOut:
     items, modifiers = await _load_rows(db_session, client_id)
     currency = header.currency
-    view = CatalogOut(
+    return CatalogOut(
         currency=currency,
         version=header.version,
         items=[
@@ -173,8 +223,6 @@ async def read_catalog(*, db_session: AsyncSession, client_id: str) -> CatalogOu
             for m in modifiers
         ],
     )
-    catalog_views.put(client_id, header.version, view)
-    return view
 
 
 async def get_prepared_catalog(
@@ -201,6 +249,7 @@ async def get_prepared_catalog(
         speech_phrases=speech_phrases([i.name for i in items], [m.name for m in modifiers]),
     )
     prepared_catalogs.put(client_id, prepared.version, prepared)
+    current_versions.put(client_id, prepared.version, prepared.currency)
     return prepared
 
 

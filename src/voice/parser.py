@@ -11,8 +11,8 @@ rewrite it, and anything naming nothing in the catalog goes to `unmatched`.
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from src.voice.catalog_index import ITEM, MODIFIER, CatalogIndex, Entry
-from src.voice.text import Token, tokenize
+from src.voice.catalog_index import ITEM, MODIFIER, CatalogIndex, Entry, PhraseMatch
+from src.voice.text import PUNCTUATION, Token, tokenize
 
 NUM, PHRASE, SEP, CORR, REMOVE, UNKNOWN, WITH = (
     "num", "phrase", "sep", "corr", "remove", "unknown", "with"
@@ -21,6 +21,8 @@ NUM, PHRASE, SEP, CORR, REMOVE, UNKNOWN, WITH = (
 FUZZY_CUTOFF = 0.86
 # Transcripts garble names in ways typists do not ("ice latte", "cheese burgers").
 SPOKEN_FUZZY_CUTOFF = 0.84
+# Metaphone similarity for a name a recogniser wrote by ear (see CatalogIndex.sounds_like).
+SOUND_CUTOFF = 0.86
 # What speech recognisers write for a spoken number before an item ("free lattes").
 _SPOKEN_NUMBER_HOMOPHONES = {"free": 3, "tree": 3, "to": 2, "too": 2}
 # Only before a plural item: "do avocado smoothies" is two, "do you have" is not.
@@ -87,6 +89,8 @@ _JOINER_PHRASES: tuple[tuple[str, ...], ...] = (
     ("and", "then"),
     ("and", "also"),
 )
+# What recognisers write for a quick "and a" ("small end of vanilla latte").
+_SPOKEN_JOINER_PHRASES: tuple[tuple[str, ...], ...] = (("end", "of"), ("ends", "of"))
 _SEPARATOR_WORDS = frozenset({"and", "plus", "also", "then", "oh", "next"})
 _CONTAINERS = frozenset(
     {"cup", "glass", "slice", "bottle", "bowl", "plate", "order", "serving", "can", "mug",
@@ -119,6 +123,7 @@ class Atom:
     score: float = 1.0
     plural: bool = False
     word: str = ""  # UNKNOWN
+    guess: bool = False  # a number homophone or a spelling-tolerant match
 
 
 @dataclass(slots=True)
@@ -147,6 +152,9 @@ class ParsedLine:
 class ParseResult:
     lines: tuple[ParsedLine, ...]
     unmatched: tuple[str, ...]
+    # Homophone numbers and spelling-tolerant matches the parse relied on: of two
+    # readings that order the same way, the one that needed fewer guesses is likelier.
+    guesses: int = 0
 
 
 def _match_words(keys: list[str], start: int, phrase: tuple[str, ...]) -> bool:
@@ -173,6 +181,7 @@ def _first_phrase(
 
 
 _JOINERS = _by_first_word(_JOINER_PHRASES)
+_SPOKEN_JOINERS = _by_first_word(_SPOKEN_JOINER_PHRASES)
 _REMOVALS = _by_first_word(_REMOVAL_PHRASES)
 _CORRECTIONS = _by_first_word(_CORRECTION_PHRASES)
 _QUANTITY_VALUES = dict(_QUANTITY_PHRASES)
@@ -203,6 +212,13 @@ class _Lexer:
         self.words = [t.text for t in tokens]
         self.keys = [t.key for t in tokens]
         self.atoms: list[Atom] = []
+        # Spoken mode reads names across the commas a recogniser puts at pauses
+        # ("broken rice with pork, chop"): the words without punctuation, and where
+        # each of them sits among the tokens.
+        self.word_tokens = [k for k, t in enumerate(tokens) if not t.is_punct]
+        self.word_keys = [self.keys[k] for k in self.word_tokens]
+        self.word_texts = [self.words[k] for k in self.word_tokens]
+        self.word_at = {k: w for w, k in enumerate(self.word_tokens)}
 
     def span(self, i: int, n: int) -> tuple[int, int]:
         return self.tokens[i].start, self.tokens[i + n - 1].end
@@ -213,10 +229,38 @@ class _Lexer:
         return i + n
 
     def phrase_at(self, i: int) -> tuple[Entry, int, float] | None:
+        """The catalog phrase starting at token `i`: (entry, tokens consumed, score)."""
         match = self.index.exact(self.keys, i)
-        if match is not None:
-            return match.entry, match.length, match.score
-        return None
+        found = (match.entry, match.length, match.score) if match is not None else None
+        if self.spoken and i in self.word_at:
+            across = self._phrase_across_pause(i)
+            if across is not None and (found is None or across[1] > found[1]):
+                return across
+        return found
+
+    def _sounds_like(self, i: int) -> PhraseMatch | None:
+        """A name heard in the words from token `i`, across any pauses; in tokens."""
+        start = self.word_at[i]
+        match = self.index.sounds_like(self.word_texts, start, cutoff=SOUND_CUTOFF)
+        if match is None:
+            return None
+        last = self.word_tokens[start + match.length - 1]
+        return PhraseMatch(match.entry, last - i + 1, match.score)
+
+    def _phrase_across_pause(self, i: int) -> tuple[Entry, int, float] | None:
+        """A name of two or more words with punctuation between them, from token `i`."""
+        end = min(i + self.index.max_length + 1, len(self.tokens))
+        if not any(self.tokens[k].is_punct for k in range(i + 1, end)):
+            return None
+        start = self.word_at[i]
+        match = self.index.exact(self.word_keys, start)
+        if match is None or match.length < 2:
+            return None
+        last = self.word_tokens[start + match.length - 1]
+        consumed = last - i + 1
+        if consumed == match.length:  # no pause inside after all
+            return None
+        return match.entry, consumed, match.score
 
     def next_is_plural_item(self, i: int, *, plural: bool = True) -> bool:
         """After "to"/"for": do (modifiers or a container and then) a plural item follow?
@@ -266,6 +310,9 @@ class _Lexer:
             if (phrase := _first_phrase(self.words, i, _JOINERS)) is not None:
                 i = self.add(SEP, i, len(phrase))
                 continue
+            if self.spoken and (phrase := _first_phrase(self.words, i, _SPOKEN_JOINERS)):
+                i = self.add(SEP, i, len(phrase))
+                continue
             if (phrase := _first_phrase(self.words, i, _REMOVALS)) is not None:
                 i = self.add(REMOVE, i, len(phrase))
                 continue
@@ -296,14 +343,14 @@ class _Lexer:
                 and word in _SPOKEN_NUMBER_HOMOPHONES
                 and (self.next_is_plural_item(i + 1, plural=False) or self._ends_correction(i))
             ):
-                i = self.add(NUM, i, 1, value=_SPOKEN_NUMBER_HOMOPHONES[word])
+                i = self.add(NUM, i, 1, value=_SPOKEN_NUMBER_HOMOPHONES[word], guess=True)
                 continue
             if (
                 self.spoken
                 and word in _SPOKEN_PLURAL_HOMOPHONES
                 and self.next_is_plural_item(i + 1)
             ):
-                i = self.add(NUM, i, 1, value=_SPOKEN_PLURAL_HOMOPHONES[word])
+                i = self.add(NUM, i, 1, value=_SPOKEN_PLURAL_HOMOPHONES[word], guess=True)
                 continue
             if word == "no":
                 # "no fries" removes; "no, four" / "no, a latte" corrects.
@@ -331,10 +378,18 @@ class _Lexer:
                 if len(word) >= self.fuzzy_min_word and not word.isdigit()
                 else None
             )
+            if fuzzy is None and self.spoken and not word.isdigit():
+                fuzzy = self._sounds_like(i)
             if fuzzy is not None:
                 plural = self.tokens[i + fuzzy.length - 1].is_plural
                 i = self.add(
-                    PHRASE, i, fuzzy.length, entry=fuzzy.entry, score=fuzzy.score, plural=plural
+                    PHRASE,
+                    i,
+                    fuzzy.length,
+                    entry=fuzzy.entry,
+                    score=fuzzy.score,
+                    plural=plural,
+                    guess=True,
                 )
                 continue
             i = self.add(UNKNOWN, i, 1, word=word)
@@ -373,6 +428,24 @@ class _Interpreter:
             if atom.kind in (SEP, CORR, REMOVE, NUM) or atom.kind == UNKNOWN:
                 return None
         return None
+
+    def _pause_before_item(self, k: int) -> bool:
+        """ "one warm, everything bagel": a comma between an opened phrase and its item.
+
+        Recognisers write a comma wherever the speaker paused; a quantity or modifiers
+        waiting for their item keep waiting across it.
+        """
+        if self.unknown or (self.qty is None and not self.pre_mods):
+            return False
+        if self.text[self.atoms[k].start : self.atoms[k].end] not in PUNCTUATION:
+            return False
+        following = self.atoms[k + 1] if k + 1 < len(self.atoms) else None
+        return (
+            following is not None
+            and following.kind == PHRASE
+            and following.entry is not None
+            and following.entry.kind == ITEM
+        )
 
     def _phrase_end(self, k: int) -> int:
         """Index of the next separator, correction or removal after `k` (or the end)."""
@@ -495,7 +568,8 @@ class _Interpreter:
             atom = atoms[k]
             kind = atom.kind
             if kind == SEP:
-                self._flush_unknown()
+                if not self._pause_before_item(k):
+                    self._flush_unknown()
                 k += 1
             elif kind == CORR:
                 self._flush_unknown()
@@ -580,20 +654,22 @@ def parse_order(text: str, index: CatalogIndex, *, spoken: bool = False) -> Pars
     tokens = tokenize(text)
     atoms = _Lexer(tokens, index, spoken=spoken).run()
     lines, unmatched = _Interpreter(text, atoms).run()
-    return ParseResult(_merge(lines, text), tuple(u for u in unmatched if u.strip()))
+    guesses = sum(1 for atom in atoms if atom.guess)
+    return ParseResult(_merge(lines, text), tuple(u for u in unmatched if u.strip()), guesses)
 
 
 def choose_reading(readings: Sequence[str], index: CatalogIndex) -> tuple[str, ParseResult]:
     """Of a recogniser's readings (best first), the one that parses best as an order.
 
     The recogniser ranks by sound; the catalog knows what can be ordered. Fewer
-    words left unmatched wins, then a reading that orders anything, then rank.
+    words left unmatched wins, then fewer guesses (a homophone read as a number, a
+    misspelt name), then a reading that orders anything, then rank.
     """
-    best: tuple[tuple[int, bool, int], str, ParseResult] | None = None
+    best: tuple[tuple[int, int, bool, int], str, ParseResult] | None = None
     for rank, text in enumerate(readings):
         result = parse_order(text, index, spoken=True)
         unmatched_words = sum(len(span.split()) for span in result.unmatched)
-        quality = (-unmatched_words, bool(result.lines), -rank)
+        quality = (-unmatched_words, -result.guesses, bool(result.lines), -rank)
         if best is None or quality > best[0]:
             best = (quality, text, result)
     if best is None:

@@ -23,9 +23,9 @@ DEFAULT_EVAL = SHARED / "eval"
 
 # (label, beam size, catalog hot words)
 SETTINGS = [
+    ("beam 8, hot words (default)", 8, True),
+    ("beam 8, no biasing", 8, False),
     ("beam 5, hot words", 5, True),
-    ("beam 5, no biasing", 5, False),
-    ("beam 2, hot words", 2, True),
 ]
 
 

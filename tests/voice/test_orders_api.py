@@ -6,11 +6,13 @@ from typing import Any
 import httpx
 import pytest
 
+from src.config import Settings
 from tests.conftest import (
     RunningApp,
     assert_envelope_error,
     cafe_catalog,
     create_api_client,
+    other_app,
     token_for,
 )
 
@@ -272,3 +274,46 @@ async def test_order_metrics_by_outcome(
     assert {o: parsed(o) - before[o] for o in before} == {"full": 1, "partial": 1, "none": 1}
     assert (REGISTRY.get_sample_value("voice_unmatched_spans_total") or 0) - spans == 2
     assert (REGISTRY.get_sample_value("voice_order_lines_sum") or 0) - lines == 3
+
+
+async def test_catalog_replaced_by_another_worker(settings: Settings, lifespan: RunningApp) -> None:
+    """GET /catalog shows another worker's replacement within CATALOG_CACHE_SECONDS;
+    an order placed meanwhile is already priced at the new version."""
+    from sqlalchemy import update
+
+    from src.voice.models import Catalog, CatalogItem
+
+    async with other_app(settings, CATALOG_CACHE_SECONDS=0.5) as http:
+        creds = await create_api_client(lifespan)
+        headers = {"Authorization": f"Bearer {(await token_for(http, creds))['access_token']}"}
+        assert (
+            await http.put("/api/v1/voice/catalog", json=cafe_catalog(), headers=headers)
+        ).json()["data"]["version"] == 1
+        first = await http.get("/api/v1/voice/catalog", headers=headers)
+        assert first.json()["data"]["version"] == 1
+        assert first.headers["X-RateLimit-Limit"] and first.headers["X-RateLimit-Remaining"]
+
+        # Another worker raises the latte's price: straight through the database,
+        # so this process's caches know nothing of it.
+        async with lifespan.state["sessionmaker"]() as session:
+            client_id = creds["client_id"]
+            await session.execute(
+                update(CatalogItem)
+                .where(CatalogItem.client_id == client_id, CatalogItem.sku == "LATTE")
+                .values(price_minor=500)
+            )
+            await session.execute(
+                update(Catalog).where(Catalog.client_id == client_id).values(version=2)
+            )
+            await session.commit()
+
+        stale = await http.get("/api/v1/voice/catalog", headers=headers)
+        assert stale.json()["data"]["version"] == 1  # within the cache window
+        order = await http.post("/api/v1/voice/order", json={"text": "a latte"}, headers=headers)
+        assert order.status_code == 201, order.text
+        assert order.json()["data"]["total"] == "5.00"  # orders never lag
+
+        await asyncio.sleep(0.6)
+        fresh = (await http.get("/api/v1/voice/catalog", headers=headers)).json()["data"]
+        assert fresh["version"] == 2
+        assert next(i for i in fresh["items"] if i["sku"] == "LATTE")["price"] == "5.00"

@@ -177,6 +177,16 @@ def spoken(text: str, index: CatalogIndex = CAFE) -> set[tuple[str, int, tuple[s
         ("two cold brews, no sorry, free", {("COLD_BREW", 3, ())}),
         ("a small ice latte", {("ICED_LATTE", 1, ("SMALL",))}),
         ("one warm everything bagel", {("EVERYTHING_BAGEL", 1, ("WARMED",))}),
+        # A comma where the speaker paused, before the item or inside its name.
+        ("one warm, everything bagel", {("EVERYTHING_BAGEL", 1, ("WARMED",))}),
+        ("two iced, teas", {("ICED_TEA", 2, ())}),
+        # Names written by ear: split differently, or misheard as other words.
+        ("four ice turmeric canos please", {("ICED_AMERICANO", 4, ())}),
+        # "and a", said quickly.
+        (
+            "an iced tea, small end of vanilla latte",
+            {("ICED_TEA", 1, ("SMALL",)), ("VANILLA_LATTE", 1, ())},
+        ),
     ],
 )
 def test_spoken_transcripts(text: str, expected: set[tuple[str, int, tuple[str, ...]]]) -> None:
@@ -200,6 +210,33 @@ def test_spoken_rules_stay_out_of_typed_text() -> None:
     # Typed, "free" is a word the customer wrote, not a number: no guessed line.
     assert lines("free cookies") == set()
     assert lines("to hot chocolate") == {("HOT_CHOCOLATE", 1, ())}
+    # Nor are typed words matched by sound, or "end of" read as "and a".
+    assert lines("four ice turmeric canos") == set()
+    assert lines("a latte end of story") == {("LATTE", 1, ())}
+
+
+def test_names_by_ear_across_a_pause() -> None:
+    assert spoken("two cheese burgers, eggs, or cheese, please", FASTFOOD) == {
+        ("CHEESEBURGER", 2, ("EXTRA_CHEESE",))
+    }
+    assert spoken("fresh roles and a chicken noodle soup", VIET) == {
+        ("SPRING_ROLLS", 1, ()),
+        ("PHO_GA", 1, ()),
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "with extra cilantro",  # "extra" alone is not "extra egg"
+        "white ice",  # too short a sound to tell from "light ice"
+        "two pumpkin splice lattice",  # not on the menu, whatever it sounds like
+        "a nice day",
+    ],
+)
+def test_sound_alike_refuses_weak_evidence(text: str) -> None:
+    result = parse_order(text, VIET if "ice" in text or "cilantro" in text else CAFE, spoken=True)
+    assert not any(line.modifiers or line.sku == "VANILLA_LATTE" for line in result.lines)
 
 
 def test_a_pause_before_the_split_modifier() -> None:
@@ -217,3 +254,16 @@ def test_choose_reading_prefers_the_reading_that_orders() -> None:
     assert [(line.sku, line.quantity) for line in result.lines] == [("VANILLA_LATTE", 2)]
     first, _ = choose_reading(["a latte", "a latte please"], CAFE)
     assert first == "a latte"  # equal readings: the recogniser's order decides
+
+
+def test_choose_reading_prefers_fewer_guesses() -> None:
+    from src.voice.parser import choose_reading
+
+    # "to" read as two is a guess; "the" needs none: the recogniser's second
+    # reading wins over its first.
+    text, result = choose_reading(
+        ["a donut, no, to caramel macchiato", "a donut, no, the caramel macchiato"], CAFE
+    )
+    assert text == "a donut, no, the caramel macchiato"
+    assert [(line.sku, line.quantity) for line in result.lines] == [("CARAMEL_MACCHIATO", 1)]
+    assert result.guesses == 0
