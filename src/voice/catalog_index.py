@@ -6,7 +6,7 @@ import jellyfish
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
-from src.voice.text import phrase_key, tokenize
+from src.voice.text import tokenize
 
 ITEM = "item"
 MODIFIER = "modifier"
@@ -94,11 +94,11 @@ class CatalogIndex:
         index.vocabulary = frozenset(word for key in index.phrases for word in key)
         index._choice_keys = list(index.phrases)
         index._choices = [" ".join(key) for key in index._choice_keys]
-        index._sounds = [sound_key(index._spoken[key]) for key in index._choice_keys]
         return index
 
     def _add(self, text: str, entry: Entry, score: float) -> None:
-        key = phrase_key(text)
+        words = [token for token in tokenize(text) if not token.is_punct]
+        key = tuple(token.key for token in words)
         if not key:
             return
         existing = self.phrases.get(key)
@@ -110,7 +110,7 @@ class CatalogIndex:
                 return
         self.phrases[key] = (entry, score)
         # Sound as written ("iced", not the key's "ice"): recognisers hear the "d".
-        self._spoken[key] = " ".join(t.text for t in tokenize(text) if not t.is_punct)
+        self._spoken[key] = " ".join(token.text for token in words)
 
     def exact(self, keys: list[str], start: int) -> PhraseMatch | None:
         """Longest phrase starting at `start`."""
@@ -160,6 +160,8 @@ class CatalogIndex:
         long enough to mean something, and the spelling must still be recognisably
         close and about as long.
         """
+        if not self._sounds:  # made on first use: typed orders never need them
+            self._sounds = [sound_key(self._spoken[key]) for key in self._choice_keys]
         best: PhraseMatch | None = None
         best_similarity = 0.0
         longest = min(self.max_length + max_extra, len(words) - start)

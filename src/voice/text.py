@@ -67,8 +67,3 @@ def tokenize(text: str) -> list[Token]:
         start, end = match.span()
         tokens.append(Token(word, canon(word), start, end))
     return tokens
-
-
-def phrase_key(text: str) -> tuple[str, ...]:
-    """The lookup key of a catalog name or alias."""
-    return tuple(token.key for token in tokenize(text) if not token.is_punct)
