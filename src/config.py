@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     ASR_QUEUE_TIMEOUT: float = Field(default=2.0, ge=0)
     ASR_BEAM_SIZE: int = Field(default=8, ge=1, le=16)
     ASR_PRELOAD: bool = True
+    # An audio order whose best reading leaves words unmatched is heard once more,
+    # slowed down; costs one more decode for those orders only.
+    ASR_SECOND_LISTEN: bool = True
 
     IDEMPOTENCY_TTL_SECONDS: int = Field(default=24 * 3600, ge=3600)
     IDEMPOTENCY_LOCK_SECONDS: int = Field(default=60, ge=1)

@@ -74,6 +74,9 @@ REAL_TIME_FACTOR = Histogram(
     buckets=(0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 4),
 )
 SPEECH_BUSY = Counter("speech_busy_rejections_total", "Speech requests refused: queue full")
+SECOND_LISTENS = Counter(
+    "speech_second_listens_total", "Audio orders decoded again, slowed, after a poor first reading"
+)
 ASR_MODEL_LOADED = Gauge(
     "speech_model_loaded", "1 when the speech model is loaded", multiprocess_mode="livemax"
 )

@@ -675,3 +675,9 @@ def choose_reading(readings: Sequence[str], index: CatalogIndex) -> tuple[str, P
     if best is None:
         return "", ParseResult((), ())
     return best[1], best[2]
+
+
+def reads_as_order(readings: Sequence[str], index: CatalogIndex) -> bool:
+    """True when the best of `readings` orders something and leaves no word unmatched."""
+    _text, result = choose_reading(readings, index)
+    return bool(result.lines) and not result.unmatched

@@ -1,6 +1,7 @@
 """Voice routes. Thin: parse the request, call a service, wrap the answer."""
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -22,6 +23,7 @@ from src.voice.dependencies import (
     speech_engine,
 )
 from src.voice.intake import SPEECH_REQUEST_BODY, audio_from_base64, read_speech_request
+from src.voice.parser import reads_as_order
 from src.voice.schemas import (
     CatalogIn,
     CatalogOut,
@@ -76,11 +78,17 @@ async def get_catalog(request: Request, client: CurrentClient) -> Response:
 
 
 async def _transcribe(
-    engine: SpeechEngine, audio: AudioInput, catalog: PreparedCatalog | None
+    engine: SpeechEngine,
+    audio: AudioInput,
+    catalog: PreparedCatalog | None,
+    *,
+    as_order: bool = False,
 ) -> Transcript:
     # Biased toward what this client sells; hot words are fitted once per catalog version.
     hotwords = engine.hotwords_for(catalog.speech_phrases) if catalog is not None else None
-    return await engine.transcribe(audio, hotwords=hotwords)
+    # An order is heard again, slowed, when its best reading does not read as one.
+    accept = partial(reads_as_order, index=catalog.index) if as_order and catalog else None
+    return await engine.transcribe(audio, hotwords=hotwords, accept=accept)
 
 
 @router.post(
@@ -151,7 +159,10 @@ async def create_order(
     try:
         if body.audio is not None:
             transcript = await _transcribe(
-                speech_engine(request), audio_from_base64(body.audio, body), catalog
+                speech_engine(request),
+                audio_from_base64(body.audio, body),
+                catalog,
+                as_order=True,
             )
             text, alternatives, source = transcript.text, transcript.alternatives, "audio"
         else:

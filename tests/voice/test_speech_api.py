@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
+from src.voice.asr import AudioInput, slowed
 from src.voice.audio import decode_audio
 from tests.conftest import RunningApp, assert_envelope_error, load_catalog
 from tests.voice.audio_factory import tone, wav_bytes
@@ -223,3 +225,67 @@ async def test_event_loop_answers_while_speech_decodes(
     assert (await speech).status_code == 200
     # A blocked loop would have let through at most one round before the decode ended.
     assert answered >= 3
+
+
+def second_listens() -> float:
+    return REGISTRY.get_sample_value("speech_second_listens_total") or 0.0
+
+
+async def test_a_reading_that_is_not_an_order_is_heard_again_slower(
+    lifespan: RunningApp,
+) -> None:
+    engine = lifespan.state["speech"]
+    asked: list[tuple[str, ...]] = []
+
+    def reject(readings: Sequence[str]) -> bool:
+        asked.append(tuple(readings))
+        return False
+
+    before = second_listens()
+    heard = await engine.transcribe(AudioInput(clip("cafe-022")), accept=reject)
+    assert second_listens() == before + 1
+    assert len(asked) == 1  # asked about the first listen only
+    # The first listen's readings stay first and in order; the slower one's follow.
+    readings = (heard.text, *heard.alternatives)
+    assert readings[: len(asked[0])] == asked[0]
+    original = decode_audio(clip("cafe-022"), encoding=None, hertz=None, max_seconds=60)
+    assert heard.duration == pytest.approx(original.duration, abs=0.01)  # as sent, not slowed
+
+    await engine.transcribe(AudioInput(clip("cafe-022")), accept=lambda readings: True)
+    assert second_listens() == before + 1
+
+
+async def test_only_orders_that_do_not_read_cleanly_cost_a_second_listen(
+    client: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
+    await client.put(
+        "/api/v1/voice/catalog", json=load_catalog("cafe"), headers=merchant["headers"]
+    )
+    before = second_listens()
+    clean = await client.post(
+        ORDER, json={"audio": b64(clip("cafe-009"))}, headers=merchant["headers"]
+    )
+    assert lines(clean) == [("HOT_CHOCOLATE", 2, [])]
+    assert second_listens() == before
+    transcribed = await client.post(
+        SPEECH, json={"audio": b64(clip("fastfood-103"))}, headers=merchant["headers"]
+    )
+    assert transcribed.status_code == 200
+    assert second_listens() == before  # plain transcription never listens twice
+
+    # Nuggets are not sold here: the words stay unmatched after both listens.
+    off_menu = await client.post(
+        ORDER, json={"audio": b64(clip("fastfood-103"))}, headers=merchant["headers"]
+    )
+    assert off_menu.status_code == 201, off_menu.text
+    assert off_menu.json()["data"]["unmatched"]
+    assert second_listens() == before + 1
+
+
+def test_slowed_audio_is_longer_and_keeps_its_shape() -> None:
+    ramp = np.linspace(-1.0, 1.0, 16000, dtype=np.float32)
+    slower = slowed(ramp)
+    assert slower.dtype == np.float32
+    assert len(slower) == 17600
+    assert slower[0] == ramp[0] and slower[-1] == ramp[-1]
+    assert np.all(np.diff(slower) > 0)  # still a ramp, only longer
