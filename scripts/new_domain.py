@@ -207,13 +207,13 @@ def scaffold(root: Path, name: str) -> list[Path]:
     text = api.read_text()
     anchor = "from src.voice.router import router as voice_router\n"
     text = text.replace(anchor, anchor + f"from src.{name}.router import router as {name}_router\n")
-    include = "authenticated_api_router.include_router(voice_router"
+    include = "    api.include_router(voice_router"
     line = next(row for row in text.splitlines(keepends=True) if row.startswith(include))
     text = text.replace(
         line,
         line
-        + "authenticated_api_router.include_router("
-        + f'{name}_router, prefix="/{name}", tags=["{name}"])\n',
+        + "    api.include_router("
+        + f'{name}_router, prefix="/{name}", tags=["{name}"], **PROTECTED)\n',
     )
     api.write_text(text)
     env = root / "src" / "migrations" / "env.py"

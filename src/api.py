@@ -1,11 +1,11 @@
-"""`api_router`: health, readiness and every domain router, composed in one place."""
+"""`include_routers`: health, readiness and every domain router, composed in one place."""
 
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request, Security
+from fastapi import APIRouter, Depends, FastAPI, Request, Security
 
-from src.auth.dependencies import valid_api_credential
+from src.auth.dependencies import API_SCOPES, valid_api_credential
 from src.auth.router import router as auth_router
 from src.database import check_database
 from src.exceptions import ServiceUnavailable
@@ -26,19 +26,18 @@ class Readiness(ORJSONModel):
     checks: dict[str, str]
 
 
-api_router = APIRouter()
+health_router = APIRouter(tags=["health"])
 _HEALTHY = envelope(HealthStatus(status="ok"))
 
 
-@api_router.get("/healthcheck", tags=["health"], summary="Liveness: the process answers")
+@health_router.get("/healthcheck", summary="Liveness: the process answers")
 async def healthcheck() -> Envelope[HealthStatus]:
     """Liveness probe. Calls no dependency, so it stays cheap and always answers."""
     return _HEALTHY
 
 
-@api_router.get(
+@health_router.get(
     "/readiness",
-    tags=["health"],
     summary="Readiness: database, rate-limit storage and speech model",
     responses={503: {"description": "A dependency is down; `data.checks` names it"}},
 )
@@ -58,17 +57,29 @@ async def readiness(request: Request) -> Envelope[Readiness]:
     return envelope(Readiness(status="ok", checks=checks))
 
 
-# Everything below needs a valid access token; the limit is counted per client.
-authenticated_api_router = APIRouter(
-    dependencies=[Security(valid_api_credential, scopes=["voice"]), Depends(default_rate_limit)],
-    responses=error_responses(400, 401, 403, 413, 422, 429, 503),
-)
-authenticated_api_router.include_router(voice_router, prefix="/voice", tags=["voice"])
+# What every protected router gets: a valid access token with the API's scopes, and
+# one request budget per client. Routes that name CurrentClient (the same scopes)
+# reuse this check's result instead of verifying the token again.
+PROTECTED: dict[str, Any] = {
+    "dependencies": [
+        Security(valid_api_credential, scopes=API_SCOPES),
+        Depends(default_rate_limit),
+    ],
+    "responses": error_responses(400, 401, 403, 413, 422, 429, 503),
+}
 
-api_router.include_router(
-    auth_router,
-    prefix="/auth",
-    tags=["auth"],
-    responses=error_responses(400, 401, 413, 422, 429, 503),
-)
-api_router.include_router(authenticated_api_router)
+
+def include_routers(api: FastAPI) -> None:
+    """Every router of the API, each included directly into `api`.
+
+    Not nested under a parent router: FastAPI matches an included router level by level,
+    twice per request, so each level of nesting is paid for on every call.
+    """
+    api.include_router(health_router)
+    api.include_router(
+        auth_router,
+        prefix="/auth",
+        tags=["auth"],
+        responses=error_responses(400, 401, 413, 422, 429, 503),
+    )
+    api.include_router(voice_router, prefix="/voice", tags=["voice"], **PROTECTED)

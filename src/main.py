@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 
-from src.api import api_router
+from src.api import include_routers
 from src.config import Settings, SettingsError, get_settings
 from src.database import create_engine, create_sessionmaker
 from src.exceptions import register_exception_handlers
@@ -114,7 +114,7 @@ def create_api(settings: Settings) -> FastAPI:
         generate_unique_id_function=_operation_id,
         telemetry=NO_OPENTELEMETRY,
     )
-    api.include_router(api_router)
+    include_routers(api)
     return api
 
 

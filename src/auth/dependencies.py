@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -10,6 +10,9 @@ from src.auth import service
 from src.auth.exceptions import AuthenticationRequired, AuthorizationFailed
 from src.auth.service import AuthenticatedClient
 from src.context import client_id_var
+
+# The scopes an access token needs for the protected API (`create-client`'s default).
+API_SCOPES = ["voice"]
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -31,8 +34,8 @@ async def valid_api_credential(
     """
     if credentials is None or not credentials.credentials:
         raise AuthenticationRequired()
-    # The router's Security(scopes=...) and a route's CurrentClient are separate
-    # dependencies to FastAPI (their scopes differ): verify the token once per request.
+    # A route may still ask with other scopes (a separate dependency to FastAPI):
+    # verify the token once per request all the same.
     client: AuthenticatedClient | None = getattr(request.state, "authenticated", None)
     if client is None:
         sessionmaker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
@@ -51,7 +54,9 @@ async def valid_api_credential(
     return client
 
 
-CurrentClient = Annotated[AuthenticatedClient, Depends(valid_api_credential)]
+# With the same scopes as the protected routers' own check (src/api.py), FastAPI sees
+# one dependency and solves it once per request.
+CurrentClient = Annotated[AuthenticatedClient, Security(valid_api_credential, scopes=API_SCOPES)]
 
 
 async def optional_bearer_subject(
