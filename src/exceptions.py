@@ -13,6 +13,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from slowapi.errors import RateLimitExceeded
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette._utils import get_route_path
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -233,7 +234,8 @@ def _sqlstate(exc: BaseException) -> str:
 
 
 def _is_database_down(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError):
+    # PoolTimeout: no connection came free within DATABASE_POOL_TIMEOUT.
+    if isinstance(exc, OperationalError | PoolTimeout):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True

@@ -5,9 +5,10 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.auth.dependencies import CurrentClient
-from src.database import DbSession
+from src.database import DbSession, release_connection
 from src.exceptions import NotFound, UnprocessableEntity, validation_error
 from src.models import Envelope, envelope, error_responses
 from src.monitoring import IDEMPOTENT_REPLAYS
@@ -81,9 +82,12 @@ async def _transcribe(
     engine: SpeechEngine,
     audio: AudioInput,
     catalog: PreparedCatalog | None,
+    db_session: AsyncSession,
     *,
     as_order: bool = False,
 ) -> Transcript:
+    # A decode takes a good part of a second: no database connection held meanwhile.
+    await release_connection(db_session)
     # Biased toward what this client sells; hot words are fitted once per catalog version.
     hotwords = engine.hotwords_for(catalog.speech_phrases) if catalog is not None else None
     # An order is heard again, slowed, when its best reading does not read as one.
@@ -102,11 +106,12 @@ async def _transcribe(
     },
 )
 async def speech_to_text(
-    request: Request, engine: Speech, catalog: OptionalCatalog
+    request: Request, engine: Speech, catalog: OptionalCatalog, db_session: DbSession
 ) -> Envelope[SpeechOut]:
     """JSON `{"audio": "<base64>", ...}` or multipart with a `file` part."""
+    await release_connection(db_session)  # before reading a body that may arrive slowly
     audio = await read_speech_request(request)
-    transcript = await _transcribe(engine, audio, catalog)
+    transcript = await _transcribe(engine, audio, catalog, db_session)
     return envelope(
         SpeechOut(
             text=transcript.text,
@@ -162,6 +167,7 @@ async def create_order(
                 speech_engine(request),
                 audio_from_base64(body.audio, body),
                 catalog,
+                db_session,
                 as_order=True,
             )
             text, alternatives, source = transcript.text, transcript.alternatives, "audio"
