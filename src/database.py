@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 
 from src.config import Settings
+from src.connection_pool import FairAsyncQueuePool
 
 # Explicit constraint names: migrations stay stable across databases.
 NAMING_CONVENTION = {
@@ -51,19 +52,19 @@ def create_engine(settings: Settings) -> AsyncEngine:
     """The engine for DATABASE_URL with settings right for its dialect."""
     url = settings.DATABASE_URL
     if url.startswith("sqlite"):
-        # One connection per process. SQLite lets one writer in at a time; with several
-        # connections, concurrent orders of one worker waited for each other inside
-        # SQLite, whose busy handler sleeps in growing steps (up to 100 ms): 8 concurrent
-        # orders on one worker had a p99 of 1.2 s. Queued in the pool instead, first come
-        # first served, the p99 was 74 ms, and more orders went through a second.
-        # Requests give the connection back before slow work (release_connection).
-        single = {} if ":memory:" in url else {"pool_size": 1, "max_overflow": 0}
-        engine = create_async_engine(
-            url,
-            connect_args={"timeout": 5},
-            pool_timeout=settings.DATABASE_POOL_TIMEOUT,
-            **single,
-        )
+        # Several connections per process, not one: one connection ended concurrent
+        # writers' waits inside SQLite (order p99 1.2 s -> 74 ms for 8 concurrent
+        # orders on a worker) but made reads queue behind every refresh under load
+        # (catalog p99 60 ms -> 870 ms at 32 connections). docs/BENCHMARKS.md.
+        pool: dict[str, Any] = {
+            "poolclass": FairAsyncQueuePool,
+            "pool_size": settings.DATABASE_POOL_SIZE,
+            "max_overflow": settings.DATABASE_MAX_OVERFLOW,
+            "pool_timeout": settings.DATABASE_POOL_TIMEOUT,
+        }
+        if ":memory:" in url:
+            pool = {}  # SQLAlchemy's StaticPool: one connection is the whole database
+        engine = create_async_engine(url, connect_args={"timeout": 5}, **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
     connect_args: dict[str, Any] = {}
@@ -78,6 +79,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         }
     return create_async_engine(
         url,
+        poolclass=FairAsyncQueuePool,
         pool_pre_ping=settings.DATABASE_POOL_PRE_PING,
         pool_recycle=1800,
         pool_size=settings.DATABASE_POOL_SIZE,
