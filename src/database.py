@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from src.config import Settings
 from src.connection_pool import FairAsyncQueuePool
+from src.sqlite_writes import serialize_writes
 
 # Explicit constraint names: migrations stay stable across databases.
 NAMING_CONVENTION = {
@@ -52,20 +53,23 @@ def create_engine(settings: Settings) -> AsyncEngine:
     """The engine for DATABASE_URL with settings right for its dialect."""
     url = settings.DATABASE_URL
     if url.startswith("sqlite"):
-        # Several connections per process, not one: one connection ended concurrent
-        # writers' waits inside SQLite (order p99 1.2 s -> 74 ms for 8 concurrent
-        # orders on a worker) but made reads queue behind every refresh under load
-        # (catalog p99 60 ms -> 870 ms at 32 connections). docs/BENCHMARKS.md.
+        # Several connections, so reads run side by side; writers take turns
+        # (src/sqlite_writes.py). A single connection per process also ended the
+        # writers' waits inside SQLite, but made reads queue behind each cache refresh
+        # under load (GET /catalog at 32 connections: p99 60 ms -> 870 ms).
         pool: dict[str, Any] = {
             "poolclass": FairAsyncQueuePool,
             "pool_size": settings.DATABASE_POOL_SIZE,
             "max_overflow": settings.DATABASE_MAX_OVERFLOW,
             "pool_timeout": settings.DATABASE_POOL_TIMEOUT,
         }
-        if ":memory:" in url:
-            pool = {}  # SQLAlchemy's StaticPool: one connection is the whole database
+        in_memory = ":memory:" in url  # StaticPool: one connection is the whole database
+        if in_memory:
+            pool = {}
         engine = create_async_engine(url, connect_args={"timeout": 5}, **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        if not in_memory:
+            serialize_writes(engine, settings.DATABASE_POOL_TIMEOUT)
         return engine
     connect_args: dict[str, Any] = {}
     if url.startswith("postgresql+asyncpg"):
