@@ -184,15 +184,18 @@ async def create_order(
         )
         payload = envelope(order_service.order_out(order), 201).model_dump_json().encode()
         db_session.add(order)
+        await db_session.flush()
+        if key is not None:
+            await idempotency.complete(
+                db_session=db_session, client_id=client.client_id, key=key, status=201, body=payload
+            )
+        # Last before the commit: every order of a merchant updates the same counter
+        # rows, and their row locks are held from here until the commit.
         await recommendation_service.record_baskets(
             db_session=db_session,
             client_id=client.client_id,
             baskets=[recommendation_service.basket_of(order)],
         )
-        if key is not None:
-            await idempotency.complete(
-                db_session=db_session, client_id=client.client_id, key=key, status=201, body=payload
-            )
         await db_session.commit()
     except BaseException:
         if key is not None:
