@@ -3,6 +3,7 @@
 import re
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -146,88 +147,80 @@ async def test_metrics_use_route_templates(
     assert "http_requests_inprogress" in metrics
 
 
-async def test_no_free_database_connection_in_time_is_503_and_retryable(
-    settings: Settings, lifespan: RunningApp
-) -> None:
-    creds = await create_api_client(lifespan, "pool exhausted")
+@asynccontextmanager
+async def one_connection_app(
+    settings: Settings, lifespan: RunningApp, pool_timeout: float
+) -> AsyncIterator[tuple[RunningApp, httpx.AsyncClient, dict[str, str]]]:
+    """The app with a database pool of one connection (and no speech model), a client
+    of it and that API client's login body."""
+    creds = await create_api_client(lifespan, "one connection")
+    login = {"secret_id": creds["secret_id"], "secret_key": creds["secret_key"]}
     application = create_app(
         settings.model_copy(
             update={
                 "DATABASE_POOL_SIZE": 1,
                 "DATABASE_MAX_OVERFLOW": 0,
-                "DATABASE_POOL_TIMEOUT": 0.3,
+                "DATABASE_POOL_TIMEOUT": pool_timeout,
                 "ASR_PRELOAD": False,
             }
         )
     )
-    login = {"secret_id": creds["secret_id"], "secret_key": creds["secret_key"]}
     try:
         async with (
             running(application) as started,
             checked_client(started.asgi, "10.9.9.7") as http,
         ):
-            # The pool's one connection, busy elsewhere for longer than the timeout.
-            async with started.state["engine"].connect() as busy:
-                await busy.execute(text("SELECT 1"))
-                waited = await http.post("/api/v1/auth/token", json=login)
-            assert_envelope_error(waited, 503, "SERVICE_UNAVAILABLE")
-            assert waited.headers["retry-after"] == "1"
-            # Once it is free again, the same request goes through.
-            again = await http.post("/api/v1/auth/token", json=login)
-            assert again.status_code == 200, again.text
+            yield started, http, login
     finally:
         configure_logging(settings)
+
+
+async def test_no_free_database_connection_in_time_is_503_and_retryable(
+    settings: Settings, lifespan: RunningApp
+) -> None:
+    async with one_connection_app(settings, lifespan, 0.3) as (started, http, login):
+        # The pool's one connection, busy elsewhere for longer than the timeout.
+        async with started.state["engine"].connect() as busy:
+            await busy.execute(text("SELECT 1"))
+            waited = await http.post("/api/v1/auth/token", json=login)
+        assert_envelope_error(waited, 503, "SERVICE_UNAVAILABLE")
+        assert waited.headers["retry-after"] == "1"
+        # Once it is free again, the same request goes through.
+        again = await http.post("/api/v1/auth/token", json=login)
+        assert again.status_code == 200, again.text
 
 
 async def test_a_slow_speech_upload_holds_no_database_connection(
     settings: Settings, lifespan: RunningApp
 ) -> None:
-    creds = await create_api_client(lifespan, "slow upload")
-    application = create_app(
-        settings.model_copy(
-            update={
-                "DATABASE_POOL_SIZE": 1,
-                "DATABASE_MAX_OVERFLOW": 0,
-                "DATABASE_POOL_TIMEOUT": 0.5,
-                "ASR_PRELOAD": False,
-            }
-        )
-    )
-    login = {"secret_id": creds["secret_id"], "secret_key": creds["secret_key"]}
-    try:
-        async with (
-            running(application) as started,
-            checked_client(started.asgi, "10.9.9.6") as http,
-        ):
-            token = (await http.post("/api/v1/auth/token", json=login)).json()["data"]
-            headers = {"Authorization": f"Bearer {token['access_token']}"}
-            body_may_finish = anyio.Event()
+    async with one_connection_app(settings, lifespan, 0.5) as (_started, http, login):
+        token = (await http.post("/api/v1/auth/token", json=login)).json()["data"]
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        body_may_finish = anyio.Event()
 
-            async def trickle() -> AsyncIterator[bytes]:
-                yield b'{"audio": "'
-                await body_may_finish.wait()
-                yield b'AAAA"}'
+        async def trickle() -> AsyncIterator[bytes]:
+            yield b'{"audio": "'
+            await body_may_finish.wait()
+            yield b'AAAA"}'
 
-            results: dict[str, httpx.Response] = {}
+        results: dict[str, httpx.Response] = {}
 
-            async def send_speech() -> None:
-                results["speech"] = await http.post(
-                    "/api/v1/voice/speech",
-                    content=trickle(),
-                    headers={**headers, "Content-Type": "application/json"},
-                )
+        async def send_speech() -> None:
+            results["speech"] = await http.post(
+                "/api/v1/voice/speech",
+                content=trickle(),
+                headers={**headers, "Content-Type": "application/json"},
+            )
 
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(send_speech)
-                await anyio.sleep(0.2)  # its catalog is read; its body is still arriving
-                # The pool's only connection must be free for this one meanwhile.
-                results["refresh"] = await http.post(
-                    "/api/v1/auth/refresh", json={"refresh_token": token["refresh_token"]}
-                )
-                body_may_finish.set()
-            assert results["refresh"].status_code == 200, results["refresh"].text
-            # The model is not loaded here (ASR_PRELOAD off): 503 naming the model.
-            assert_envelope_error(results["speech"], 503, "SERVICE_UNAVAILABLE")
-            assert "speech_model" in results["speech"].json()["data"]["checks"]
-    finally:
-        configure_logging(settings)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(send_speech)
+            await anyio.sleep(0.2)  # its catalog is read; its body is still arriving
+            # The pool's only connection must be free for this one meanwhile.
+            results["refresh"] = await http.post(
+                "/api/v1/auth/refresh", json={"refresh_token": token["refresh_token"]}
+            )
+            body_may_finish.set()
+        assert results["refresh"].status_code == 200, results["refresh"].text
+        # The model is not loaded here (ASR_PRELOAD off): 503 naming the model.
+        assert_envelope_error(results["speech"], 503, "SERVICE_UNAVAILABLE")
+        assert "speech_model" in results["speech"].json()["data"]["checks"]
