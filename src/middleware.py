@@ -44,7 +44,8 @@ def new_request_id() -> str:
     healthcheck's time was spent waiting at that one call. An id only has to be unique,
     not unpredictable, and `random` is reseeded in every forked worker.
     """
-    return f"{random.getrandbits(128):032x}"  # nosec B311 - an identifier, not a secret
+    # An identifier, not a secret: a non-cryptographic generator is right here.
+    return f"{random.getrandbits(128):032x}"  # nosec B311
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
