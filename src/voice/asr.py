@@ -229,8 +229,9 @@ class SpeechEngine:
         AUDIO_SECONDS.inc(decoded.duration)
         started = time.perf_counter()
         if decoded.duration <= WINDOW_SECONDS:
-            language = self._language_of(decoded.samples, audio.language)
-            readings = self._decode_window(decoded.samples, language, hotwords)
+            features = self._model.feature_extractor(decoded.samples)
+            language = self._language_of(features, audio.language)
+            readings = self._decode_window(features, language, hotwords)
             if (
                 accept is not None
                 and self.settings.ASR_SECOND_LISTEN
@@ -238,7 +239,8 @@ class SpeechEngine:
                 and not accept(readings)
             ):
                 SECOND_LISTENS.inc()
-                slower = self._decode_window(slowed(decoded.samples), language, hotwords)
+                slower_features = self._model.feature_extractor(slowed(decoded.samples))
+                slower = self._decode_window(slower_features, language, hotwords)
                 readings = tuple(dict.fromkeys([*readings, *slower]))
             best = readings[0] if readings else ""
             parts: tuple[Segment, ...] = (
@@ -261,7 +263,7 @@ class SpeechEngine:
         )
 
     def _decode_window(
-        self, samples: np.ndarray, language: str, hotwords: str | None
+        self, features: np.ndarray, language: str, hotwords: str | None
     ) -> tuple[str, ...]:
         """One 30-second window: the beam's n best transcripts, best first, distinct.
 
@@ -273,7 +275,6 @@ class SpeechEngine:
         from faster_whisper.tokenizer import Tokenizer
 
         model = self._model
-        features = model.feature_extractor(samples)
         tokenizer = Tokenizer(
             model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
         )
@@ -310,13 +311,13 @@ class SpeechEngine:
         )
         return str(info.language), parts
 
-    def _language_of(self, samples: np.ndarray, hint: str | None) -> str:
+    def _language_of(self, features: np.ndarray, hint: str | None) -> str:
         model = self._model
         if not model.model.is_multilingual:
             return "en"  # an English-only model (*.en) knows no other language
         if hint:
             return hint
-        language, _probability, _all = model.detect_language(audio=samples)
+        language, _probability, _all = model.detect_language(features=features)
         return str(language)
 
 
