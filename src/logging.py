@@ -169,7 +169,7 @@ class DroppingQueueHandler(logging.handlers.QueueHandler):
 
 
 class FlushedPerBatch(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stream handler mixin whose emit() leaves the line in the stream's buffer.
+    """A stream handler whose emit() leaves the line in the stream's buffer.
 
     StreamHandler flushes after every record: one write() system call per log line.
     Behind a BatchingQueueListener the listener flushes once per batch instead, so
