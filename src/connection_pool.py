@@ -5,8 +5,9 @@ connection comes back, the queue wakes the longest waiter, but the connection st
 in the queue until that waiter runs; a request that asks in between takes it first
 (the pool's `get` takes an available connection without waiting its turn), and the
 woken waiter goes back to the end of the line. Under steady load one request can lose
-that race again and again until DATABASE_POOL_TIMEOUT: with SQLite's one connection a
-worker, a few catalog reads in 30,000 waited 3 s and answered 503. Here callers line
+that race again and again until DATABASE_POOL_TIMEOUT (seen with a pool of one
+connection a worker: a few catalog reads in 30,000 waited 3 s and answered 503; any
+pool that runs out under load does the same). Here callers line
 up on an `asyncio.Lock`, which lets nobody in ahead of a waiter, and only the caller
 at the front waits on the queue itself.
 """
