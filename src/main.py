@@ -32,7 +32,7 @@ from src.middleware import (
     UnhandledErrorMiddleware,
 )
 from src.monitoring import instrument_app
-from src.rate_limiter import build_limiter, storage_is_shared
+from src.rate_limiter import build_limiter, build_window_counter, storage_is_shared
 from src.voice.asr import SpeechEngine
 from src.voice.idempotency import PendingReleases
 
@@ -49,7 +49,7 @@ def _operation_id(route: APIRoute) -> str:
 
 def _lifespan(settings: Settings) -> Any:
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         shipping = shipping_for(settings)
         runtime = configure_logging(
             settings, extra_handlers=[shipping.handler] if shipping is not None else []
@@ -87,6 +87,8 @@ def _lifespan(settings: Settings) -> Any:
                 await release_loop
             await releases.retry(sessionmaker)  # a last try before the engine goes
             await engine.dispose()
+            if app.state.window_counter is not None:
+                await app.state.window_counter.aclose()
             await anyio.to_thread.run_sync(speech.close)
             logger.info("stopped")
             runtime.stop()  # drains the log queue into the spool first
@@ -136,9 +138,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     api = create_api(settings)
     limiter = build_limiter(settings)
+    window_counter = build_window_counter(settings)
     for each in (app, api):
         each.state.settings = settings
         each.state.limiter = limiter
+        each.state.window_counter = window_counter
         register_exception_handlers(each)
     app.mount(API_PREFIX, api)
 

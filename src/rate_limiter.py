@@ -4,7 +4,9 @@ Why a dependency rather than slowapi's decorator or middleware: the middleware c
 see routes of a mounted sub-app and answers 429 outside our envelope, and the
 decorator needs `request`/`response` in every signature. The dependency registers its
 limit with slowapi once and then asks slowapi to check it, so storage, strategies and
-the in-memory fallback while Redis is down are all slowapi's.
+the in-memory fallback while Redis is down are slowapi's. One case is checked here
+instead: fixed windows in Redis, production's setting, where slowapi's blocking calls
+cost more than the rest of a request (see `RedisWindowCounter`).
 """
 
 import inspect
@@ -18,19 +20,23 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import Request, Response
+from limits import parse
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
+from slowapi.wrappers import Limit
 
 from src.config import PROJECT_ROOT, Settings
 from src.monitoring import RATE_LIMIT_REJECTIONS
+from src.redis_window import RedisWindowCounter
 
 logger = logging.getLogger(__name__)
 
 # slowapi reads `.env` through starlette's Config unless told otherwise; all of its
 # options come from our Settings, so point it at an empty file of our own.
 _NO_CONFIG_FILE = str(PROJECT_ROOT / "src" / "slowapi.env")
+KEY_PREFIX = "voice-api"
 
 
 @lru_cache(maxsize=64)
@@ -103,13 +109,29 @@ def build_limiter(settings: Settings) -> Limiter:
         strategy=settings.RATE_LIMIT_STRATEGY,
         headers_enabled=False,
         key_style="endpoint",
-        key_prefix="voice-api",
+        key_prefix=KEY_PREFIX,
         swallow_errors=True,
         in_memory_fallback_enabled=True,
         in_memory_fallback=[settings.RATE_LIMIT_DEFAULT],
         enabled=settings.RATE_LIMIT_ENABLED,
         config_filename=_NO_CONFIG_FILE,
     )
+
+
+def build_window_counter(settings: Settings) -> RedisWindowCounter | None:
+    """The async, batched Redis path for fixed windows on Redis; None: slowapi checks."""
+    if settings.RATE_LIMIT_STRATEGY != "fixed-window":
+        return None
+    if not settings.RATE_LIMIT_STORAGE_URI.startswith(("redis://", "rediss://")):
+        return None
+    return RedisWindowCounter(settings.RATE_LIMIT_STORAGE_URI, settings.RATE_LIMIT_STORAGE_TIMEOUT)
+
+
+def reset_limits(state: Any) -> None:
+    """Forget every count of an app's limits (its `state`): slowapi's and the counter's."""
+    state.limiter.reset()
+    if state.window_counter is not None:
+        state.window_counter.reset()
 
 
 def storage_is_shared(settings: Settings) -> bool:
@@ -131,10 +153,9 @@ def rate_limit_headers(request: Request, *, exceeded: bool = False) -> dict[str,
 
     Computed once, when the limit is checked, and remembered for the response.
     """
-    if not exceeded:
-        known: dict[str, str] | None = getattr(request.state, "rate_limit_headers", None)
-        if known is not None:
-            return known
+    known: dict[str, str] | None = getattr(request.state, "rate_limit_headers", None)
+    if known is not None and (not exceeded or "Retry-After" in known):
+        return known
     current = getattr(request.state, "view_rate_limit", None)
     limiter: Limiter | None = getattr(request.app.state, "limiter", None)
     if current is None or limiter is None:
@@ -159,7 +180,11 @@ def rate_limit_headers(request: Request, *, exceeded: bool = False) -> dict[str,
 class RateLimit:
     """A dependency enforcing the limit named by a setting, counted per `key_func`.
 
-    All routes guarded by the same `RateLimit` share one budget per key.
+    All routes guarded by the same `RateLimit` share one budget per key. With Redis
+    and the fixed window (production's setting) a check is one awaited Lua call,
+    batched with the checks of concurrent requests (`RedisWindowCounter`); otherwise
+    slowapi checks it (memory storage: in the event loop; other strategies on a
+    shared storage: in a worker thread, as slowapi's calls block).
     """
 
     def __init__(
@@ -176,6 +201,7 @@ class RateLimit:
         if not hasattr(key_func, "__signature__"):
             setattr(key_func, "__signature__", inspect.signature(key_func))  # noqa: B010
         self._markers: dict[int, Callable[[Request], None]] = {}
+        self._limits: dict[str, Limit] = {}
 
     def _marker_for(self, limiter: Limiter, settings: Settings) -> Callable[[Request], None]:
         # slowapi keys its limits by function: give this limit a function of its own.
@@ -190,26 +216,65 @@ class RateLimit:
             self._markers[id(limiter)] = marker
         return marker
 
+    def _limit_for(self, settings: Settings) -> Limit:
+        text: str = getattr(settings, self.limit_setting)
+        limit = self._limits.get(text)
+        if limit is None:
+            limit = Limit(parse(text), self.key_func, self.name, False, None, None, None, 1, False)
+            self._limits[text] = limit
+        return limit
+
     async def __call__(self, request: Request, response: Response) -> None:
+        response.headers.update(await self.check(request))
+
+    async def check(self, request: Request) -> dict[str, str]:
+        """Count this request; its `X-RateLimit-*` headers, or RateLimitExceeded (429)."""
         limiter: Limiter = request.app.state.limiter
         if not limiter.enabled:
-            return
+            return {}
         settings: Settings = request.app.state.settings
+        counter: RedisWindowCounter | None = request.app.state.window_counter
+        try:
+            if counter is not None:
+                headers = await self._check_counter(counter, request, settings)
+            else:
+                headers = await self._check_slowapi(limiter, request, settings)
+        except RateLimitExceeded:
+            RATE_LIMIT_REJECTIONS.labels(limit=self.name).inc()
+            raise
+        request.state.rate_limit_headers = headers
+        return headers
+
+    async def _check_counter(
+        self, counter: RedisWindowCounter, request: Request, settings: Settings
+    ) -> dict[str, str]:
+        limit = self._limit_for(settings)
+        item = limit.limit
+        key = item.key_for(KEY_PREFIX, self.name, self.key_func(request))
+        hit = await counter.hit(key, item.get_expiry())
+        reset_in = max(1, math.ceil(hit.reset_in))
+        headers = {
+            "X-RateLimit-Limit": str(item.amount),
+            "X-RateLimit-Remaining": str(max(0, item.amount - hit.count)),
+            "X-RateLimit-Reset": str(reset_in),
+        }
+        if hit.count > item.amount:
+            headers["Retry-After"] = str(reset_in)
+            request.state.rate_limit_headers = headers  # for the 429 handler
+            raise RateLimitExceeded(limit)
+        return headers
+
+    async def _check_slowapi(
+        self, limiter: Limiter, request: Request, settings: Settings
+    ) -> dict[str, str]:
         marker = self._marker_for(limiter, settings)
 
         def check() -> dict[str, str]:
             limiter._check_request_limit(request, marker, False)
             return rate_limit_headers(request)
 
-        try:
-            if storage_is_shared(settings):
-                # Blocking network calls (the hit, then the window's stats for the
-                # headers): one trip to a worker thread for both, off the event loop.
-                headers = await anyio.to_thread.run_sync(check)
-            else:
-                headers = check()
-        except RateLimitExceeded:
-            RATE_LIMIT_REJECTIONS.labels(limit=self.name).inc()
-            raise
-        request.state.rate_limit_headers = headers
-        response.headers.update(headers)
+        if storage_is_shared(settings):
+            # Blocking network calls (the hit, then the window's stats for the
+            # headers): one trip to a worker thread for both, off the event loop.
+            return await anyio.to_thread.run_sync(check)
+        return check()

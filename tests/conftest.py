@@ -34,6 +34,7 @@ from fastapi import FastAPI  # noqa: E402
 
 from src.config import Settings, get_settings  # noqa: E402
 from src.migrate import migrate_fresh  # noqa: E402
+from src.rate_limiter import reset_limits  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 POSTGRES_URL = os.environ.get(
@@ -131,7 +132,7 @@ def _reset_limits(request: pytest.FixtureRequest) -> None:
     # Counters are per storage, not per test: start every test with a clean budget.
     if {"app", "lifespan", "client"} & set(request.fixturenames):
         app: FastAPI = request.getfixturevalue("app")
-        app.state.limiter.reset()
+        reset_limits(app.state)
 
 
 # API.md's error table: status -> the codes allowed as `msg`.
