@@ -3,18 +3,15 @@
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, FastAPI, Request, Response, Security
+from fastapi import APIRouter, FastAPI, Request, Response, Security
 
-from src.auth.dependencies import API_SCOPES, valid_api_credential
+from src.auth.dependencies import API_SCOPES, api_guard
 from src.auth.router import router as auth_router
 from src.database import check_database
 from src.exceptions import ServiceUnavailable
 from src.models import Envelope, ORJSONModel, envelope, error_responses
-from src.rate_limiter import RateLimit, check_storage
+from src.rate_limiter import check_storage
 from src.voice.router import router as voice_router
-
-# One budget per API client shared by every protected route (RATE_LIMIT_DEFAULT).
-default_rate_limit = RateLimit("default", "RATE_LIMIT_DEFAULT")
 
 
 class HealthStatus(ORJSONModel):
@@ -63,13 +60,10 @@ async def readiness(request: Request) -> Envelope[Readiness]:
 
 
 # What every protected router gets: a valid access token with the API's scopes, and
-# one request budget per client. Routes that name CurrentClient (the same scopes)
-# reuse this check's result instead of verifying the token again.
+# one request budget per client (`api_guard`). Routes that name CurrentClient (the
+# same scopes) reuse this check's result instead of verifying the token again.
 PROTECTED: dict[str, Any] = {
-    "dependencies": [
-        Security(valid_api_credential, scopes=API_SCOPES),
-        Depends(default_rate_limit),
-    ],
+    "dependencies": [Security(api_guard, scopes=API_SCOPES)],
     "responses": error_responses(400, 401, 403, 413, 422, 429, 503),
 }
 

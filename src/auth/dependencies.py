@@ -1,8 +1,8 @@
-"""`valid_api_credential`: who is calling, for every protected route."""
+"""`api_guard`: who is calling and whether their budget allows it, for every protected route."""
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -10,21 +10,26 @@ from src.auth import service
 from src.auth.exceptions import AuthenticationRequired, AuthorizationFailed
 from src.auth.service import AuthenticatedClient
 from src.context import client_id_var
+from src.rate_limiter import RateLimit
 
 # The scopes an access token needs for the protected API (`create-client`'s default).
 API_SCOPES = ["voice"]
 
+BEARER_SCHEME_NAME = "BearerToken"
+BEARER_DESCRIPTION = "Access token from POST /api/v1/auth/token"
+
 bearer_scheme = HTTPBearer(
-    auto_error=False,
-    scheme_name="BearerToken",
-    description="Access token from POST /api/v1/auth/token",
+    auto_error=False, scheme_name=BEARER_SCHEME_NAME, description=BEARER_DESCRIPTION
 )
+
+# One budget per API client shared by every protected route (RATE_LIMIT_DEFAULT).
+default_rate_limit = RateLimit("default", "RATE_LIMIT_DEFAULT")
 
 
 async def valid_api_credential(
     request: Request,
     security_scopes: SecurityScopes,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    credentials: HTTPAuthorizationCredentials | None,
 ) -> AuthenticatedClient:
     """The calling API client; 401 without a valid token, 403 without the scope.
 
@@ -34,8 +39,7 @@ async def valid_api_credential(
     """
     if credentials is None or not credentials.credentials:
         raise AuthenticationRequired()
-    # A route may still ask with other scopes (a separate dependency to FastAPI):
-    # verify the token once per request all the same.
+    # A route may still ask with other scopes: verify the token once per request.
     client: AuthenticatedClient | None = getattr(request.state, "authenticated", None)
     if client is None:
         sessionmaker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
@@ -54,9 +58,36 @@ async def valid_api_credential(
     return client
 
 
-# With the same scopes as the protected routers' own check (src/api.py), FastAPI sees
-# one dependency and solves it once per request.
-CurrentClient = Annotated[AuthenticatedClient, Security(valid_api_credential, scopes=API_SCOPES)]
+class ApiGuard(HTTPBearer):
+    """The protected API's one dependency: the bearer token's client, then its budget.
+
+    401/403 as `valid_api_credential`, then 429 from `rate_limit`, counted per client.
+    One dependency rather than three (bearer scheme, credential, limit): FastAPI's
+    solver costs about as much per dependency as this one's whole work. Being the
+    `HTTPBearer` itself, it is what OpenAPI publishes as the security scheme.
+    """
+
+    def __init__(self, rate_limit: RateLimit) -> None:
+        super().__init__(
+            auto_error=False, scheme_name=BEARER_SCHEME_NAME, description=BEARER_DESCRIPTION
+        )
+        self.rate_limit = rate_limit
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, response: Response, security_scopes: SecurityScopes
+    ) -> AuthenticatedClient:
+        credentials = await super().__call__(request)
+        client = await valid_api_credential(request, security_scopes, credentials)
+        response.headers.update(await self.rate_limit.check(request))
+        return client
+
+
+api_guard = ApiGuard(default_rate_limit)
+
+# With the same scopes as the protected routers' own guard (src/api.py), FastAPI sees
+# one dependency and runs it once per request: a route naming CurrentClient gets the
+# client the router's guard already checked.
+CurrentClient = Annotated[AuthenticatedClient, Security(api_guard, scopes=API_SCOPES)]
 
 
 async def optional_bearer_subject(
