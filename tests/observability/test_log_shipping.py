@@ -159,8 +159,8 @@ def test_hung_elasticsearch_never_blocks_the_caller(es: FakeElasticsearch, tmp_p
 
 
 def test_a_full_queue_drops_and_counts_instead_of_blocking() -> None:
-    small: queue.Queue[logging.LogRecord] = queue.Queue(maxsize=2)
-    handler = DroppingQueueHandler(small)
+    small: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = DroppingQueueHandler(small, max_size=2)
     logger = logging.getLogger("shiptest.queue")
     logger.handlers = [handler]
     logger.propagate = False
