@@ -27,6 +27,7 @@ from src.logging import configure_logging
 from src.middleware import (
     BodySizeLimitMiddleware,
     EnvelopeCORSMiddleware,
+    MountShortcut,
     RequestContextMiddleware,
     RootPathMiddleware,
     UnhandledErrorMiddleware,
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     instrument_app(app, settings)
     # add_middleware prepends: the last added runs first (outermost).
+    app.add_middleware(MountShortcut, prefix=API_PREFIX, mounted=api, router=app.router)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware,

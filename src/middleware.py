@@ -1,7 +1,7 @@
 """Pure-ASGI middleware (no BaseHTTPMiddleware: it breaks contextvars and costs more).
 
 Outermost first: RequestContextMiddleware -> CORS -> BodySizeLimitMiddleware ->
-UnhandledErrorMiddleware -> app. Each keeps per-request state in locals only.
+UnhandledErrorMiddleware -> MountShortcut -> app. Each keeps per-request state in locals only.
 """
 
 import logging
@@ -262,6 +262,40 @@ class UnhandledErrorMiddleware:
 
             response = await unhandled_exception_handler(Request(scope), exc)
             await response(scope, receive, send)
+
+
+class MountShortcut:
+    """Requests under a mounted app's prefix go straight to that app.
+
+    Starlette gets them there too, through the root app's exception middleware,
+    exit stack and router, whose route matching is the only work those layers do for
+    such a request (the root app has no routes of its own): ~10 us per request. The
+    scope is the one Starlette's `Mount` builds, so the mounted app cannot tell.
+    Other paths (unknown ones, the root's `/metrics`) take the usual way.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str, mounted: ASGIApp, router: ASGIApp) -> None:
+        self.app = app
+        self.prefix = prefix.rstrip("/")
+        self.mounted = mounted
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            root_path: str = scope.get("root_path", "")
+            path: str = scope["path"]
+            # The route path as Starlette works it out: the path without the root path.
+            if root_path and path.startswith(root_path + "/"):
+                path = path[len(root_path) :]
+            if path.startswith(self.prefix + "/"):
+                scope.setdefault("router", self.router)  # url_for() resolves from the root
+                scope["path_params"] = dict(scope.get("path_params", {}))
+                scope["app_root_path"] = scope.get("app_root_path", root_path)
+                scope["root_path"] = root_path + self.prefix
+                scope["endpoint"] = self.mounted
+                await self.mounted(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class EnvelopeCORSMiddleware(CORSMiddleware):

@@ -208,3 +208,34 @@ def test_production_refuses_to_start_without_jwt_secret() -> None:
 def test_production_refuses_to_start_without_cors_origins() -> None:
     with pytest.raises(SettingsError, match="CORS_ORIGINS"):
         load_settings(ENVIRONMENT="PRODUCTION", JWT_SECRET="s" * 40)
+
+
+@pytest.mark.parametrize("root_path", ["", "/v9"])
+async def test_the_api_sees_the_scope_starlettes_mount_gives(settings, root_path: str) -> None:  # type: ignore[no-untyped-def]
+    """MountShortcut hands /api/v1 requests straight to the sub-app: what a route sees
+    (root path, url_for) is what it sees when Starlette's Mount routes the request."""
+    from fastapi import Request
+
+    from src.main import API_PREFIX, create_app
+
+    application = create_app(settings)
+    api = next(r.app for r in application.routes if getattr(r, "path", None) == API_PREFIX)  # type: ignore[attr-defined]
+
+    @api.get("/scope-probe")
+    async def scope_probe(request: Request) -> dict[str, str]:
+        return {
+            "root_path": request.scope["root_path"],
+            "app_root_path": request.scope["app_root_path"],
+            "healthcheck": str(request.url_for("healthcheck")),
+            "url": str(request.url),
+        }
+
+    seen = []
+    for asgi in (application, application.router):  # the shortcut, then the mount
+        transport = httpx.ASGITransport(app=asgi, root_path=root_path)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+            response = await http.get(f"{root_path}/api/v1/scope-probe")
+            assert response.status_code == 200, response.text
+            seen.append(response.json())
+    assert seen[0] == seen[1]
+    assert seen[0]["healthcheck"] == f"http://api.test{root_path}/api/v1/healthcheck"
