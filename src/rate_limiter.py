@@ -182,9 +182,10 @@ class RateLimit:
 
     All routes guarded by the same `RateLimit` share one budget per key. With Redis
     and the fixed window (production's setting) a check is one awaited Lua call,
-    batched with the checks of concurrent requests (`RedisWindowCounter`); otherwise
-    slowapi checks it (memory storage: in the event loop; other strategies on a
-    shared storage: in a worker thread, as slowapi's calls block).
+    batched with the checks of concurrent requests (`RedisWindowCounter`). With
+    memory storage slowapi's strategy counts it in the event loop; other strategies
+    on a shared storage go through slowapi's whole check in a worker thread (its
+    calls block).
     """
 
     def __init__(
@@ -237,8 +238,10 @@ class RateLimit:
         try:
             if counter is not None:
                 headers = await self._check_counter(counter, request, settings)
-            else:
+            elif storage_is_shared(settings):
                 headers = await self._check_slowapi(limiter, request, settings)
+            else:
+                headers = self._check_in_memory(limiter, request, settings)
         except RateLimitExceeded:
             RATE_LIMIT_REJECTIONS.labels(limit=self.name).inc()
             raise
@@ -252,14 +255,33 @@ class RateLimit:
         item = limit.limit
         key = item.key_for(KEY_PREFIX, self.name, self.key_func(request))
         hit = await counter.hit(key, item.get_expiry())
-        reset_in = max(1, math.ceil(hit.reset_in))
+        return self._answer(request, limit, item.amount - hit.count, hit.reset_in)
+
+    def _check_in_memory(
+        self, limiter: Limiter, request: Request, settings: Settings
+    ) -> dict[str, str]:
+        # slowapi's own strategy on its memory storage (`Limiter.limiter`), asked
+        # directly: its per-request route bookkeeping (`_check_request_limit`) cost
+        # twice the count itself, and nothing here can fail over to a fallback.
+        limit = self._limit_for(settings)
+        item = limit.limit
+        identity = (KEY_PREFIX, self.name, self.key_func(request))
+        backend = limiter.limiter
+        allowed = backend.hit(item, *identity)
+        reset_at, remaining = backend.get_window_stats(item, *identity)
+        return self._answer(request, limit, remaining if allowed else -1, reset_at - time.time())
+
+    @staticmethod
+    def _answer(request: Request, limit: Limit, remaining: int, reset_in: float) -> dict[str, str]:
+        """The headers for a counted request; RateLimitExceeded when `remaining` < 0."""
+        reset_seconds = max(1, math.ceil(reset_in))
         headers = {
-            "X-RateLimit-Limit": str(item.amount),
-            "X-RateLimit-Remaining": str(max(0, item.amount - hit.count)),
-            "X-RateLimit-Reset": str(reset_in),
+            "X-RateLimit-Limit": str(limit.limit.amount),
+            "X-RateLimit-Remaining": str(max(0, remaining)),
+            "X-RateLimit-Reset": str(reset_seconds),
         }
-        if hit.count > item.amount:
-            headers["Retry-After"] = str(reset_in)
+        if remaining < 0:
+            headers["Retry-After"] = str(reset_seconds)
             request.state.rate_limit_headers = headers  # for the 429 handler
             raise RateLimitExceeded(limit)
         return headers
@@ -273,8 +295,7 @@ class RateLimit:
             limiter._check_request_limit(request, marker, False)
             return rate_limit_headers(request)
 
-        if storage_is_shared(settings):
-            # Blocking network calls (the hit, then the window's stats for the
-            # headers): one trip to a worker thread for both, off the event loop.
-            return await anyio.to_thread.run_sync(check)
-        return check()
+        # Blocking network calls (the hit, then the window's stats for the headers):
+        # one trip to a worker thread for both, off the event loop. slowapi counts in
+        # its in-memory fallback while the storage is down.
+        return await anyio.to_thread.run_sync(check)
