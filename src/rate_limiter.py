@@ -2,11 +2,11 @@
 
 Why a dependency rather than slowapi's decorator or middleware: the middleware cannot
 see routes of a mounted sub-app and answers 429 outside our envelope, and the
-decorator needs `request`/`response` in every signature. The dependency registers its
-limit with slowapi once and then asks slowapi to check it, so storage, strategies and
-the in-memory fallback while Redis is down are slowapi's. One case is checked here
-instead: fixed windows in Redis, production's setting, where slowapi's blocking calls
-cost more than the rest of a request (see `RedisWindowCounter`).
+decorator needs `request`/`response` in every signature. How the dependency counts
+depends on the storage (see `RateLimit`): slowapi's strategy in memory, a batched and
+awaited Lua call for fixed windows in Redis (production's setting, where slowapi's
+blocking calls cost more than the rest of a request: `RedisWindowCounter`), and
+slowapi's whole check, with its in-memory fallback, for other strategies in Redis.
 """
 
 import inspect
@@ -166,14 +166,21 @@ def rate_limit_headers(request: Request, *, exceeded: bool = False) -> dict[str,
     except Exception:
         # Storage went away between the hit and the stats: say what we know.
         reset_at, remaining = time.time() + limit_item.get_expiry(), 0
-    reset_in = max(1, math.ceil(reset_at - time.time()))
+    return window_headers(limit_item.amount, remaining, reset_at - time.time(), exceeded=exceeded)
+
+
+def window_headers(
+    amount: int, remaining: int, reset_in: float, *, exceeded: bool
+) -> dict[str, str]:
+    """`X-RateLimit-*` for a limit of `amount` per window, and `Retry-After` if `exceeded`."""
+    reset_seconds = max(1, math.ceil(reset_in))
     headers = {
-        "X-RateLimit-Limit": str(limit_item.amount),
+        "X-RateLimit-Limit": str(amount),
         "X-RateLimit-Remaining": str(max(0, remaining)),
-        "X-RateLimit-Reset": str(reset_in),
+        "X-RateLimit-Reset": str(reset_seconds),
     }
     if exceeded:
-        headers["Retry-After"] = str(reset_in)
+        headers["Retry-After"] = str(reset_seconds)
     return headers
 
 
@@ -274,14 +281,9 @@ class RateLimit:
     @staticmethod
     def _answer(request: Request, limit: Limit, remaining: int, reset_in: float) -> dict[str, str]:
         """The headers for a counted request; RateLimitExceeded when `remaining` < 0."""
-        reset_seconds = max(1, math.ceil(reset_in))
-        headers = {
-            "X-RateLimit-Limit": str(limit.limit.amount),
-            "X-RateLimit-Remaining": str(max(0, remaining)),
-            "X-RateLimit-Reset": str(reset_seconds),
-        }
-        if remaining < 0:
-            headers["Retry-After"] = str(reset_seconds)
+        exceeded = remaining < 0
+        headers = window_headers(limit.limit.amount, remaining, reset_in, exceeded=exceeded)
+        if exceeded:
             request.state.rate_limit_headers = headers  # for the 429 handler
             raise RateLimitExceeded(limit)
         return headers

@@ -78,7 +78,7 @@ class ApiGuard(HTTPBearer):
     ) -> AuthenticatedClient:
         credentials = await super().__call__(request)
         client = await valid_api_credential(request, security_scopes, credentials)
-        response.headers.update(await self.rate_limit.check(request))
+        await self.rate_limit(request, response)
         return client
 
 
