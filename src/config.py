@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     AUTH_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=60)
     # Client-wide recommendation counts (best sellers, this hour's) may be this old.
     RECOMMEND_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=300)
+    # Each worker adds queued orders to the recommendation counters this often.
+    RECOMMEND_FOLD_SECONDS: float = Field(default=1.0, gt=0, le=60)
     # GET /catalog may show the previous version this long after another worker
     # replaced it (this worker's own replacements show at once); orders never lag.
     CATALOG_CACHE_SECONDS: float = Field(default=1.0, ge=0, le=60)

@@ -36,6 +36,7 @@ from src.monitoring import instrument_app
 from src.rate_limiter import build_limiter, build_window_counter, storage_is_shared
 from src.voice.asr import SpeechEngine
 from src.voice.idempotency import PendingReleases
+from src.voice.recommendation_counters import fold_continuously
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,10 @@ def _lifespan(settings: Settings) -> Any:
         sessionmaker = create_sessionmaker(engine)
         releases = PendingReleases(settings.IDEMPOTENCY_LOCK_SECONDS)
         release_loop = asyncio.create_task(releases.run(sessionmaker), name="idempotency-releases")
+        fold_loop = asyncio.create_task(
+            fold_continuously(sessionmaker, settings.RECOMMEND_FOLD_SECONDS),
+            name="recommendation-folds",
+        )
         # Everything built so far (modules, routes, schemas, settings) lives as long as
         # the process: out of the collector's sight, a full collection takes well under
         # a millisecond instead of ~100 ms that every request in flight would wait out.
@@ -83,9 +88,10 @@ def _lifespan(settings: Settings) -> Any:
             }
         finally:
             gc.unfreeze()  # a process that makes apps again (tests) can collect this one
-            release_loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await release_loop
+            for loop in (release_loop, fold_loop):
+                loop.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop
             await releases.retry(sessionmaker)  # a last try before the engine goes
             await engine.dispose()
             if app.state.window_counter is not None:

@@ -85,6 +85,9 @@ ASR_MODEL_LOADED = Gauge(
 RECOMMENDATIONS_SERVED = Counter(
     "voice_recommendations_total", "Recommendations served by reason", ["reason"]
 )
+RECOMMEND_ORDERS_FOLDED = Counter(
+    "voice_recommend_orders_folded_total", "Queued orders added to the recommendation counters"
+)
 
 
 def multiprocess_enabled() -> bool:

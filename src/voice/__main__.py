@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.auth import service as auth_service
 from src.cli import EXIT_NOT_FOUND, EXIT_SETUP, run_cli
-from src.voice import catalog_service, order_service, recommendation_service
+from src.voice import catalog_service, order_service, recommendation_counters
 from src.voice.history_csv import as_import_orders, catalog_for, read_transactions
 from src.voice.schemas import ImportRequest
 
@@ -60,7 +60,7 @@ async def _recount(session: AsyncSession, args: argparse.Namespace) -> int:
     if client_id is None:
         print(f"error: no client with secret_id {args.secret_id}", file=sys.stderr)
         return EXIT_NOT_FOUND
-    orders = await recommendation_service.recount(db_session=session, client_id=client_id)
+    orders = await recommendation_counters.recount(db_session=session, client_id=client_id)
     await session.commit()
     print(f"recounted {orders} orders")
     return 0

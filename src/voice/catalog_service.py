@@ -4,9 +4,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 from threading import Lock
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.caching import TimedCache
@@ -150,9 +150,26 @@ async def replace_catalog(
     return CatalogSaved(items=len(catalog.items), modifiers=len(catalog.modifiers), version=version)
 
 
-async def get_catalog_header(*, db_session: AsyncSession, client_id: str) -> Catalog | None:
-    """Returns the client's catalog header (currency, version), or None."""
-    return await db_session.get(Catalog, client_id, populate_existing=True)
+class CatalogHeader(NamedTuple):
+    version: int
+    currency: str
+
+
+_CATALOGS = cast(Table, Catalog.__table__)
+
+
+async def get_catalog_header(*, db_session: AsyncSession, client_id: str) -> CatalogHeader | None:
+    """Returns the client's catalog header (version, currency), or None."""
+    # Read on every order: a Core select of two columns, not an ORM load into the
+    # identity map (that was a fifth of an order's time in the worker).
+    row = (
+        await db_session.execute(
+            select(_CATALOGS.c.version, _CATALOGS.c.currency).where(
+                _CATALOGS.c.client_id == client_id
+            )
+        )
+    ).first()
+    return CatalogHeader(row.version, row.currency) if row is not None else None
 
 
 async def _load_rows(
@@ -196,7 +213,9 @@ async def read_catalog_body(
     return body
 
 
-async def _catalog_view(db_session: AsyncSession, client_id: str, header: Catalog) -> CatalogOut:
+async def _catalog_view(
+    db_session: AsyncSession, client_id: str, header: CatalogHeader
+) -> CatalogOut:
     items, modifiers = await _load_rows(db_session, client_id)
     currency = header.currency
     return CatalogOut(

@@ -134,8 +134,24 @@ class IdempotencyKey(Base):
     locked_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-# -- recommendation counters: kept up to date when an order is stored, so that a
+# -- recommendation counters: an order is queued for counting when it is stored and
+# folded into these shortly after (voice/recommendation_queue.py), so that a
 # recommendation never scans the order history.
+
+
+class RecPendingOrder(Base):
+    """A stored order whose basket is not in the counters yet.
+
+    Written in the order's own transaction (a plain insert: concurrent orders never
+    wait for each other here), deleted by the fold that counts it.
+    """
+
+    __tablename__ = "rec_pending_orders"
+
+    order_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(String(40), _client_fk(), index=True)
 
 
 class RecTotal(Base):

@@ -4,10 +4,11 @@ import base64
 import binascii
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, literal, select, tuple_
+from sqlalchemy import Table, insert, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.exceptions import validation_error
@@ -17,7 +18,7 @@ from src.voice.exceptions import OrderNotFound
 from src.voice.models import Order, OrderLine
 from src.voice.money import from_minor
 from src.voice.parser import ParseResult, choose_reading, parse_order
-from src.voice.recommendation_service import Basket, BasketLine, record_baskets
+from src.voice.recommendation_counters import Basket, BasketLine, queue_order, record_baskets
 from src.voice.schemas import ImportRequest, OrderLineOut, OrderOut, OrderPage
 
 
@@ -31,6 +32,41 @@ def _outcome(result: ParseResult) -> str:
     return "partial" if result.unmatched else "full"
 
 
+@dataclass(slots=True)
+class PricedLine:
+    """One parsed and priced line of a new order (the columns of `order_lines`)."""
+
+    position: int
+    sku: str
+    name: str
+    quantity: int
+    modifiers: list[str]
+    unit_price_minor: int
+    line_total_minor: int
+    matched_text: str | None
+    confidence: float | None
+
+
+@dataclass(slots=True)
+class PricedOrder:
+    """A new order before it is stored (the columns of `orders`, and its lines).
+
+    Plain data rather than ORM objects: an order is written with two Core inserts,
+    which cost a fraction of the ORM's unit of work on this path.
+    """
+
+    id: str
+    client_id: str
+    customer_id: str | None
+    source: str
+    transcript: str
+    unmatched: list[str]
+    currency: str
+    total_minor: int
+    created_at: datetime
+    lines: list[PricedLine] = field(default_factory=list)
+
+
 def build_order(
     *,
     client_id: str,
@@ -39,8 +75,8 @@ def build_order(
     source: str,
     prepared: PreparedCatalog,
     alternatives: Sequence[str] = (),
-) -> Order:
-    """Parse and price an utterance into an unsaved Order (pure apart from the clock).
+) -> PricedOrder:
+    """Parse and price an utterance into an unsaved order (pure apart from the clock).
 
     For speech (`source="audio"`) the transcript and the recogniser's `alternatives`
     are read as spoken language and the reading that parses best is kept.
@@ -52,7 +88,23 @@ def build_order(
     ORDERS_PARSED.labels(outcome=_outcome(result), source=source).inc()
     UNMATCHED_SPANS.inc(len(result.unmatched))
     ORDER_LINES.observe(len(result.lines))
-    order = Order(
+    lines = []
+    for position, line in enumerate(result.lines):
+        unit = price_of(prepared, line.sku, line.modifiers)
+        lines.append(
+            PricedLine(
+                position=position,
+                sku=line.sku,
+                name=prepared.item_names[line.sku],
+                quantity=line.quantity,
+                modifiers=list(line.modifiers),
+                unit_price_minor=unit,
+                line_total_minor=unit * line.quantity,
+                matched_text=line.matched_text,
+                confidence=line.confidence,
+            )
+        )
+    return PricedOrder(
         id=new_order_id(),
         client_id=client_id,
         customer_id=customer_id,
@@ -60,32 +112,36 @@ def build_order(
         transcript=transcript,
         unmatched=list(result.unmatched),
         currency=prepared.currency,
+        total_minor=sum(line.line_total_minor for line in lines),
         created_at=datetime.now(UTC),
-        lines=[],
+        lines=lines,
     )
-    total = 0
-    for position, line in enumerate(result.lines):
-        unit = price_of(prepared, line.sku, line.modifiers)
-        line_total = unit * line.quantity
-        total += line_total
-        order.lines.append(
-            OrderLine(
-                position=position,
-                sku=line.sku,
-                name=prepared.item_names[line.sku],
-                quantity=line.quantity,
-                modifiers=list(line.modifiers),
-                unit_price_minor=unit,
-                line_total_minor=line_total,
-                matched_text=line.matched_text,
-                confidence=line.confidence,
-            )
+
+
+_ORDERS = cast(Table, Order.__table__)
+_ORDER_LINES = cast(Table, OrderLine.__table__)
+_ORDER_COLUMNS = tuple(c.name for c in _ORDERS.columns)
+_LINE_COLUMNS = tuple(c.name for c in _ORDER_LINES.columns if c.name not in ("id", "order_id"))
+
+
+async def store_order(db_session: AsyncSession, order: PricedOrder) -> None:
+    """Insert the order and its lines and queue it for the recommendation counters
+    (caller commits)."""
+    await db_session.execute(
+        insert(_ORDERS), {name: getattr(order, name) for name in _ORDER_COLUMNS}
+    )
+    if order.lines:
+        await db_session.execute(
+            insert(_ORDER_LINES),
+            [
+                {"order_id": order.id, **{name: getattr(line, name) for name in _LINE_COLUMNS}}
+                for line in order.lines
+            ],
         )
-    order.total_minor = total
-    return order
+    await queue_order(db_session, order_id=order.id, client_id=order.client_id)
 
 
-def order_out(order: Order) -> OrderOut:
+def order_out(order: Order | PricedOrder) -> OrderOut:
     """The API shape of a stored order."""
     currency = order.currency
     return OrderOut(

@@ -1,247 +1,23 @@
-"""Recommendation counters (written with each stored order) and their reads.
+"""Recommendations: the counters one answer needs, read through per-worker caches.
 
-Counters are upserted in the transaction that stores the orders, as additive
-deltas (`baskets = baskets + excluded.baskets`), so concurrent orders never lose
-a count and SQLite and PostgreSQL behave the same. A recommendation reads a few
-rows by primary-key prefix and never scans the order history.
-
-A customer's favourites decay with a half-life. Rather than rewriting every row
-as time passes, each order adds 2 ** ((t - EPOCH) / half-life): the weights of
-one customer's items share the factor 2 ** (-(now - EPOCH) / half-life), which
-cancels when they are compared, and the sum stays additive.
+The counters themselves are kept by `recommendation_counters`.
 """
 
-import hashlib
-import itertools
-import json
-import math
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import lru_cache
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.monitoring import RECOMMENDATIONS_SERVED
 from src.voice.catalog_service import PreparedCatalog
-from src.voice.models import (
-    Order,
-    RecCustomerBasket,
-    RecCustomerItem,
-    RecItem,
-    RecPair,
-    RecTotal,
-)
-from src.voice.recommender import FAVORITE_HALF_LIFE_DAYS, Counts, recommend
+from src.voice.models import RecCustomerBasket, RecCustomerItem, RecItem, RecPair, RecTotal
+from src.voice.recommendation_counters import ALL_HOURS, as_utc, fold_all_queued, has_queued
+from src.voice.recommender import Counts, recommend
 from src.voice.schemas import ImportLineIn, RecommendationOut, RecommendOut, UsualOrder
-
-ALL_HOURS = -1
-_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
-_UPSERT_CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True)
-class BasketLine:
-    sku: str
-    quantity: int
-    modifiers: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Basket:
-    """One stored order as the recommender sees it."""
-
-    customer_id: str | None
-    created_at: datetime
-    lines: tuple[BasketLine, ...]
-
-
-def basket_of(order: Order) -> Basket:
-    """The recommender's view of a stored order."""
-    return Basket(
-        customer_id=order.customer_id,
-        created_at=order.created_at,
-        lines=tuple(
-            BasketLine(line.sku, line.quantity, tuple(sorted(line.modifiers)))
-            for line in order.lines
-        ),
-    )
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _favourite_weight(moment: datetime) -> float:
-    days = (_utc(moment) - _EPOCH).total_seconds() / 86400
-    return math.pow(2.0, days / FAVORITE_HALF_LIFE_DAYS)
-
-
-def _basket_items(basket: Basket) -> list[dict[str, Any]]:
-    merged: Counter[tuple[str, tuple[str, ...]]] = Counter()
-    for line in basket.lines:
-        merged[(line.sku, line.modifiers)] += line.quantity
-    return [
-        {"sku": sku, "quantity": quantity, "modifiers": list(modifiers)}
-        for (sku, modifiers), quantity in sorted(merged.items())
-    ]
-
-
-async def record_baskets(
-    *, db_session: AsyncSession, client_id: str, baskets: Iterable[Basket]
-) -> None:
-    """Add stored orders to the client's counters (in the caller's transaction)."""
-    totals: Counter[int] = Counter()
-    items: Counter[tuple[int, str]] = Counter()
-    pairs: Counter[tuple[str, str]] = Counter()
-    favourites: defaultdict[tuple[str, str], float] = defaultdict(float)
-    favourite_last: dict[tuple[str, str], datetime] = {}
-    usual: dict[tuple[str, str], dict[str, Any]] = {}
-    for basket in baskets:
-        skus = sorted({line.sku for line in basket.lines})
-        if not skus:
-            continue
-        created = _utc(basket.created_at)
-        for hour in (ALL_HOURS, created.hour):
-            totals[hour] += 1
-            for sku in skus:
-                items[(hour, sku)] += 1
-        for a, b in itertools.permutations(skus, 2):
-            pairs[(a, b)] += 1
-        if basket.customer_id is None:
-            continue
-        weight = _favourite_weight(created)
-        for sku in skus:
-            key = (basket.customer_id, sku)
-            favourites[key] += weight
-            favourite_last[key] = max(favourite_last.get(key, created), created)
-        lines = _basket_items(basket)
-        basket_key = hashlib.sha256(json.dumps(lines, sort_keys=True).encode()).hexdigest()
-        entry = usual.setdefault(
-            (basket.customer_id, basket_key), {"items": lines, "times": 0, "last_at": created}
-        )
-        entry["times"] += 1
-        entry["last_at"] = max(entry["last_at"], created)
-
-    await _add(
-        db_session,
-        RecTotal,
-        [{"client_id": client_id, "hour": h, "baskets": n} for h, n in totals.items()],
-        "baskets",
-    )
-    await _add(
-        db_session,
-        RecItem,
-        [
-            {"client_id": client_id, "hour": h, "sku": s, "baskets": n}
-            for (h, s), n in items.items()
-        ],
-        "baskets",
-    )
-    await _add(
-        db_session,
-        RecPair,
-        [
-            {"client_id": client_id, "sku": a, "other_sku": b, "baskets": n}
-            for (a, b), n in pairs.items()
-        ],
-        "baskets",
-    )
-    await _add(
-        db_session,
-        RecCustomerItem,
-        [
-            {
-                "client_id": client_id,
-                "customer_id": customer,
-                "sku": sku,
-                "weight": weight,
-                "updated_at": favourite_last[(customer, sku)],
-            }
-            for (customer, sku), weight in favourites.items()
-        ],
-        "weight",
-        latest="updated_at",
-    )
-    await _add(
-        db_session,
-        RecCustomerBasket,
-        [
-            {
-                "client_id": client_id,
-                "customer_id": customer,
-                "basket_key": key,
-                "items": entry["items"],
-                "times": entry["times"],
-                "last_at": entry["last_at"],
-            }
-            for (customer, key), entry in usual.items()
-        ],
-        "times",
-        latest="last_at",
-    )
-
-
-async def _add(
-    db_session: AsyncSession,
-    table: Any,
-    rows: Sequence[dict[str, Any]],
-    counter: str,
-    *,
-    latest: str | None = None,
-) -> None:
-    """Upsert `rows`, adding `counter` to the stored value (and keeping the later `latest`).
-
-    One statement per table and dialect, executed with many parameter sets: it is
-    compiled once and cached, instead of a fresh multi-VALUES statement per call.
-    """
-    if not rows:
-        return
-    statement = _upsert_statement(db_session.get_bind().dialect.name, table, counter, latest)
-    for start in range(0, len(rows), _UPSERT_CHUNK):
-        await db_session.execute(statement, list(rows[start : start + _UPSERT_CHUNK]))
-
-
-@lru_cache(maxsize=32)
-def _upsert_statement(dialect: str, model: Any, counter: str, latest: str | None) -> Any:
-    # On the Core Table, not the ORM class: the session runs an ORM-entity insert with
-    # many rows through its bulk-insert machinery, about 0.8 ms of an order's ~8 ms.
-    # (ON CONFLICT statements get no compiled-cache key either way: ~0.1 ms each.)
-    table = model.__table__
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
-    updates: dict[str, Any] = {counter: table.c[counter] + statement.excluded[counter]}
-    if latest is not None:
-        stored, incoming = table.c[latest], statement.excluded[latest]
-        updates[latest] = case((incoming > stored, incoming), else_=stored)
-    primary_key = [c.name for c in table.primary_key.columns]
-    return statement.on_conflict_do_update(index_elements=primary_key, set_=updates)
-
-
-async def clear_counters(*, db_session: AsyncSession, client_id: str) -> None:
-    """Forget a client's counters (before a recount)."""
-    for table in (RecTotal, RecItem, RecPair, RecCustomerItem, RecCustomerBasket):
-        await db_session.execute(delete(table).where(table.client_id == client_id))
-
-
-async def recount(*, db_session: AsyncSession, client_id: str, batch: int = 2000) -> int:
-    """Rebuild a client's counters from its stored orders; returns the orders read."""
-    await clear_counters(db_session=db_session, client_id=client_id)
-    result = await db_session.stream_scalars(
-        select(Order).where(Order.client_id == client_id).execution_options(yield_per=batch)
-    )
-    seen = 0
-    async for orders in result.partitions(batch):
-        await record_baskets(
-            db_session=db_session, client_id=client_id, baskets=[basket_of(o) for o in orders]
-        )
-        seen += len(orders)
-    return seen
 
 
 class _TtlCache:
@@ -384,8 +160,15 @@ async def load_history(
 
     Each part (client-wide counts, each basket item's pairs, the customer's history)
     may come from a per-worker cache up to `cache_seconds` old (0: always read).
+    When the client-wide counts are read from the database, the client's queued
+    orders are folded in first: with no cache, an answer counts every order stored
+    before it.
     """
-    hour = _utc(at).hour
+    hour = as_utc(at).hour
+    if _client_counts.get((client_id, str(hour))) is None and await has_queued(
+        db_session, client_id
+    ):
+        await fold_all_queued(db_session, client_id=client_id)
     totals, overall, at_hour = await _read_client_counts(db_session, client_id, hour, cache_seconds)
     pairs = await _read_pairs(db_session, client_id, basket, cache_seconds) if basket else {}
     favourites: dict[str, float] = {}

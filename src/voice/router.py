@@ -13,7 +13,12 @@ from src.exceptions import NotFound, UnprocessableEntity, validation_error
 from src.models import Envelope, envelope, error_responses
 from src.monitoring import IDEMPOTENT_REPLAYS
 from src.rate_limiter import rate_limit_headers
-from src.voice import catalog_service, idempotency, order_service, recommendation_service
+from src.voice import (
+    catalog_service,
+    idempotency,
+    order_service,
+    recommendation_service,
+)
 from src.voice.asr import AudioInput, SpeechEngine, Transcript
 from src.voice.catalog_service import PreparedCatalog
 from src.voice.dependencies import (
@@ -183,19 +188,11 @@ async def create_order(
             alternatives=alternatives,
         )
         payload = envelope(order_service.order_out(order), 201).model_dump_json().encode()
-        db_session.add(order)
-        await db_session.flush()
+        await order_service.store_order(db_session, order)
         if key is not None:
             await idempotency.complete(
                 db_session=db_session, client_id=client.client_id, key=key, status=201, body=payload
             )
-        # Last before the commit: every order of a merchant updates the same counter
-        # rows, and their row locks are held from here until the commit.
-        await recommendation_service.record_baskets(
-            db_session=db_session,
-            client_id=client.client_id,
-            baskets=[recommendation_service.basket_of(order)],
-        )
         await db_session.commit()
     except BaseException:
         if key is not None:

@@ -1,13 +1,23 @@
 """Recommendations and history import through the API, on the real database."""
 
+import itertools
+import time
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import select
 
-from src.voice import recommendation_service
-from src.voice.models import RecCustomerBasket, RecCustomerItem, RecItem, RecPair, RecTotal
+from src.voice import recommendation_counters
+from src.voice.models import (
+    RecCustomerBasket,
+    RecCustomerItem,
+    RecItem,
+    RecPair,
+    RecPendingOrder,
+    RecTotal,
+)
 from tests.conftest import (
     RunningApp,
     assert_envelope_error,
@@ -157,6 +167,11 @@ async def test_one_clients_history_never_reaches_another(
     assert data["usual_order"] is None
 
 
+def _significant(value: float) -> float:
+    # Favourite weights are large sums whose last bits depend on the order of adding.
+    return float(f"{value:.12g}")
+
+
 async def _snapshot(lifespan: RunningApp, client_id: str) -> dict[str, list[tuple[Any, ...]]]:
     tables = {
         "totals": select(RecTotal.hour, RecTotal.baskets),
@@ -175,7 +190,7 @@ async def _snapshot(lifespan: RunningApp, client_id: str) -> dict[str, list[tupl
             table = query.columns_clause_froms[0]
             rows = await session.execute(query.where(table.c.client_id == client_id))
             out[name] = sorted(
-                tuple(round(v, 6) if isinstance(v, float) else v for v in row) for row in rows
+                tuple(_significant(v) if isinstance(v, float) else v for v in row) for row in rows
             )
     return out
 
@@ -195,10 +210,111 @@ async def test_counters_equal_a_recount_after_imports_and_orders(
         await client.post(IMPORT, json={"orders": more}, headers=shop["headers"])
     ).status_code == 201
     client_id = shop["client_id"]
+    async with lifespan.state["sessionmaker"]() as session:
+        await recommendation_counters.fold_all_queued(session, client_id=client_id)
     incremental = await _snapshot(lifespan, client_id)
     assert ("CROISSANT", "LATTE", 21) in incremental["pairs"]
     async with lifespan.state["sessionmaker"]() as session:
-        recounted = await recommendation_service.recount(db_session=session, client_id=client_id)
+        recounted = await recommendation_counters.recount(db_session=session, client_id=client_id)
         await session.commit()
     assert recounted == len(history()) + 3 + 3
     assert await _snapshot(lifespan, client_id) == incremental
+
+
+# -- counting queued orders: each order is queued in its own transaction and folded in
+
+
+async def _queued(lifespan: RunningApp, client_id: str) -> int:
+    async with lifespan.state["sessionmaker"]() as session:
+        rows = await session.execute(
+            select(RecPendingOrder.order_id).where(RecPendingOrder.client_id == client_id)
+        )
+        return len(rows.all())
+
+
+async def _place(client: httpx.AsyncClient, merchant: dict[str, Any], text: str, n: int) -> None:
+    for _ in range(n):
+        response = await client.post(
+            "/api/v1/voice/order",
+            json={"text": text, "customer_id": "c-9"},
+            headers=merchant["headers"],
+        )
+        assert response.status_code == 201, response.text
+
+
+async def test_concurrent_folds_count_every_order_exactly_once(
+    lifespan: RunningApp, client: httpx.AsyncClient, shop: dict[str, Any]
+) -> None:
+    await _place(client, shop, "a latte and a croissant", 12)
+    await _place(client, shop, "two mochas and a scone", 12)
+
+    async def fold_in_small_batches() -> None:
+        async with lifespan.state["sessionmaker"]() as session:
+            while await recommendation_counters.fold_queued(session, limit=3):
+                pass
+
+    # Four folders at once (and the worker's own loop): claims must never overlap.
+    async with anyio.create_task_group() as folders:
+        for _ in range(4):
+            folders.start_soon(fold_in_small_batches)
+    client_id = shop["client_id"]
+    assert await _queued(lifespan, client_id) == 0
+    folded = await _snapshot(lifespan, client_id)
+    assert ("CROISSANT", "LATTE", 20 + 12) in folded["pairs"]
+    async with lifespan.state["sessionmaker"]() as session:
+        await recommendation_counters.recount(db_session=session, client_id=client_id)
+        await session.commit()
+    assert await _snapshot(lifespan, client_id) == folded
+
+
+async def test_orders_queued_during_a_recount_are_counted_once(
+    lifespan: RunningApp, client: httpx.AsyncClient, shop: dict[str, Any]
+) -> None:
+    await _place(client, shop, "a latte and a croissant", 5)
+    client_id = shop["client_id"]
+    async with lifespan.state["sessionmaker"]() as session:
+        recounted = await recommendation_counters.recount(db_session=session, client_id=client_id)
+        await session.commit()
+        assert recounted == len(history()) + 5
+        assert await recommendation_counters.fold_all_queued(session, client_id=client_id) == 0
+    assert ("CROISSANT", "LATTE", 25) in (await _snapshot(lifespan, client_id))["pairs"]
+
+
+async def test_a_recommendation_counts_the_orders_stored_before_it(
+    client: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
+    await _place(client, merchant, "a scone and an americano", 3)
+    data = await ask(client, merchant, items=["SCONE"], customer_id="c-9")
+    first = data["recommendations"][0]
+    # Counted: the customer's favourite, not the equal-scored "popular" of no history.
+    assert (first["sku"], first["reason"]) == ("AMERICANO", "customer_favorite")
+    assert data["usual_order"]["items"] == [
+        {"sku": "AMERICANO", "quantity": 1, "modifiers": []},
+        {"sku": "SCONE", "quantity": 1, "modifiers": []},
+    ]
+
+
+async def test_the_fold_loop_waits_out_a_database_outage_and_then_counts(
+    lifespan: RunningApp, client: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
+    await _place(client, merchant, "a latte and a croissant", 2)
+    real = lifespan.state["sessionmaker"]
+    tries: list[float] = []
+
+    def flaky_sessionmaker() -> Any:
+        tries.append(time.monotonic())
+        if len(tries) <= 3:
+            raise ConnectionRefusedError("database away")
+        return real()
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as loop:
+            loop.start_soon(recommendation_counters.fold_continuously, flaky_sessionmaker, 0.01)
+            while len(tries) < 5 or await _queued(lifespan, merchant["client_id"]):
+                await anyio.sleep(0.01)
+            loop.cancel_scope.cancel()
+    # The loop survived three failed tries, waiting twice as long after each.
+    waits = [later - earlier for earlier, later in itertools.pairwise(tries)]
+    assert waits[0] >= 0.02 and waits[1] >= 0.04 and waits[2] >= 0.08
+    pairs = (await _snapshot(lifespan, merchant["client_id"]))["pairs"]
+    assert ("CROISSANT", "LATTE", 2) in pairs

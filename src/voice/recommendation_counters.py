@@ -1,0 +1,366 @@
+"""Recommendation counters: each stored order is queued, then folded in in batches.
+
+Counters are additive deltas (`baskets = baskets + excluded.baskets`), so concurrent
+folds never lose a count and SQLite and PostgreSQL behave the same. A recommendation
+reads a few of their rows by primary-key prefix and never scans the order history.
+
+Why a queue: every order of a merchant adds to the same rows (its basket total, its
+best sellers' counts). Upserted in the order's own transaction, those rows stay
+locked until its commit and the merchant's orders wait for one another: 16 concurrent
+orders on PostgreSQL ran at 176/s with a p99 of 373 ms, against 341/s and 86 ms
+without the counters. So an order only inserts its id into `rec_pending_orders`, in
+its own transaction (nothing is lost if the process dies after the commit), and
+`fold_queued` claims queued orders in batches with a `DELETE ... RETURNING` (two
+folds never count one order; on PostgreSQL SKIP LOCKED keeps them from waiting on
+each other) and adds them up in one transaction. Each worker folds every
+RECOMMEND_FOLD_SECONDS, and a recommendation that reads counters from the database
+folds its client's queue first.
+
+A customer's favourites decay with a half-life. Rather than rewriting every row
+as time passes, each order adds 2 ** ((t - EPOCH) / half-life): the weights of
+one customer's items share the factor 2 ** (-(now - EPOCH) / half-life), which
+cancels when they are compared, and the sum stays additive.
+"""
+
+import hashlib
+import itertools
+import json
+import logging
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, cast
+
+import anyio
+from sqlalchemy import Table, case, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from src.monitoring import RECOMMEND_ORDERS_FOLDED
+from src.voice.models import (
+    Order,
+    OrderLine,
+    RecCustomerBasket,
+    RecCustomerItem,
+    RecItem,
+    RecPair,
+    RecPendingOrder,
+    RecTotal,
+)
+from src.voice.recommender import FAVORITE_HALF_LIFE_DAYS
+
+logger = logging.getLogger(__name__)
+
+ALL_HOURS = -1
+_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+_UPSERT_CHUNK = 500
+FOLD_BATCH = 500
+# The table, for Core statements: the ORM's unit of work costs more than these rows.
+_QUEUE = cast(Table, RecPendingOrder.__table__)
+_MAX_FOLD_BACKOFF_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class BasketLine:
+    sku: str
+    quantity: int
+    modifiers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Basket:
+    """One stored order as the recommender sees it."""
+
+    customer_id: str | None
+    created_at: datetime
+    lines: tuple[BasketLine, ...]
+
+
+def basket_of(order: Order) -> Basket:
+    """The recommender's view of a stored order."""
+    return Basket(
+        customer_id=order.customer_id,
+        created_at=order.created_at,
+        lines=tuple(
+            BasketLine(line.sku, line.quantity, tuple(sorted(line.modifiers)))
+            for line in order.lines
+        ),
+    )
+
+
+def as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _favourite_weight(moment: datetime) -> float:
+    days = (as_utc(moment) - _EPOCH).total_seconds() / 86400
+    return math.pow(2.0, days / FAVORITE_HALF_LIFE_DAYS)
+
+
+def _basket_items(basket: Basket) -> list[dict[str, Any]]:
+    merged: Counter[tuple[str, tuple[str, ...]]] = Counter()
+    for line in basket.lines:
+        merged[(line.sku, line.modifiers)] += line.quantity
+    return [
+        {"sku": sku, "quantity": quantity, "modifiers": list(modifiers)}
+        for (sku, modifiers), quantity in sorted(merged.items())
+    ]
+
+
+async def record_baskets(
+    *, db_session: AsyncSession, client_id: str, baskets: Iterable[Basket]
+) -> None:
+    """Add stored orders to the client's counters (in the caller's transaction)."""
+    totals: Counter[int] = Counter()
+    items: Counter[tuple[int, str]] = Counter()
+    pairs: Counter[tuple[str, str]] = Counter()
+    favourites: defaultdict[tuple[str, str], float] = defaultdict(float)
+    favourite_last: dict[tuple[str, str], datetime] = {}
+    usual: dict[tuple[str, str], dict[str, Any]] = {}
+    for basket in baskets:
+        skus = sorted({line.sku for line in basket.lines})
+        if not skus:
+            continue
+        created = as_utc(basket.created_at)
+        for hour in (ALL_HOURS, created.hour):
+            totals[hour] += 1
+            for sku in skus:
+                items[(hour, sku)] += 1
+        for a, b in itertools.permutations(skus, 2):
+            pairs[(a, b)] += 1
+        if basket.customer_id is None:
+            continue
+        weight = _favourite_weight(created)
+        for sku in skus:
+            key = (basket.customer_id, sku)
+            favourites[key] += weight
+            favourite_last[key] = max(favourite_last.get(key, created), created)
+        lines = _basket_items(basket)
+        basket_key = hashlib.sha256(json.dumps(lines, sort_keys=True).encode()).hexdigest()
+        entry = usual.setdefault(
+            (basket.customer_id, basket_key), {"items": lines, "times": 0, "last_at": created}
+        )
+        entry["times"] += 1
+        entry["last_at"] = max(entry["last_at"], created)
+
+    await _add(
+        db_session,
+        RecTotal,
+        [{"client_id": client_id, "hour": h, "baskets": n} for h, n in totals.items()],
+        "baskets",
+    )
+    await _add(
+        db_session,
+        RecItem,
+        [
+            {"client_id": client_id, "hour": h, "sku": s, "baskets": n}
+            for (h, s), n in items.items()
+        ],
+        "baskets",
+    )
+    await _add(
+        db_session,
+        RecPair,
+        [
+            {"client_id": client_id, "sku": a, "other_sku": b, "baskets": n}
+            for (a, b), n in pairs.items()
+        ],
+        "baskets",
+    )
+    await _add(
+        db_session,
+        RecCustomerItem,
+        [
+            {
+                "client_id": client_id,
+                "customer_id": customer,
+                "sku": sku,
+                "weight": weight,
+                "updated_at": favourite_last[(customer, sku)],
+            }
+            for (customer, sku), weight in favourites.items()
+        ],
+        "weight",
+        latest="updated_at",
+    )
+    await _add(
+        db_session,
+        RecCustomerBasket,
+        [
+            {
+                "client_id": client_id,
+                "customer_id": customer,
+                "basket_key": key,
+                "items": entry["items"],
+                "times": entry["times"],
+                "last_at": entry["last_at"],
+            }
+            for (customer, key), entry in usual.items()
+        ],
+        "times",
+        latest="last_at",
+    )
+
+
+async def _add(
+    db_session: AsyncSession,
+    table: Any,
+    rows: Sequence[dict[str, Any]],
+    counter: str,
+    *,
+    latest: str | None = None,
+) -> None:
+    """Upsert `rows`, adding `counter` to the stored value (and keeping the later `latest`).
+
+    One statement per table and dialect, executed with many parameter sets: it is
+    compiled once and cached, instead of a fresh multi-VALUES statement per call.
+    """
+    if not rows:
+        return
+    statement = _upsert_statement(db_session.get_bind().dialect.name, table, counter, latest)
+    for start in range(0, len(rows), _UPSERT_CHUNK):
+        await db_session.execute(statement, list(rows[start : start + _UPSERT_CHUNK]))
+
+
+@lru_cache(maxsize=32)
+def _upsert_statement(dialect: str, model: Any, counter: str, latest: str | None) -> Any:
+    # On the Core Table, not the ORM class: the session runs an ORM-entity insert with
+    # many rows through its bulk-insert machinery, about 0.8 ms of an order's ~8 ms.
+    # (ON CONFLICT statements get no compiled-cache key either way: ~0.1 ms each.)
+    table = model.__table__
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    updates: dict[str, Any] = {counter: table.c[counter] + statement.excluded[counter]}
+    if latest is not None:
+        stored, incoming = table.c[latest], statement.excluded[latest]
+        updates[latest] = case((incoming > stored, incoming), else_=stored)
+    primary_key = [c.name for c in table.primary_key.columns]
+    return statement.on_conflict_do_update(index_elements=primary_key, set_=updates)
+
+
+async def clear_counters(*, db_session: AsyncSession, client_id: str) -> None:
+    """Forget a client's counters (before a recount)."""
+    for table in (RecTotal, RecItem, RecPair, RecCustomerItem, RecCustomerBasket):
+        await db_session.execute(delete(table).where(table.client_id == client_id))
+
+
+async def recount(*, db_session: AsyncSession, client_id: str, batch: int = 2000) -> int:
+    """Rebuild a client's counters from its stored orders; returns the orders read."""
+    await clear_counters(db_session=db_session, client_id=client_id)
+    result = await db_session.stream_scalars(
+        select(Order).where(Order.client_id == client_id).execution_options(yield_per=batch)
+    )
+    seen = 0
+    async for orders in result.partitions(batch):
+        # Counted here, so not again by a fold; orders stored after this read stay
+        # queued and are folded as usual.
+        await db_session.execute(
+            delete(_QUEUE).where(_QUEUE.c.order_id.in_([order.id for order in orders]))
+        )
+        await record_baskets(
+            db_session=db_session, client_id=client_id, baskets=[basket_of(o) for o in orders]
+        )
+        seen += len(orders)
+    return seen
+
+
+async def queue_order(db_session: AsyncSession, *, order_id: str, client_id: str) -> None:
+    """Queue a stored order for counting (in the caller's transaction)."""
+    await db_session.execute(insert(_QUEUE), {"order_id": order_id, "client_id": client_id})
+
+
+async def has_queued(db_session: AsyncSession, client_id: str) -> bool:
+    """Whether any of the client's orders wait to be counted (a read: takes no lock)."""
+    waiting = select(_QUEUE.c.order_id).where(_QUEUE.c.client_id == client_id).limit(1)
+    return (await db_session.scalar(waiting)) is not None
+
+
+async def _claim(db_session: AsyncSession, client_id: str | None, limit: int) -> list[str]:
+    # SQLite has no FOR UPDATE (SQLAlchemy leaves it out there); its writers take
+    # turns, and the DELETE is this transaction's first write.
+    waiting = select(_QUEUE.c.order_id).limit(limit).with_for_update(skip_locked=True)
+    if client_id is not None:
+        waiting = waiting.where(_QUEUE.c.client_id == client_id)
+    claimed = await db_session.execute(
+        delete(_QUEUE).where(_QUEUE.c.order_id.in_(waiting)).returning(_QUEUE.c.order_id)
+    )
+    return list(claimed.scalars())
+
+
+async def _baskets_by_client(
+    db_session: AsyncSession, order_ids: Sequence[str]
+) -> dict[str, list[Basket]]:
+    rows = await db_session.execute(
+        select(
+            Order.client_id,
+            Order.id,
+            Order.customer_id,
+            Order.created_at,
+            OrderLine.sku,
+            OrderLine.quantity,
+            OrderLine.modifiers,
+        )
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(Order.id.in_(order_ids))
+    )
+    orders: dict[tuple[str, str], tuple[str | None, datetime, list[BasketLine]]] = {}
+    for client_id, order_id, customer_id, created_at, sku, quantity, modifiers in rows:
+        entry = orders.setdefault((client_id, order_id), (customer_id, created_at, []))
+        entry[2].append(BasketLine(sku, quantity, tuple(sorted(modifiers))))
+    baskets: dict[str, list[Basket]] = defaultdict(list)
+    for (client_id, _), (customer_id, created_at, lines) in orders.items():
+        baskets[client_id].append(Basket(customer_id, created_at, tuple(lines)))
+    return baskets
+
+
+async def fold_queued(
+    db_session: AsyncSession, *, client_id: str | None = None, limit: int = FOLD_BATCH
+) -> int:
+    """Count up to `limit` queued orders (one client's, or anyone's) and commit.
+
+    Returns how many were claimed: fewer than `limit` means the queue was drained.
+    """
+    order_ids = await _claim(db_session, client_id, limit)
+    if not order_ids:
+        await db_session.rollback()
+        return 0
+    for owner, baskets in (await _baskets_by_client(db_session, order_ids)).items():
+        await record_baskets(db_session=db_session, client_id=owner, baskets=baskets)
+    await db_session.commit()
+    RECOMMEND_ORDERS_FOLDED.inc(len(order_ids))
+    return len(order_ids)
+
+
+async def fold_all_queued(db_session: AsyncSession, *, client_id: str | None = None) -> int:
+    """Fold until the queue (one client's, or everyone's) is empty; returns the orders."""
+    total = 0
+    while (folded := await fold_queued(db_session, client_id=client_id)) > 0:
+        total += folded
+        if folded < FOLD_BATCH:
+            break
+    return total
+
+
+async def fold_continuously(
+    sessionmaker: async_sessionmaker[AsyncSession], interval: float
+) -> None:
+    """Background loop for the app's lifespan: fold the queue every `interval` seconds.
+
+    While the database is away it waits longer between tries (up to 30 s) and logs
+    once per outage; queued orders stay in the database until a fold succeeds.
+    """
+    delay = interval
+    while True:
+        await anyio.sleep(delay)
+        try:
+            async with sessionmaker() as db_session:
+                await fold_all_queued(db_session)
+        except Exception:
+            if delay == interval:
+                logger.warning("could not fold queued orders into the counters", exc_info=True)
+            delay = min(delay * 2, max(interval, _MAX_FOLD_BACKOFF_SECONDS))
+        else:
+            delay = interval
