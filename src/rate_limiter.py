@@ -3,10 +3,13 @@
 Why a dependency rather than slowapi's decorator or middleware: the middleware cannot
 see routes of a mounted sub-app and answers 429 outside our envelope, and the
 decorator needs `request`/`response` in every signature. How the dependency counts
-depends on the storage (see `RateLimit`): slowapi's strategy in memory, a batched and
-awaited Lua call for fixed windows in Redis (production's setting, where slowapi's
-blocking calls cost more than the rest of a request: `RedisWindowCounter`), and
-slowapi's whole check, with its in-memory fallback, for other strategies in Redis.
+depends on the storage and strategy (see `RateLimit`). Fixed windows, the default,
+are counted by a window counter: a batched and awaited Lua call in Redis
+(production's setting, where slowapi's blocking calls cost more than the rest of a
+request: `RedisWindowCounter`), a dict in memory (limits' MemoryStorage starts a
+sweeper thread every 10 ms under load: `MemoryWindowCounter`). Other strategies go
+through slowapi: its strategy directly in memory, and its whole check, with its
+in-memory fallback, on a shared storage.
 """
 
 import inspect
@@ -28,8 +31,12 @@ from slowapi.errors import RateLimitExceeded
 from slowapi.wrappers import Limit
 
 from src.config import PROJECT_ROOT, Settings
+from src.memory_window import MemoryWindowCounter
 from src.monitoring import RATE_LIMIT_REJECTIONS
 from src.redis_window import RedisWindowCounter
+
+# The fixed-window counters the app may hold in `app.state.window_counter`.
+WindowCounter = MemoryWindowCounter | RedisWindowCounter
 
 logger = logging.getLogger(__name__)
 
@@ -118,13 +125,16 @@ def build_limiter(settings: Settings) -> Limiter:
     )
 
 
-def build_window_counter(settings: Settings) -> RedisWindowCounter | None:
-    """The async, batched Redis path for fixed windows on Redis; None: slowapi checks."""
+def build_window_counter(settings: Settings) -> WindowCounter | None:
+    """The counter for fixed windows in memory or Redis; None: slowapi checks."""
     if settings.RATE_LIMIT_STRATEGY != "fixed-window":
         return None
-    if not settings.RATE_LIMIT_STORAGE_URI.startswith(("redis://", "rediss://")):
-        return None
-    return RedisWindowCounter(settings.RATE_LIMIT_STORAGE_URI, settings.RATE_LIMIT_STORAGE_TIMEOUT)
+    uri = settings.RATE_LIMIT_STORAGE_URI
+    if uri.startswith("memory://"):
+        return MemoryWindowCounter()
+    if uri.startswith(("redis://", "rediss://")):
+        return RedisWindowCounter(uri, settings.RATE_LIMIT_STORAGE_TIMEOUT)
+    return None
 
 
 def reset_limits(state: Any) -> None:
@@ -187,12 +197,12 @@ def window_headers(
 class RateLimit:
     """A dependency enforcing the limit named by a setting, counted per `key_func`.
 
-    All routes guarded by the same `RateLimit` share one budget per key. With Redis
-    and the fixed window (production's setting) a check is one awaited Lua call,
-    batched with the checks of concurrent requests (`RedisWindowCounter`). With
-    memory storage slowapi's strategy counts it in the event loop; other strategies
-    on a shared storage go through slowapi's whole check in a worker thread (its
-    calls block).
+    All routes guarded by the same `RateLimit` share one budget per key. With the
+    fixed window (the default) a window counter counts it: in Redis one awaited Lua
+    call, batched with the checks of concurrent requests (`RedisWindowCounter`); in
+    memory a dict (`MemoryWindowCounter`). Other strategies are counted by slowapi's
+    strategy in the event loop on memory storage, and by slowapi's whole check in a
+    worker thread (its calls block) on a shared storage.
     """
 
     def __init__(
@@ -241,7 +251,7 @@ class RateLimit:
         if not limiter.enabled:
             return {}
         settings: Settings = request.app.state.settings
-        counter: RedisWindowCounter | None = request.app.state.window_counter
+        counter: WindowCounter | None = request.app.state.window_counter
         try:
             if counter is not None:
                 headers = await self._check_counter(counter, request, settings)
@@ -256,7 +266,7 @@ class RateLimit:
         return headers
 
     async def _check_counter(
-        self, counter: RedisWindowCounter, request: Request, settings: Settings
+        self, counter: WindowCounter, request: Request, settings: Settings
     ) -> dict[str, str]:
         limit = self._limit_for(settings)
         item = limit.limit

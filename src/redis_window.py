@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio
-from limits.storage import MemoryStorage
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
+
+from src.memory_window import MemoryWindowCounter, WindowHit
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +49,6 @@ class StorageUnavailable(Exception):
     """Redis did not answer (down, or hung past the timeout)."""
 
 
-@dataclass(frozen=True, slots=True)
-class WindowHit:
-    """The count after this hit and the seconds until the window resets."""
-
-    count: int
-    reset_in: float
-
-
 @dataclass(slots=True)
 class _Check:
     key: str
@@ -67,9 +60,9 @@ class _Check:
 class RedisWindowCounter:
     """Batched fixed-window counters in one Redis database, for one process.
 
-    While Redis does not answer, checks are counted in this process's memory (limits'
-    MemoryStorage, as slowapi's in-memory fallback does): limits stay enforced, per
-    worker, and no request fails because Redis did.
+    While Redis does not answer, checks are counted in this process's memory (as
+    slowapi's in-memory fallback does): limits stay enforced, per worker, and no
+    request fails because Redis did.
 
     The client is made on first use inside the running event loop (after a gunicorn
     fork, in the worker's loop), and made again if the loop changes.
@@ -85,7 +78,7 @@ class RedisWindowCounter:
         self._sender: asyncio.Task[None] | None = None
         self._down_until = 0.0
         self._backoff = 0.0
-        self._memory = MemoryStorage()
+        self._memory = MemoryWindowCounter()
 
     def _client_for(self, loop: asyncio.AbstractEventLoop) -> redis.asyncio.Redis:
         if self._client is None or self._loop is not loop:
@@ -110,8 +103,7 @@ class RedisWindowCounter:
                 return await self._hit_redis(key, expiry, cost)
             except StorageUnavailable:
                 pass
-        count = self._memory.incr(key, expiry, amount=cost)
-        return WindowHit(count, max(0.0, self._memory.get_expiry(key) - time.time()))
+        return self._memory.count(key, expiry, cost)
 
     async def _hit_redis(self, key: str, expiry: int, cost: int) -> WindowHit:
         loop = asyncio.get_running_loop()
