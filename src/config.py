@@ -53,10 +53,13 @@ class Settings(BaseSettings):
 
     DATABASE_URL: str = "sqlite+aiosqlite:///./voice.db"
     DATABASE_POOL_SIZE: int = Field(default=10, ge=1, le=200)
-    # A ping per checkout finds connections PostgreSQL dropped (restarts, idle kills)
-    # before a request does; it costs a round trip per request (about 3 ms on the bench
-    # machine). Off, a dead connection fails one request (503) and the pool is discarded.
+    # A ping before use finds connections PostgreSQL dropped (restarts, idle kills)
+    # before a request does; only connections idle longer than
+    # DATABASE_POOL_PING_IDLE_SECONDS are pinged (0: every checkout), as a ping is three
+    # round trips on asyncpg. Off, a dead connection fails one request (503) and the
+    # pool is discarded.
     DATABASE_POOL_PRE_PING: bool = True
+    DATABASE_POOL_PING_IDLE_SECONDS: float = Field(default=1.0, ge=0, le=3600)
     DATABASE_MAX_OVERFLOW: int = Field(default=10, ge=0, le=200)
     DATABASE_POOL_TIMEOUT: float = Field(default=3.0, gt=0)
     DATABASE_STATEMENT_TIMEOUT_MS: int = Field(default=10_000, ge=0)

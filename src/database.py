@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 
 from src.config import Settings
-from src.connection_pool import FairAsyncQueuePool
+from src.connection_pool import FairAsyncQueuePool, ping_when_idle
 from src.sqlite_writes import serialize_writes
 
 # Explicit constraint names: migrations stay stable across databases.
@@ -81,16 +81,18 @@ def create_engine(settings: Settings) -> AsyncEngine:
                 "application_name": settings.SERVICE_NAME,
             },
         }
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         poolclass=FairAsyncQueuePool,
-        pool_pre_ping=settings.DATABASE_POOL_PRE_PING,
         pool_recycle=1800,
         pool_size=settings.DATABASE_POOL_SIZE,
         max_overflow=settings.DATABASE_MAX_OVERFLOW,
         pool_timeout=settings.DATABASE_POOL_TIMEOUT,
         connect_args=connect_args,
     )
+    if settings.DATABASE_POOL_PRE_PING:
+        ping_when_idle(engine, settings.DATABASE_POOL_PING_IDLE_SECONDS)
+    return engine
 
 
 def dialect_insert(db_session: AsyncSession) -> Any:
