@@ -122,17 +122,19 @@ _ORDERS = cast(Table, Order.__table__)
 _ORDER_LINES = cast(Table, OrderLine.__table__)
 _ORDER_COLUMNS = tuple(c.name for c in _ORDERS.columns)
 _LINE_COLUMNS = tuple(c.name for c in _ORDER_LINES.columns if c.name not in ("id", "order_id"))
+# Built once: a statement object keeps its compiled-cache key, so each order skips
+# working it out again.
+_INSERT_ORDER = insert(_ORDERS)
+_INSERT_LINES = insert(_ORDER_LINES)
 
 
 async def store_order(db_session: AsyncSession, order: PricedOrder) -> None:
     """Insert the order and its lines and queue it for the recommendation counters
     (caller commits)."""
-    await db_session.execute(
-        insert(_ORDERS), {name: getattr(order, name) for name in _ORDER_COLUMNS}
-    )
+    await db_session.execute(_INSERT_ORDER, {name: getattr(order, name) for name in _ORDER_COLUMNS})
     if order.lines:
         await db_session.execute(
-            insert(_ORDER_LINES),
+            _INSERT_LINES,
             [
                 {"order_id": order.id, **{name: getattr(line, name) for name in _LINE_COLUMNS}}
                 for line in order.lines

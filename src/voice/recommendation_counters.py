@@ -60,6 +60,7 @@ _UPSERT_CHUNK = 500
 FOLD_BATCH = 500
 # The table, for Core statements: the ORM's unit of work costs more than these rows.
 _QUEUE = cast(Table, RecPendingOrder.__table__)
+_INSERT_QUEUED = insert(_QUEUE)  # built once: it keeps its compiled-cache key
 _MAX_FOLD_BACKOFF_SECONDS = 30.0
 
 
@@ -269,7 +270,7 @@ async def recount(*, db_session: AsyncSession, client_id: str, batch: int = 2000
 
 async def queue_order(db_session: AsyncSession, *, order_id: str, client_id: str) -> None:
     """Queue a stored order for counting (in the caller's transaction)."""
-    await db_session.execute(insert(_QUEUE), {"order_id": order_id, "client_id": client_id})
+    await db_session.execute(_INSERT_QUEUED, {"order_id": order_id, "client_id": client_id})
 
 
 async def has_queued(db_session: AsyncSession, client_id: str) -> bool:
