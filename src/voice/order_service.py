@@ -51,7 +51,7 @@ class PricedLine:
 class PricedOrder:
     """A new order before it is stored (the columns of `orders`, and its lines).
 
-    Plain data rather than ORM objects: an order is written with two Core inserts,
+    Plain data rather than ORM objects: an order is written with Core inserts,
     which cost a fraction of the ORM's unit of work on this path.
     """
 
