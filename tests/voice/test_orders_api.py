@@ -278,7 +278,8 @@ async def test_order_metrics_by_outcome(
 
 async def test_catalog_replaced_by_another_worker(settings: Settings, lifespan: RunningApp) -> None:
     """GET /catalog shows another worker's replacement within CATALOG_CACHE_SECONDS;
-    an order placed meanwhile is already priced at the new version."""
+    an order placed meanwhile is already priced at the new version, although this
+    worker had prepared the old one for an earlier order."""
     from sqlalchemy import update
 
     from src.voice.models import Catalog, CatalogItem
@@ -292,6 +293,9 @@ async def test_catalog_replaced_by_another_worker(settings: Settings, lifespan: 
         first = await http.get("/api/v1/voice/catalog", headers=headers)
         assert first.json()["data"]["version"] == 1
         assert first.headers["X-RateLimit-Limit"] and first.headers["X-RateLimit-Remaining"]
+
+        before = await http.post("/api/v1/voice/order", json={"text": "a latte"}, headers=headers)
+        assert before.json()["data"]["total"] == "4.25"  # version 1 is now prepared here
 
         # Another worker raises the latte's price: straight through the database,
         # so this process's caches know nothing of it.
@@ -312,6 +316,8 @@ async def test_catalog_replaced_by_another_worker(settings: Settings, lifespan: 
         order = await http.post("/api/v1/voice/order", json={"text": "a latte"}, headers=headers)
         assert order.status_code == 201, order.text
         assert order.json()["data"]["total"] == "5.00"  # orders never lag
+        listed = await http.get("/api/v1/voice/orders", headers=headers)
+        assert [o["total"] for o in listed.json()["data"]["orders"]] == ["5.00", "4.25"]
 
         await asyncio.sleep(0.6)
         fresh = (await http.get("/api/v1/voice/catalog", headers=headers)).json()["data"]
