@@ -49,6 +49,15 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _rollback_if_open(dbapi_connection: Any, _record: Any, _reset_state: Any) -> None:
+    # The pool's reset for SQLite (reset_on_return=None): a rollback only when a
+    # transaction is still open. The default rolls back every returned connection,
+    # and through aiosqlite each call is a trip to the connection's thread, made
+    # while a writer still holds its write turn.
+    if dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """The engine for DATABASE_URL with settings right for its dialect."""
     url = settings.DATABASE_URL
@@ -66,8 +75,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         in_memory = ":memory:" in url  # StaticPool: one connection is the whole database
         if in_memory:
             pool = {}
-        engine = create_async_engine(url, connect_args={"timeout": 5}, **pool)
+        engine = create_async_engine(
+            url, connect_args={"timeout": 5}, pool_reset_on_return=None, **pool
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine.pool, "reset", _rollback_if_open)
         if not in_memory:
             serialize_writes(engine, settings.DATABASE_POOL_TIMEOUT)
         return engine

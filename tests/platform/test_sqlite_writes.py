@@ -82,3 +82,16 @@ async def test_another_worker_holding_the_turn_makes_this_one_wait(
         holder.communicate("")  # the other worker lets go
     await write_one(engine)
     assert await count(engine) == 1
+
+
+async def test_a_connection_returned_mid_transaction_is_rolled_back(engine: AsyncEngine) -> None:
+    # The pool resets SQLite connections only when a transaction is open (each reset
+    # is a trip to aiosqlite's thread); one that is must still not come back holding
+    # SQLite's write lock or its uncommitted rows.
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.execute("INSERT INTO t VALUES (1)")  # behind SQLAlchemy
+        assert raw.driver_connection.in_transaction
+    async with engine.begin() as next_writer:
+        await next_writer.execute(text("INSERT INTO t VALUES (2)"))
+    assert await count(engine) == 1
