@@ -11,8 +11,7 @@ orders on PostgreSQL ran at 176/s with a p99 of 373 ms, against 341/s and 86 ms
 without the counters. So an order only inserts its id into `rec_pending_orders`, in
 its own transaction (nothing is lost if the process dies after the commit), and
 `fold_queued` claims queued orders in batches with a `DELETE ... RETURNING` (two
-folds never count one order; on PostgreSQL SKIP LOCKED keeps them from waiting on
-each other) and adds them up in one transaction. Each worker folds every
+folds never count one order) and adds them up in one transaction. Each worker folds every
 RECOMMEND_FOLD_SECONDS, and a recommendation that reads counters from the database
 folds its client's queue first.
 
@@ -283,9 +282,12 @@ async def has_queued(db_session: AsyncSession, client_id: str | None = None) -> 
 
 
 async def _claim(db_session: AsyncSession, client_id: str | None, limit: int) -> list[str]:
-    # SQLite has no FOR UPDATE (SQLAlchemy leaves it out there); its writers take
-    # turns, and the DELETE is this transaction's first write.
-    waiting = select(_QUEUE.c.order_id).limit(limit).with_for_update(skip_locked=True)
+    # On PostgreSQL the loop's folds (anyone's orders) skip rows another fold holds;
+    # a client's fold, made before its recommendation is read, waits for them
+    # instead, so that the counters it then reads include those orders. SQLite has
+    # no FOR UPDATE (SQLAlchemy leaves it out); its writers take turns, and the
+    # DELETE is this transaction's first write.
+    waiting = select(_QUEUE.c.order_id).limit(limit).with_for_update(skip_locked=client_id is None)
     if client_id is not None:
         waiting = waiting.where(_QUEUE.c.client_id == client_id)
     claimed = await db_session.execute(

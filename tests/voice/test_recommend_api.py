@@ -1,5 +1,6 @@
 """Recommendations and history import through the API, on the real database."""
 
+import asyncio
 import itertools
 import time
 from typing import Any
@@ -318,3 +319,30 @@ async def test_the_fold_loop_waits_out_a_database_outage_and_then_counts(
     assert waits[0] >= 0.02 and waits[1] >= 0.04 and waits[2] >= 0.08
     pairs = (await _snapshot(lifespan, merchant["client_id"]))["pairs"]
     assert ("CROISSANT", "LATTE", 2) in pairs
+
+
+async def test_a_recommendation_waits_for_a_fold_in_flight(
+    lifespan: RunningApp, client: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
+    # A fold that has claimed the client's orders but not committed yet: the
+    # recommendation must wait for it rather than read counters that lack them.
+    async with lifespan.state["sessionmaker"]() as folding:
+        claimed: list[str] = []
+        for _ in range(5):  # the worker's own loop may claim an order first: place another
+            await _place(client, merchant, "a scone and an americano", 1)
+            claimed = await recommendation_counters._claim(folding, merchant["client_id"], 500)
+            if claimed:
+                break
+        assert claimed
+        asking = asyncio.create_task(ask(client, merchant, items=["SCONE"], customer_id="c-9"))
+        await asyncio.sleep(0.3)
+        assert not asking.done()
+        baskets = await recommendation_counters._baskets_by_client(folding, claimed)
+        for owner, owned in baskets.items():
+            await recommendation_counters.record_baskets(
+                db_session=folding, client_id=owner, baskets=owned
+            )
+        await folding.commit()
+    data = await asking
+    first = data["recommendations"][0]
+    assert (first["sku"], first["reason"]) == ("AMERICANO", "customer_favorite")
