@@ -135,7 +135,7 @@ class IdempotencyKey(Base):
 
 
 # -- recommendation counters: an order is queued for counting when it is stored and
-# folded into these shortly after (voice/recommendation_queue.py), so that a
+# folded into these shortly after (voice/recommendation_counters.py), so that a
 # recommendation never scans the order history.
 
 

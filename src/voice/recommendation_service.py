@@ -51,11 +51,16 @@ _customer_history = _TtlCache()
 async def _read_client_counts(
     db_session: AsyncSession, client_id: str, hour: int, cache_seconds: float
 ) -> ClientCounts:
-    """(basket totals by hour, baskets per item overall, baskets per item at `hour`)."""
+    """(basket totals by hour, baskets per item overall, baskets per item at `hour`).
+
+    Read from the database, they first take in the client's queued orders.
+    """
     key = (client_id, str(hour))
     cached: ClientCounts | None = _client_counts.get(key)
     if cached is not None:
         return cached
+    if await has_queued(db_session, client_id):
+        await fold_all_queued(db_session, client_id=client_id)
     totals = dict(
         (
             await db_session.execute(
@@ -165,10 +170,6 @@ async def load_history(
     before it.
     """
     hour = as_utc(at).hour
-    if _client_counts.get((client_id, str(hour))) is None and await has_queued(
-        db_session, client_id
-    ):
-        await fold_all_queued(db_session, client_id=client_id)
     totals, overall, at_hour = await _read_client_counts(db_session, client_id, hour, cache_seconds)
     pairs = await _read_pairs(db_session, client_id, basket, cache_seconds) if basket else {}
     favourites: dict[str, float] = {}
