@@ -95,3 +95,44 @@ async def test_a_connection_returned_mid_transaction_is_rolled_back(engine: Asyn
     async with engine.begin() as next_writer:
         await next_writer.execute(text("INSERT INTO t VALUES (2)"))
     assert await count(engine) == 1
+
+
+def lock_is_free(lock_path: Path) -> bool:
+    """Whether another process can take the write lock right now."""
+    probe = subprocess.run(
+        [sys.executable, "-c",
+         "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT);"
+         "fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)",
+         str(lock_path)],
+        capture_output=True,
+    )  # fmt: skip
+    return probe.returncode == 0
+
+
+async def test_a_writer_that_gave_up_waiting_leaves_the_lock_free(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    # The waiting is done in a thread blocked in flock(); after the timeout that thread
+    # still gets the lock once the other worker lets go, and must give it back at once.
+    lock_path = tmp_path / "w.db.write-lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT);"
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()",
+         str(lock_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(PoolTimeout):
+            await write_one(engine)
+    finally:
+        holder.communicate("")
+    for _ in range(100):  # the abandoned thread takes the lock and lets it go
+        if lock_is_free(lock_path):
+            break
+        await asyncio.sleep(0.02)
+    assert lock_is_free(lock_path)
+    await write_one(engine)
+    assert await count(engine) == 1
+    assert lock_is_free(lock_path)  # the writer let go when it committed
