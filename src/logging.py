@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,31 @@ class RequestContextFilter(logging.Filter):
 class VoiceJsonFormatter(OrjsonFormatter):
     """Flat JSON documents (ECS-like keys kept simple) with secrets redacted."""
 
+    def format(self, record: logging.LogRecord) -> str:
+        """The generic python-json-logger document, built directly for an access record.
+
+        An access record's fields are known in advance, so the document is put together
+        in their order without python-json-logger's pass over every attribute of the
+        record (half of formatting one); it is the same document, key for key. Text a
+        client chose (path, request id) that might hold a secret takes the generic way,
+        which redacts.
+        """
+        if type(record) is not AccessRecord or may_hold_secret(record.msg + record.request_id):
+            return super().format(record)
+        fields = record.__dict__
+        record.message = record.msg
+        log_data = {self._get_rename(name): fields.get(name) for name in self._required_fields}
+        log_data.update(self.static_fields)
+        for name in ACCESS_FIELDS:
+            log_data[self._get_rename(name)] = fields[name]
+        if self.timestamp:
+            log_data[self._timestamp_key] = datetime.fromtimestamp(record.created, tz=UTC)
+        return self.serialize_log_record(log_data)
+
+    @property
+    def _timestamp_key(self) -> str:
+        return self._get_rename(self.timestamp if isinstance(self.timestamp, str) else "timestamp")
+
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         if _plainly_clean(log_data):
             return log_data
@@ -152,6 +177,76 @@ def build_formatter(settings: Settings) -> VoiceJsonFormatter:
         timestamp="timestamp",
         reserved_attrs=[*RESERVED_ATTRS, "color_message"],
     )
+
+
+# The fields of an access record beyond the standard ones, in the order they are set.
+ACCESS_FIELDS = ("http_method", "path", "route", "status", "duration_ms", "client_id", "request_id")
+ACCESS_LOGGER = logging.getLogger("voice_api.access")
+
+
+class AccessRecord(logging.LogRecord):
+    """A LogRecord for one request of the access log, made in a fraction of the time.
+
+    LogRecord.__init__ works out, for every record, what is the same for every access
+    record (file and module names, level name, process facts): here that is copied
+    from a record made once. What remains is the message, the time and the fields. It
+    is an ordinary record to every filter, handler and formatter.
+    """
+
+    http_method: str
+    path: str
+    route: str
+    status: int
+    duration_ms: float
+    client_id: str | None
+    request_id: str
+
+
+# An access record's standard attributes: made after configure_logging decided what
+# records collect, and remade by it (a forked worker's process id differs).
+_ACCESS_TEMPLATE: dict[str, Any] = {}
+# When logging started (LogRecord.relativeCreated counts from it): read off a record.
+_logging_started = 0.0
+
+
+def _remake_access_template() -> None:
+    global _logging_started
+    template = vars(logging.LogRecord(ACCESS_LOGGER.name, logging.INFO, "", 0, "", None, None))
+    _logging_started = template["created"] - template["relativeCreated"] / 1000
+    _ACCESS_TEMPLATE.clear()
+    _ACCESS_TEMPLATE.update(template)
+
+
+def log_access(
+    method: str,
+    path: str,
+    route: str,
+    status: int,
+    duration_ms: float,
+    client_id: str | None,
+    request_id: str,
+) -> None:
+    """One line of the access log (`voice_api.access`, INFO), as `logger.info` would."""
+    if not ACCESS_LOGGER.isEnabledFor(logging.INFO):
+        return
+    if not _ACCESS_TEMPLATE:
+        _remake_access_template()
+    record = AccessRecord.__new__(AccessRecord)
+    fields = record.__dict__
+    fields.update(_ACCESS_TEMPLATE)
+    now = time.time()
+    fields["created"] = now
+    fields["msecs"] = int((now - int(now)) * 1000) + 0.0  # as LogRecord computes them
+    fields["relativeCreated"] = (now - _logging_started) * 1000
+    fields["msg"] = f"{method} {path} {status}"
+    fields["http_method"] = method
+    fields["path"] = path
+    fields["route"] = route
+    fields["status"] = status
+    fields["duration_ms"] = duration_ms
+    fields["client_id"] = client_id
+    fields["request_id"] = request_id
+    ACCESS_LOGGER.handle(record)
 
 
 class DroppingQueueHandler(logging.handlers.QueueHandler):
@@ -326,6 +421,7 @@ def configure_logging(
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    _remake_access_template()
 
     root = logging.getLogger()
     for existing in list(root.handlers):

@@ -5,7 +5,9 @@ the start script sets PROMETHEUS_MULTIPROC_DIR before any import, so these objec
 write to per-process files that one exporter in the master aggregates.
 """
 
+import inspect
 import os
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
@@ -106,6 +108,45 @@ HTTP_INPROGRESS = Gauge(
 )
 
 
+# What one request of a given method, route and status class records, with the
+# labelled series looked up once: prometheus_client's labels() takes a lock and
+# checks its arguments on every call, a third of recording a request.
+Recorder = Callable[[float], None]
+_RECORDERS: dict[tuple[str, str, str], tuple[Recorder, ...]] = {}
+# Methods are whatever clients send: beyond this many combinations, nothing new is kept.
+_RECORDERS_CAP = 4096
+
+
+def _info(method: str, handler: str, status_class: str, seconds: float) -> metrics.Info:
+    return metrics.Info(
+        request=None,  # type: ignore[arg-type]  # neither instrumentation reads it
+        response=None,
+        method=method,
+        modified_handler=handler,
+        modified_status=status_class,
+        modified_duration=seconds,
+        modified_duration_without_streaming=seconds,
+    )
+
+
+def _bind(instrumentation: Callable[[metrics.Info], None], info: metrics.Info) -> Recorder:
+    """`instrumentation` with the series for `info`'s labels resolved.
+
+    pfi's `requests` and `latency` keep their metric and the Info attributes that
+    label it in their closure; anything shaped otherwise is called as pfi calls it.
+    """
+    closure = inspect.getclosurevars(instrumentation).nonlocals
+    metric, names = closure.get("METRIC"), closure.get("info_attribute_names")
+    if isinstance(metric, Counter) and isinstance(names, list):
+        counted = metric.labels(*[getattr(info, name) for name in names]) if names else metric
+        return lambda _seconds: counted.inc()
+    if isinstance(metric, Histogram) and isinstance(names, list):
+        timed = metric.labels(*[getattr(info, name) for name in names]) if names else metric
+        return timed.observe
+    method, handler, status_class = info.method, info.modified_handler, info.modified_status
+    return lambda seconds: instrumentation(_info(method, handler, status_class, seconds))
+
+
 def record_request(method: str, handler: str, status: int, seconds: float) -> None:
     """Count and time one request with pfi's `requests` and `latency` instrumentations.
 
@@ -113,17 +154,15 @@ def record_request(method: str, handler: str, status: int, seconds: float) -> No
     status and the duration. pfi's own middleware would be one more layer that matches
     the route again and builds a Response object per request just to read its status.
     """
-    info = metrics.Info(
-        request=None,  # type: ignore[arg-type]  # neither instrumentation reads it
-        response=None,
-        method=method,
-        modified_handler=handler,
-        modified_status=f"{status // 100}xx",
-        modified_duration=seconds,
-        modified_duration_without_streaming=seconds,
-    )
-    for instrumentation in _HTTP_METRICS:
-        instrumentation(info)
+    key = (method, handler, f"{status // 100}xx")
+    recorders = _RECORDERS.get(key)
+    if recorders is None:
+        info = _info(*key, seconds)
+        recorders = tuple(_bind(each, info) for each in _HTTP_METRICS)
+        if len(_RECORDERS) < _RECORDERS_CAP:
+            _RECORDERS[key] = recorders
+    for record in recorders:
+        record(seconds)
 
 
 def instrument_app(app: FastAPI, settings: Settings) -> Instrumentator | None:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from src.config import SettingsError, load_settings
 from src.constants import Environment
-from src.middleware import new_request_id
+from src.middleware import _vary_origin, new_request_id
 from tests.conftest import assert_envelope_error, other_app
 
 pytestmark = pytest.mark.anyio
@@ -108,6 +108,24 @@ async def test_cors_preflight_allowed_origin(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
     assert "access-control-allow-credentials" not in response.headers
+
+
+async def test_every_response_varies_by_origin(client: httpx.AsyncClient) -> None:
+    # Caches must not serve one origin's CORS answer to another, nor to a plain call.
+    plain = await client.get("/api/v1/healthcheck")
+    assert plain.headers["vary"] == "Origin"
+    assert "access-control-allow-origin" not in plain.headers
+    browser = await client.get("/api/v1/healthcheck", headers={"Origin": "http://localhost:3000"})
+    assert browser.headers["vary"] == "Origin"
+    assert browser.headers["access-control-allow-origin"] == "http://localhost:3000"
+
+
+def test_origin_joins_a_vary_header_already_there() -> None:
+    assert _vary_origin([(b"a", b"1"), (b"Vary", b"Accept"), (b"vary", b"Cookie")]) == [
+        (b"a", b"1"),
+        (b"vary", b"Accept, Cookie, Origin"),
+    ]
+    assert _vary_origin([]) == [(b"vary", b"Origin")]
 
 
 async def test_cors_preflight_refused_origin_gets_no_cors_headers(

@@ -11,7 +11,15 @@ from typing import Any
 import orjson
 
 from src.config import Settings
-from src.logging import BatchedStreamHandler, BatchingQueueListener, _plainly_clean, build_formatter
+from src.logging import (
+    ACCESS_LOGGER,
+    BatchedStreamHandler,
+    BatchingQueueListener,
+    VoiceJsonFormatter,
+    _plainly_clean,
+    build_formatter,
+    log_access,
+)
 from tests.processes import wait_for
 
 
@@ -114,3 +122,54 @@ def test_an_access_line_takes_the_redaction_fast_path_and_a_secret_does_not() ->
     )
     assert "abc.def.ghi" not in formatter.format(leaky)
     assert seen == [True, False]  # the timestamp (a datetime) does not defeat it
+
+
+class Keeping(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _access_records(*paths: str) -> list[logging.LogRecord]:
+    keeping = Keeping()
+    ACCESS_LOGGER.addHandler(keeping)
+    level = ACCESS_LOGGER.level
+    ACCESS_LOGGER.setLevel(logging.INFO)
+    try:
+        for path in paths:
+            log_access("GET", path, "/api/v1/voice/orders/{order_id}", 404, 1.5, "cli_1", "rid-1")
+    finally:
+        ACCESS_LOGGER.removeHandler(keeping)
+        ACCESS_LOGGER.setLevel(level)
+    return keeping.records
+
+
+def test_an_access_line_is_the_document_python_json_logger_writes() -> None:
+    formatter = build_formatter(Settings())
+    (record,) = _access_records("/api/v1/voice/orders/ord_1")
+    # What a plain handler sees is an ordinary record...
+    assert record.getMessage() == "GET /api/v1/voice/orders/ord_1 404"
+    assert (record.levelname, record.name, record.module) == ("INFO", "voice_api.access", "")
+    # ...and the direct build is python-json-logger's own document, key for key.
+    generic = super(VoiceJsonFormatter, formatter).format(record)
+    assert formatter.format(record) == generic
+    document = orjson.loads(generic)
+    assert list(document) == [
+        "level", "logger", "message", "service", "environment", "http_method", "path",
+        "route", "status", "duration_ms", "client_id", "request_id", "timestamp",
+    ]  # fmt: skip
+    assert (document["status"], document["client_id"], document["request_id"]) == (
+        404,
+        "cli_1",
+        "rid-1",
+    )
+
+
+def test_a_secret_in_an_access_line_is_redacted() -> None:
+    formatter = build_formatter(Settings())
+    (record,) = _access_records("/api/v1/voice/orders/Bearer eyJhbGciOi.eyJzdWIiOi.c2ln")
+    line = formatter.format(record)
+    assert "eyJhbGciOi" not in line and "[REDACTED]" in line

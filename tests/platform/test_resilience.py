@@ -10,12 +10,14 @@ import anyio
 import httpx
 import pytest
 from fastapi import APIRouter
+from prometheus_client import Histogram, generate_latest
 from sqlalchemy import text
 
 from src.config import Settings
 from src.constants import Environment
 from src.logging import configure_logging
 from src.main import create_app
+from src.monitoring import _HTTP_METRICS, _RECORDERS, record_request
 from tests.conftest import (
     RunningApp,
     assert_envelope_error,
@@ -145,6 +147,26 @@ async def test_metrics_use_route_templates(
     assert "ord_0abc" not in metrics and "/no/such/path" not in metrics
     assert 'handler="none"' in metrics  # unknown paths share one series
     assert "http_requests_inprogress" in metrics
+
+
+def test_a_request_records_into_pfi_series_bound_once() -> None:
+    # pfi's instrumentations are bound to their labelled series on first use, so a
+    # request does not pay prometheus_client's labels() again; if pfi changes shape,
+    # its instrumentation is called as before, and this test says the binding is gone.
+    route = "/api/v1/test/bound"
+    timed = "http_request_duration_seconds_count"
+    before = generate_latest().decode()
+    for _ in range(2):
+        record_request("GET", route, 201, 0.02)
+    after = generate_latest().decode()
+    assert _count(after, route, "2xx") - _count(before, route, "2xx") == 2
+    assert _count(after, route, "2xx", timed) - _count(before, route, "2xx", timed) == 2
+    counted, timed_series = _RECORDERS[("GET", route, "2xx")]
+    assert isinstance(getattr(timed_series, "__self__", None), Histogram)
+    assert counted.__closure__ is not None and not any(
+        callable(cell.cell_contents) and cell.cell_contents in _HTTP_METRICS
+        for cell in counted.__closure__
+    )
 
 
 @asynccontextmanager
