@@ -90,6 +90,20 @@ api_guard = ApiGuard(default_rate_limit)
 CurrentClient = Annotated[AuthenticatedClient, Security(api_guard, scopes=API_SCOPES)]
 
 
+def guarded_client(request: Request) -> AuthenticatedClient:
+    """The client that the router's `api_guard` let through for this request.
+
+    For a hot route that would name CurrentClient only to learn who is calling: FastAPI
+    solves a declared dependency's own parameters again before it finds the result
+    cached, ~8 us (6 % of an authenticated catalog read). Fails closed on a route
+    without the guard.
+    """
+    client: AuthenticatedClient | None = getattr(request.state, "authenticated", None)
+    if client is None or getattr(request.state, "client_id", None) != client.client_id:
+        raise AuthenticationRequired()
+    return client
+
+
 async def optional_bearer_subject(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from src.auth.dependencies import CurrentClient
+from src.auth.dependencies import CurrentClient, guarded_client
 from src.database import DbSession, release_connection
 from src.exceptions import NotFound, UnprocessableEntity, validation_error
 from src.models import Envelope, envelope, error_responses
@@ -67,12 +67,13 @@ async def put_catalog(
     response_model=Envelope[CatalogOut],
     responses={404: {"description": "none yet"}},
 )
-async def get_catalog(request: Request, client: CurrentClient) -> Response:
+async def get_catalog(request: Request) -> Response:
     """The caller's catalog as sent, with its version.
 
     A replacement answered by another worker shows here within CATALOG_CACHE_SECONDS;
     orders always use the newest version.
     """
+    client = guarded_client(request)  # the router's api_guard: the hottest read
     body = await catalog_service.read_catalog_body(
         sessionmaker=request.state.sessionmaker,
         client_id=client.client_id,

@@ -5,8 +5,11 @@ import time
 import httpx
 import jwt
 import pytest
+from starlette.requests import Request
 
 from src.auth import service
+from src.auth.dependencies import guarded_client
+from src.auth.exceptions import AuthenticationRequired
 from tests.conftest import RunningApp, assert_envelope_error, create_api_client, token_for
 
 pytestmark = pytest.mark.anyio
@@ -224,3 +227,9 @@ async def test_secrets_never_reach_the_logs(
     ]
     for secret in secrets:
         assert secret not in text
+
+
+def test_a_route_reading_the_guarded_client_without_a_guard_fails_closed() -> None:
+    unguarded = Request({"type": "http", "method": "GET", "headers": [], "state": {}})
+    with pytest.raises(AuthenticationRequired):
+        guarded_client(unguarded)
