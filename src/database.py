@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from src.config import Settings
 from src.connection_pool import FairAsyncQueuePool, ping_when_idle
+from src.sqlite_driver import one_trip_creator
 from src.sqlite_writes import serialize_writes
 
 # Explicit constraint names: migrations stay stable across databases.
@@ -76,7 +77,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         if in_memory:
             pool = {}
         engine = create_async_engine(
-            url, connect_args={"timeout": 5}, pool_reset_on_return=None, **pool
+            url,
+            async_creator=one_trip_creator(url, timeout=5),
+            pool_reset_on_return=None,
+            **pool,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine.pool, "reset", _rollback_if_open)
