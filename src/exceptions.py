@@ -214,8 +214,8 @@ async def rate_limit_exceeded_handler(request: Request, exc: Exception) -> Respo
 
     data = _base_data()
     data["limit"] = str(exc.detail)
-    headers = rate_limit_headers(request, exceeded=True)
-    return envelope_response(429, ErrorCode.RATE_LIMIT_EXCEEDED, data, headers=headers)
+    rate_limit_headers(request, exceeded=True)  # with Retry-After: the middleware adds them
+    return envelope_response(429, ErrorCode.RATE_LIMIT_EXCEEDED, data)
 
 
 # SQLSTATE classes that mean "the server is not there right now": connection

@@ -22,6 +22,7 @@ from src.exceptions import PayloadTooLarge, RequestTimeout
 from src.logging import log_access
 from src.models import envelope_response
 from src.monitoring import HTTP_INPROGRESS, METRICS_PATH, record_request
+from src.rate_limiter import rate_limit_header_lines
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +82,8 @@ def _metrics_handler(route: str, deploy_root: str) -> str:
 
 
 class RequestContextMiddleware:
-    """Request id, security headers, timing, HTTP metrics and one JSON access-log line
-    per request: one layer for what would otherwise be four."""
+    """Request id, security and rate-limit headers, timing, HTTP metrics and one JSON
+    access-log line per request: one layer for what would otherwise be four."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -108,7 +109,9 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), *extra_headers]
+                # The limit counted for this request (if any), for every answer to it.
+                limits = rate_limit_header_lines(scope.get("state") or {})
+                message["headers"] = [*message.get("headers", ()), *extra_headers, *limits]
             await send(message)
 
         try:

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 import anyio.to_thread
-from fastapi import Request, Response
+from fastapi import Request
 from limits import parse
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -158,25 +158,43 @@ def check_storage(limiter: Limiter) -> bool:
         return False
 
 
+RATE_LIMIT_HEADERS_KEY = "rate_limit_headers"  # in the request's state
+
+
 def rate_limit_headers(request: Request, *, exceeded: bool = False) -> dict[str, str]:
     """`X-RateLimit-*` for the limit this request was counted against, `Retry-After` if over.
 
-    Computed once, when the limit is checked, and remembered for the response.
+    Computed once, when the limit is checked, and kept in the request's state, from
+    which RequestContextMiddleware adds them to the response, whatever answers it.
     """
-    known: dict[str, str] | None = getattr(request.state, "rate_limit_headers", None)
+    known: dict[str, str] | None = getattr(request.state, RATE_LIMIT_HEADERS_KEY, None)
     if known is not None and (not exceeded or "Retry-After" in known):
         return known
     current = getattr(request.state, "view_rate_limit", None)
     limiter: Limiter | None = getattr(request.app.state, "limiter", None)
     if current is None or limiter is None:
-        return {"Retry-After": "1"} if exceeded else {}
-    limit_item, key_parts = current
-    try:
-        reset_at, remaining = limiter.limiter.get_window_stats(limit_item, *key_parts)
-    except Exception:
-        # Storage went away between the hit and the stats: say what we know.
-        reset_at, remaining = time.time() + limit_item.get_expiry(), 0
-    return window_headers(limit_item.amount, remaining, reset_at - time.time(), exceeded=exceeded)
+        headers = {"Retry-After": "1"} if exceeded else {}
+    else:
+        limit_item, key_parts = current
+        try:
+            reset_at, remaining = limiter.limiter.get_window_stats(limit_item, *key_parts)
+        except Exception:
+            # Storage went away between the hit and the stats: say what we know.
+            reset_at, remaining = time.time() + limit_item.get_expiry(), 0
+        reset_in = reset_at - time.time()
+        headers = window_headers(limit_item.amount, remaining, reset_in, exceeded=exceeded)
+    setattr(request.state, RATE_LIMIT_HEADERS_KEY, headers)
+    return headers
+
+
+def rate_limit_header_lines(state: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+    """The rate-limit headers a request's state holds, as ASGI header lines."""
+    headers: dict[str, str] | None = state.get(RATE_LIMIT_HEADERS_KEY)
+    if not headers:
+        return []
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
 
 
 def window_headers(
@@ -242,8 +260,8 @@ class RateLimit:
             self._limits[text] = limit
         return limit
 
-    async def __call__(self, request: Request, response: Response) -> None:
-        response.headers.update(await self.check(request))
+    async def __call__(self, request: Request) -> None:
+        await self.check(request)
 
     async def check(self, request: Request) -> dict[str, str]:
         """Count this request; its `X-RateLimit-*` headers, or RateLimitExceeded (429)."""
@@ -262,7 +280,7 @@ class RateLimit:
         except RateLimitExceeded:
             RATE_LIMIT_REJECTIONS.labels(limit=self.name).inc()
             raise
-        request.state.rate_limit_headers = headers
+        setattr(request.state, RATE_LIMIT_HEADERS_KEY, headers)
         return headers
 
     async def _check_counter(
@@ -294,7 +312,7 @@ class RateLimit:
         exceeded = remaining < 0
         headers = window_headers(limit.limit.amount, remaining, reset_in, exceeded=exceeded)
         if exceeded:
-            request.state.rate_limit_headers = headers  # for the 429 handler
+            setattr(request.state, RATE_LIMIT_HEADERS_KEY, headers)  # for the 429
             raise RateLimitExceeded(limit)
         return headers
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Response, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -74,11 +74,11 @@ class ApiGuard(HTTPBearer):
         self.rate_limit = rate_limit
 
     async def __call__(  # type: ignore[override]
-        self, request: Request, response: Response, security_scopes: SecurityScopes
+        self, request: Request, security_scopes: SecurityScopes
     ) -> AuthenticatedClient:
         credentials = await super().__call__(request)
         client = await valid_api_credential(request, security_scopes, credentials)
-        await self.rate_limit(request, response)
+        await self.rate_limit(request)
         return client
 
 

@@ -12,7 +12,6 @@ from src.database import DbSession, release_connection
 from src.exceptions import NotFound, UnprocessableEntity, validation_error
 from src.models import Envelope, envelope, error_responses
 from src.monitoring import IDEMPOTENT_REPLAYS
-from src.rate_limiter import rate_limit_headers
 from src.voice import (
     catalog_service,
     idempotency,
@@ -81,7 +80,7 @@ async def get_catalog(request: Request) -> Response:
     )
     if body is None:
         raise NotFound()
-    return Response(body, headers=rate_limit_headers(request), media_type=_JSON)
+    return Response(body, media_type=_JSON)
 
 
 async def _transcribe(
@@ -165,7 +164,7 @@ async def create_order(
         )
         if stored is not None:
             IDEMPOTENT_REPLAYS.inc()
-            headers = {"Idempotent-Replayed": "true", **rate_limit_headers(request)}
+            headers = {"Idempotent-Replayed": "true"}
             return Response(stored.body, stored.status, headers, media_type=_JSON)
     try:
         if body.audio is not None:
@@ -205,7 +204,7 @@ async def create_order(
             )
         raise
     # Returned as bytes so that a replay is byte-identical to this first answer.
-    return Response(payload, 201, rate_limit_headers(request), media_type=_JSON)
+    return Response(payload, 201, media_type=_JSON)
 
 
 @router.get("/orders/{order_id}", summary="One stored order", responses=error_responses(404))

@@ -40,10 +40,16 @@ async def test_three_a_minute_then_429_with_headers(
         creds = await create_api_client(lifespan, f"limits {storage} {strategy}")
         headers = {"Authorization": f"Bearer {(await token_for(http, creds))['access_token']}"}
         remaining = []
-        for _ in range(3):
-            response = await http.get("/api/v1/voice/orders", headers=headers)
-            assert response.status_code == 200, response.text
-            assert response.headers["x-ratelimit-limit"] == "3"
+        # A list, an error answered after the count (404), a hand-built Response (catalog):
+        # each carries the headers of the limit it was counted against, once.
+        for path, status in [
+            ("/api/v1/voice/orders", 200),
+            ("/api/v1/voice/orders/ord_missing", 404),
+            ("/api/v1/voice/catalog", 404),
+        ]:
+            response = await http.get(path, headers=headers)
+            assert response.status_code == status, response.text
+            assert response.headers.get_list("x-ratelimit-limit") == ["3"]
             assert 0 < int(response.headers["x-ratelimit-reset"]) <= 60
             remaining.append(int(response.headers["x-ratelimit-remaining"]))
         assert remaining == [2, 1, 0]
