@@ -142,8 +142,9 @@ class IdempotencyKey(Base):
 class RecPendingOrder(Base):
     """A stored order whose basket is not in the counters yet.
 
-    Written in the order's own transaction (a plain insert: concurrent orders never
-    wait for each other here), deleted by the fold that counts it.
+    Written in the order's own transaction by a trigger on `orders` (migration 0004;
+    a plain insert: concurrent orders never wait for each other here), deleted by the
+    fold that counts it, or by an import or recount that counts it itself.
     """
 
     __tablename__ = "rec_pending_orders"

@@ -18,7 +18,7 @@ from src.voice.exceptions import OrderNotFound
 from src.voice.models import Order, OrderLine
 from src.voice.money import from_minor
 from src.voice.parser import ParseResult, choose_reading, parse_order
-from src.voice.recommendation_counters import Basket, BasketLine, queue_order, record_baskets
+from src.voice.recommendation_counters import Basket, BasketLine, forget_queued, record_baskets
 from src.voice.schemas import ImportRequest, OrderLineOut, OrderOut, OrderPage
 
 
@@ -129,8 +129,8 @@ _INSERT_LINES = insert(_ORDER_LINES)
 
 
 async def store_order(db_session: AsyncSession, order: PricedOrder) -> None:
-    """Insert the order and its lines and queue it for the recommendation counters
-    (caller commits)."""
+    """Insert the order and its lines (caller commits). The database queues it for the
+    recommendation counters (a trigger on `orders`, migration 0004)."""
     await db_session.execute(_INSERT_ORDER, {name: getattr(order, name) for name in _ORDER_COLUMNS})
     if order.lines:
         await db_session.execute(
@@ -140,7 +140,6 @@ async def store_order(db_session: AsyncSession, order: PricedOrder) -> None:
                 for line in order.lines
             ],
         )
-    await queue_order(db_session, order_id=order.id, client_id=order.client_id)
 
 
 def order_out(order: Order | PricedOrder) -> OrderOut:
@@ -298,5 +297,7 @@ async def import_orders(
         await db_session.execute(insert(Order), order_rows[start : start + 1000])
     for start in range(0, len(line_rows), 1000):
         await db_session.execute(insert(OrderLine), line_rows[start : start + 1000])
+    # Counted here and now, so the trigger's queue entries for them go.
     await record_baskets(db_session=db_session, client_id=client_id, baskets=baskets)
+    await forget_queued(db_session, [row["id"] for row in order_rows])
     return len(order_rows)

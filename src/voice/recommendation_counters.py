@@ -8,8 +8,9 @@ Why a queue: every order of a merchant adds to the same rows (its basket total, 
 best sellers' counts). Upserted in the order's own transaction, those rows stay
 locked until its commit and the merchant's orders wait for one another: 16 concurrent
 orders on PostgreSQL ran at 176/s with a p99 of 373 ms, against 341/s and 86 ms
-without the counters. So an order only inserts its id into `rec_pending_orders`, in
-its own transaction (nothing is lost if the process dies after the commit), and
+without the counters. So an order's id only goes into `rec_pending_orders`, put there
+by a trigger on `orders` in the order's own transaction (migration 0004; nothing is
+lost if the process dies after the commit), and
 `fold_queued` claims queued orders in batches with a `DELETE ... RETURNING` (two
 folds never count one order) and adds them up in one transaction. Each worker folds every
 RECOMMEND_FOLD_SECONDS, and a recommendation that reads counters from the database
@@ -34,7 +35,7 @@ from functools import lru_cache
 from typing import Any, cast
 
 import anyio
-from sqlalchemy import Table, case, delete, insert, select
+from sqlalchemy import Table, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -59,7 +60,6 @@ _UPSERT_CHUNK = 500
 FOLD_BATCH = 500
 # The table, for Core statements: the ORM's unit of work costs more than these rows.
 _QUEUE = cast(Table, RecPendingOrder.__table__)
-_INSERT_QUEUED = insert(_QUEUE)  # built once: it keeps its compiled-cache key
 _MAX_FOLD_BACKOFF_SECONDS = 30.0
 
 
@@ -257,9 +257,7 @@ async def recount(*, db_session: AsyncSession, client_id: str, batch: int = 2000
     async for orders in result.partitions(batch):
         # Counted here, so not again by a fold; orders stored after this read stay
         # queued and are folded as usual.
-        await db_session.execute(
-            delete(_QUEUE).where(_QUEUE.c.order_id.in_([order.id for order in orders]))
-        )
+        await forget_queued(db_session, [order.id for order in orders])
         await record_baskets(
             db_session=db_session, client_id=client_id, baskets=[basket_of(o) for o in orders]
         )
@@ -267,9 +265,11 @@ async def recount(*, db_session: AsyncSession, client_id: str, batch: int = 2000
     return seen
 
 
-async def queue_order(db_session: AsyncSession, *, order_id: str, client_id: str) -> None:
-    """Queue a stored order for counting (in the caller's transaction)."""
-    await db_session.execute(_INSERT_QUEUED, {"order_id": order_id, "client_id": client_id})
+async def forget_queued(db_session: AsyncSession, order_ids: Sequence[str]) -> None:
+    """Take orders counted some other way (import, recount) off the queue."""
+    for start in range(0, len(order_ids), _UPSERT_CHUNK):
+        chunk = order_ids[start : start + _UPSERT_CHUNK]
+        await db_session.execute(delete(_QUEUE).where(_QUEUE.c.order_id.in_(chunk)))
 
 
 async def has_queued(db_session: AsyncSession, client_id: str | None = None) -> bool:

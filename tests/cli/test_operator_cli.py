@@ -2,14 +2,16 @@
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from alembic import command as alembic
 
 from src.config import PROJECT_ROOT
-from src.migrate import migrate_fresh
+from src.migrate import alembic_config, migrate_fresh, upgrade
 from tests.conftest import DATA
 
 
@@ -70,3 +72,20 @@ def test_import_csv_builds_catalog_and_history(database_url: str) -> None:
     assert recount.stdout.strip() == f"recounted {len(transactions)} orders"
     bad = run(["src.voice", "import-csv", creds["secret_id"], "/nonexistent.csv"], database_url)
     assert bad.returncode == 2 and "cannot read" in bad.stderr
+
+
+def test_migrations_go_down_to_nothing_and_up_again(tmp_path: Path) -> None:
+    # Every downgrade, the trigger's included, undoes its upgrade on a real database.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'roundtrip.db'}"
+    config = alembic_config(url)
+    upgrade(url)
+    alembic.downgrade(config, "0003_recommendation_queue")
+    alembic.upgrade(config, "head")
+    alembic.downgrade(config, "base")
+    with sqlite3.connect(tmp_path / "roundtrip.db") as db:
+        left = db.execute("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+        assert [row[0] for row in left] == ["alembic_version"]
+    upgrade(url)
+    with sqlite3.connect(tmp_path / "roundtrip.db") as db:
+        triggers = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        assert [row[0] for row in triggers] == ["orders_queue_for_counters"]
