@@ -3,7 +3,8 @@
 import asyncio
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,23 +64,30 @@ async def write_one(engine: AsyncEngine) -> None:
         await connection.execute(text("INSERT INTO t VALUES (2)"))
 
 
-async def test_another_worker_holding_the_turn_makes_this_one_wait(
-    engine: AsyncEngine, tmp_path: Path
-) -> None:
+@contextmanager
+def another_worker_holding(lock_path: Path) -> Iterator[None]:
+    """Another process holds the write lock until the block ends."""
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT);"
          "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()",
-         str(tmp_path / "w.db.write-lock")],
+         str(lock_path)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.communicate("")  # the other worker lets go
+
+
+async def test_another_worker_holding_the_turn_makes_this_one_wait(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    with another_worker_holding(tmp_path / "w.db.write-lock"):
         with pytest.raises(PoolTimeout):
             await write_one(engine)
         assert await count(engine) == 0
-    finally:
-        holder.communicate("")  # the other worker lets go
     await write_one(engine)
     assert await count(engine) == 1
 
@@ -115,19 +123,8 @@ async def test_a_writer_that_gave_up_waiting_leaves_the_lock_free(
     # The waiting is done in a thread blocked in flock(); after the timeout that thread
     # still gets the lock once the other worker lets go, and must give it back at once.
     lock_path = tmp_path / "w.db.write-lock"
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT);"
-         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()",
-         str(lock_path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(PoolTimeout):
-            await write_one(engine)
-    finally:
-        holder.communicate("")
+    with another_worker_holding(lock_path), pytest.raises(PoolTimeout):
+        await write_one(engine)
     for _ in range(100):  # the abandoned thread takes the lock and lets it go
         if lock_is_free(lock_path):
             break
