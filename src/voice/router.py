@@ -12,12 +12,7 @@ from src.database import DbSession, release_connection
 from src.exceptions import NotFound, UnprocessableEntity, validation_error
 from src.models import Envelope, envelope, error_responses
 from src.monitoring import IDEMPOTENT_REPLAYS
-from src.voice import (
-    catalog_service,
-    idempotency,
-    order_service,
-    recommendation_service,
-)
+from src.voice import catalog_service, idempotency, order_service, recommendation_service
 from src.voice.asr import AudioInput, SpeechEngine, Transcript
 from src.voice.catalog_service import PreparedCatalog
 from src.voice.dependencies import (
