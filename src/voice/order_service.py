@@ -250,7 +250,8 @@ async def import_orders(
     for incoming in request.orders:
         order_id = new_order_id()
         created = incoming.created_at
-        created = created.replace(tzinfo=UTC) if created.tzinfo is None else created
+        # In UTC: SQLite keeps the wall time without its offset.
+        created = created.replace(tzinfo=UTC) if created.tzinfo is None else created.astimezone(UTC)
         total = 0
         for position, line in enumerate(incoming.items):
             modifiers = sorted(set(line.modifiers))

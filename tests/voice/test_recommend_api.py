@@ -3,6 +3,7 @@
 import asyncio
 import itertools
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -12,6 +13,8 @@ from sqlalchemy import select
 
 from src.voice import recommendation_counters
 from src.voice.models import (
+    Order,
+    OrderLine,
     RecCustomerBasket,
     RecCustomerItem,
     RecItem,
@@ -222,6 +225,80 @@ async def test_counters_equal_a_recount_after_imports_and_orders(
     assert await _snapshot(lifespan, client_id) == incremental
 
 
+async def test_an_import_with_an_offset_is_stored_and_counted_in_utc(
+    client: httpx.AsyncClient, merchant: dict[str, Any], lifespan: RunningApp
+) -> None:
+    # 08:00 at +02:00 is 06:00 UTC: listed so, and counted at hour 6 (SQLite keeps
+    # no offset, so a wall time stored as given would come back two hours late).
+    body = {"orders": [order("2026-01-01T08:00:00+02:00", "LATTE", "SCONE")]}
+    assert (await client.post(IMPORT, json=body, headers=merchant["headers"])).status_code == 201
+    listed = await client.get("/api/v1/voice/orders", headers=merchant["headers"])
+    assert listed.json()["data"]["orders"][0]["created_at"] == "2026-01-01T06:00:00Z"
+    imported = await _snapshot(lifespan, merchant["client_id"])
+    assert (6, "LATTE", 1) in imported["items"]
+    async with lifespan.state["sessionmaker"]() as session:
+        await recommendation_counters.recount(db_session=session, client_id=merchant["client_id"])
+        await session.commit()
+    assert await _snapshot(lifespan, merchant["client_id"]) == imported
+
+
+async def test_a_fold_counts_what_a_recount_counts_at_every_hour(
+    lifespan: RunningApp, merchant: dict[str, Any]
+) -> None:
+    # Stored as the order service stores them (UTC; the trigger queues each), at the
+    # edges of hours and days, with one item on two lines and customers or none.
+    client_id = merchant["client_id"]
+    stored = [
+        (datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=UTC), ["LATTE", "SCONE"], "c-1"),
+        (datetime(2026, 3, 2, 0, 0, tzinfo=UTC), ["LATTE", "LATTE", "MOCHA"], "c-1"),
+        (datetime(2026, 3, 2, 0, 30, tzinfo=UTC), ["SCONE", "LATTE"], None),
+        (datetime(2026, 3, 2, 13, 5, tzinfo=UTC), ["AMERICANO"], "c-2"),
+        (datetime(2026, 3, 3, 13, 55, tzinfo=UTC), ["MOCHA", "SCONE", "LATTE"], None),
+    ]
+    async with lifespan.state["sessionmaker"]() as session:
+        for n, (moment, skus, customer) in enumerate(stored):
+            lines = [
+                OrderLine(
+                    position=i,
+                    sku=sku,
+                    name=sku,
+                    quantity=i + 1,
+                    modifiers=["OAT"] if i else [],
+                    unit_price_minor=100,
+                    line_total_minor=100 * (i + 1),
+                )
+                for i, sku in enumerate(skus)
+            ]
+            session.add(
+                Order(
+                    id=f"ord_fold_{client_id}_{n}",
+                    client_id=client_id,
+                    customer_id=customer,
+                    source="text",
+                    transcript=None,
+                    unmatched=[],
+                    currency="USD",
+                    total_minor=sum(line.line_total_minor for line in lines),
+                    created_at=moment,
+                    lines=lines,
+                )
+            )
+        await session.commit()
+    async with lifespan.state["sessionmaker"]() as session:
+        await recommendation_counters.fold_all_queued(session, client_id=client_id)
+    folded = await _snapshot(lifespan, client_id)
+    assert folded["totals"] == [(-1, 5), (0, 2), (13, 2), (23, 1)]
+    assert (0, "LATTE", 2) in folded["items"] and (-1, "LATTE", 4) in folded["items"]
+    assert ("LATTE", "SCONE", 3) in folded["pairs"] and ("LATTE", "MOCHA", 2) in folded["pairs"]
+    assert [row[:2] for row in folded["favourites"]] == [
+        ("c-1", "LATTE"), ("c-1", "MOCHA"), ("c-1", "SCONE"), ("c-2", "AMERICANO")
+    ]  # fmt: skip
+    async with lifespan.state["sessionmaker"]() as session:
+        await recommendation_counters.recount(db_session=session, client_id=client_id)
+        await session.commit()
+    assert await _snapshot(lifespan, client_id) == folded
+
+
 # -- counting queued orders: each order is queued in its own transaction and folded in
 
 
@@ -337,11 +414,7 @@ async def test_a_recommendation_waits_for_a_fold_in_flight(
         asking = asyncio.create_task(ask(client, merchant, items=["SCONE"], customer_id="c-9"))
         await asyncio.sleep(0.3)
         assert not asking.done()
-        baskets = await recommendation_counters._baskets_by_client(folding, claimed)
-        for owner, owned in baskets.items():
-            await recommendation_counters.record_baskets(
-                db_session=folding, client_id=owner, baskets=owned
-            )
+        await recommendation_counters._count_claimed(folding, claimed)
         await folding.commit()
     data = await asking
     first = data["recommendations"][0]
