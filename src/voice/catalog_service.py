@@ -71,8 +71,8 @@ class CurrentVersions:
 
     Lets `GET /catalog` answer without a database round trip. A replacement made by
     this process is seen at once; one made by another worker or host once the entry
-    is older than the reader's `max_age`. Orders never use this: they read the
-    version inside their own transaction.
+    is older than the reader's `max_age`. Orders parse against the last seen version
+    and check it in the statement that stores them (`order_service.store_order`).
     """
 
     def __init__(self) -> None:
@@ -81,6 +81,11 @@ class CurrentVersions:
     def get(self, client_id: str, max_age: float) -> tuple[int, str] | None:
         """(version, currency) if fresh; None when the caller should read the database."""
         return self._versions.get(client_id, max_age)
+
+    def last_seen(self, client_id: str) -> int | None:
+        """The version this process saw last, however long ago."""
+        known = self._versions.peek(client_id)
+        return known[0] if known is not None else None
 
     def put(self, client_id: str, version: int, currency: str) -> None:
         known = self._versions.peek(client_id)
@@ -243,14 +248,25 @@ async def _catalog_view(
 
 
 async def get_prepared_catalog(
-    *, db_session: AsyncSession, client_id: str
+    *, db_session: AsyncSession, client_id: str, last_seen: bool = False
 ) -> PreparedCatalog | None:
-    """The prepared catalog of the client's current version (cached per version)."""
+    """The prepared catalog of the client's current version (cached per version).
+
+    With `last_seen`, the version this process saw last is taken without reading the
+    database when it is prepared already: the caller must check that it is still
+    current where it writes (`order_service.store_order` does).
+    """
+    if last_seen:
+        version = current_versions.last_seen(client_id)
+        known = prepared_catalogs.get(client_id, version) if version is not None else None
+        if known is not None:
+            return known
     header = await get_catalog_header(db_session=db_session, client_id=client_id)
     if header is None:
         return None
     cached = prepared_catalogs.get(client_id, header.version)
     if cached is not None:
+        current_versions.put(client_id, header.version, header.currency)
         return cached
     items, modifiers = await _load_rows(db_session, client_id)
     prepared = PreparedCatalog(

@@ -23,6 +23,18 @@ async def valid_prepared_catalog(client: CurrentClient, db_session: DbSession) -
     return prepared
 
 
+async def last_seen_catalog(client: CurrentClient, db_session: DbSession) -> PreparedCatalog:
+    """The caller's catalog as this process saw it last (no database read when it is at
+    hand); 422 if there is none. For orders only: they store themselves only if it is
+    still current, and parse again otherwise."""
+    prepared = await catalog_service.get_prepared_catalog(
+        db_session=db_session, client_id=client.client_id, last_seen=True
+    )
+    if prepared is None:
+        raise CatalogMissing()
+    return prepared
+
+
 async def optional_prepared_catalog(
     client: CurrentClient, db_session: DbSession
 ) -> PreparedCatalog | None:
@@ -54,5 +66,6 @@ async def idempotency_key(
 
 CurrentCatalog = Annotated[PreparedCatalog, Depends(valid_prepared_catalog)]
 IdempotencyKeyHeader = Annotated[str | None, Depends(idempotency_key)]
+LastSeenCatalog = Annotated[PreparedCatalog, Depends(last_seen_catalog)]
 OptionalCatalog = Annotated[PreparedCatalog | None, Depends(optional_prepared_catalog)]
 Speech = Annotated[SpeechEngine, Depends(speech_engine)]

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, literal, select, tuple_
+from sqlalchemy import CursorResult, Table, bindparam, exists, insert, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.exceptions import validation_error
 from src.monitoring import ORDER_LINES, ORDERS_PARSED, UNMATCHED_SPANS
 from src.voice.catalog_service import PreparedCatalog, price_of
 from src.voice.exceptions import OrderNotFound
-from src.voice.models import Order, OrderLine
+from src.voice.models import Catalog, Order, OrderLine
 from src.voice.money import from_minor
 from src.voice.parser import ParseResult, choose_reading, parse_order
 from src.voice.recommendation_counters import Basket, BasketLine, forget_queued, record_baskets
@@ -124,14 +124,36 @@ _ORDER_COLUMNS = tuple(c.name for c in _ORDERS.columns)
 _LINE_COLUMNS = tuple(c.name for c in _ORDER_LINES.columns if c.name not in ("id", "order_id"))
 # Built once: a statement object keeps its compiled-cache key, so each order skips
 # working it out again.
-_INSERT_ORDER = insert(_ORDERS)
+_CATALOGS = cast(Table, Catalog.__table__)
+# The order row, written only while the client's catalog is still the version the
+# order was parsed against: the check needs no statement (no round trip) of its own.
+_INSERT_ORDER_IF_CATALOG_CURRENT = insert(_ORDERS).from_select(
+    list(_ORDER_COLUMNS),
+    select(*(bindparam(name, type_=_ORDERS.c[name].type) for name in _ORDER_COLUMNS)).where(
+        exists().where(
+            _CATALOGS.c.client_id == bindparam("client_id"),
+            _CATALOGS.c.version == bindparam("catalog_version"),
+        )
+    ),
+)
 _INSERT_LINES = insert(_ORDER_LINES)
 
 
-async def store_order(db_session: AsyncSession, order: PricedOrder) -> None:
-    """Insert the order and its lines (caller commits). The database queues it for the
-    recommendation counters (a trigger on `orders`, migration 0004)."""
-    await db_session.execute(_INSERT_ORDER, {name: getattr(order, name) for name in _ORDER_COLUMNS})
+async def store_order(
+    db_session: AsyncSession, order: PricedOrder, *, catalog_version: int
+) -> bool:
+    """Insert the order and its lines if the client's catalog is still `catalog_version`
+    (caller commits). False, with nothing written, if it has been replaced since: the
+    order was parsed and priced against a catalog that is no longer current.
+
+    The database queues a stored order for the recommendation counters (a trigger on
+    `orders`, migration 0004).
+    """
+    values = {name: getattr(order, name) for name in _ORDER_COLUMNS}
+    values["catalog_version"] = catalog_version
+    stored = await db_session.execute(_INSERT_ORDER_IF_CATALOG_CURRENT, values)
+    if cast(CursorResult[Any], stored).rowcount == 0:
+        return False
     if order.lines:
         await db_session.execute(
             _INSERT_LINES,
@@ -140,6 +162,7 @@ async def store_order(db_session: AsyncSession, order: PricedOrder) -> None:
                 for line in order.lines
             ],
         )
+    return True
 
 
 def order_out(order: Order | PricedOrder) -> OrderOut:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.auth.dependencies import CurrentClient, guarded_client
 from src.database import DbSession, release_connection
-from src.exceptions import NotFound, UnprocessableEntity, validation_error
+from src.exceptions import NotFound, ServiceUnavailable, UnprocessableEntity, validation_error
 from src.models import Envelope, envelope, error_responses
 from src.monitoring import IDEMPOTENT_REPLAYS
 from src.voice import catalog_service, idempotency, order_service, recommendation_service
@@ -18,10 +18,12 @@ from src.voice.catalog_service import PreparedCatalog
 from src.voice.dependencies import (
     CurrentCatalog,
     IdempotencyKeyHeader,
+    LastSeenCatalog,
     OptionalCatalog,
     Speech,
     speech_engine,
 )
+from src.voice.exceptions import CatalogMissing
 from src.voice.intake import SPEECH_REQUEST_BODY, audio_from_base64, read_speech_request
 from src.voice.parser import reads_as_order
 from src.voice.schemas import (
@@ -42,6 +44,9 @@ from src.voice.schemas import (
 router = APIRouter()
 
 _JSON = "application/json"
+# An order parses again when its catalog was replaced meanwhile; this often in a row
+# only if replacements never stop.
+_ORDER_ATTEMPTS = 3
 
 
 @router.put("/catalog", summary="Replace the catalog (atomically)")
@@ -140,7 +145,7 @@ async def create_order(
     body: OrderRequest,
     request: Request,
     client: CurrentClient,
-    catalog: CurrentCatalog,
+    catalog: LastSeenCatalog,
     db_session: DbSession,
     key: IdempotencyKeyHeader,
 ) -> Response:
@@ -174,16 +179,28 @@ async def create_order(
         else:
             assert body.text is not None
             text, alternatives, source = body.text, (), "text"
-        order = order_service.build_order(
-            client_id=client.client_id,
-            customer_id=body.customer_id,
-            transcript=text,
-            source=source,
-            prepared=catalog,
-            alternatives=alternatives,
-        )
-        payload = envelope(order_service.order_out(order), 201).model_dump_json().encode()
-        await order_service.store_order(db_session, order)
+        for _ in range(_ORDER_ATTEMPTS):
+            order = order_service.build_order(
+                client_id=client.client_id,
+                customer_id=body.customer_id,
+                transcript=text,
+                source=source,
+                prepared=catalog,
+                alternatives=alternatives,
+            )
+            payload = envelope(order_service.order_out(order), 201).model_dump_json().encode()
+            if await order_service.store_order(db_session, order, catalog_version=catalog.version):
+                break
+            # Replaced since this process saw it (by another worker): parse the same
+            # words again against the current catalog.
+            current = await catalog_service.get_prepared_catalog(
+                db_session=db_session, client_id=client.client_id
+            )
+            if current is None:
+                raise CatalogMissing()
+            catalog = current
+        else:
+            raise ServiceUnavailable("the catalog is being replaced; retry")
         if key is not None:
             await idempotency.complete(
                 db_session=db_session, client_id=client.client_id, key=key, status=201, body=payload
