@@ -146,6 +146,20 @@ async def release_connection(db_session: AsyncSession) -> None:
     await db_session.commit()
 
 
+async def use_autocommit(db_session: AsyncSession) -> bool:
+    """On PostgreSQL, run a session that has not begun yet without a transaction:
+    each statement commits alone, and BEGIN and COMMIT cost no round trips.
+
+    Only for work done in one statement, or in statements that need not stand or
+    fall together. Returns False, changing nothing, on SQLite (whose writers take
+    turns per transaction) or once the session has begun.
+    """
+    if db_session.in_transaction() or db_session.get_bind().dialect.name != "postgresql":
+        return False
+    await db_session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return True
+
+
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request; the service decides when to commit."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.state.sessionmaker

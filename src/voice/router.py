@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.auth.dependencies import CurrentClient, guarded_client
-from src.database import DbSession, release_connection
+from src.database import DbSession, release_connection, use_autocommit
 from src.exceptions import NotFound, ServiceUnavailable, UnprocessableEntity, validation_error
 from src.models import Envelope, envelope, error_responses
 from src.monitoring import IDEMPOTENT_REPLAYS
@@ -189,6 +189,10 @@ async def create_order(
                 alternatives=alternatives,
             )
             payload = envelope(order_service.order_out(order), 201).model_dump_json().encode()
+            if key is None:
+                # Stored in one statement on PostgreSQL (store_order): it needs no
+                # transaction around it unless the idempotency key's rows share it.
+                await use_autocommit(db_session)
             if await order_service.store_order(db_session, order, catalog_version=catalog.version):
                 break
             # Replaced since this process saw it (by another worker): parse the same
