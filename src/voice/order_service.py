@@ -138,9 +138,9 @@ _ORDERS = cast(Table, Order.__table__)
 _ORDER_LINES = cast(Table, OrderLine.__table__)
 _ORDER_COLUMNS = tuple(c.name for c in _ORDERS.columns)
 _LINE_COLUMNS = tuple(c.name for c in _ORDER_LINES.columns if c.name not in ("id", "order_id"))
-# Built once: a statement object keeps its compiled-cache key, so each order skips
-# working it out again.
 _CATALOGS = cast(Table, Catalog.__table__)
+# Statements built once: a statement object keeps its compiled-cache key, so each
+# order skips working it out again.
 # The order row, written only while the client's catalog is still the version the
 # order was parsed against: the check needs no statement (no round trip) of its own.
 _INSERT_ORDER_IF_CATALOG_CURRENT = insert(_ORDERS).from_select(
