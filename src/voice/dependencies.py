@@ -13,26 +13,27 @@ from src.voice.catalog_service import PreparedCatalog
 from src.voice.exceptions import CatalogMissing
 
 
-async def valid_prepared_catalog(client: CurrentClient, db_session: DbSession) -> PreparedCatalog:
-    """The caller's current catalog, ready to parse against; 422 if there is none."""
+async def _prepared_catalog(
+    client: CurrentClient, db_session: DbSession, *, last_seen: bool
+) -> PreparedCatalog:
     prepared = await catalog_service.get_prepared_catalog(
-        db_session=db_session, client_id=client.client_id
+        db_session=db_session, client_id=client.client_id, last_seen=last_seen
     )
     if prepared is None:
         raise CatalogMissing()
     return prepared
+
+
+async def valid_prepared_catalog(client: CurrentClient, db_session: DbSession) -> PreparedCatalog:
+    """The caller's current catalog, ready to parse against; 422 if there is none."""
+    return await _prepared_catalog(client, db_session, last_seen=False)
 
 
 async def last_seen_catalog(client: CurrentClient, db_session: DbSession) -> PreparedCatalog:
     """The caller's catalog as this process saw it last (no database read when it is at
     hand); 422 if there is none. For orders only: they store themselves only if it is
     still current, and parse again otherwise."""
-    prepared = await catalog_service.get_prepared_catalog(
-        db_session=db_session, client_id=client.client_id, last_seen=True
-    )
-    if prepared is None:
-        raise CatalogMissing()
-    return prepared
+    return await _prepared_catalog(client, db_session, last_seen=True)
 
 
 async def optional_prepared_catalog(

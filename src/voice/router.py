@@ -22,8 +22,8 @@ from src.voice.dependencies import (
     OptionalCatalog,
     Speech,
     speech_engine,
+    valid_prepared_catalog,
 )
-from src.voice.exceptions import CatalogMissing
 from src.voice.intake import SPEECH_REQUEST_BODY, audio_from_base64, read_speech_request
 from src.voice.parser import reads_as_order
 from src.voice.schemas import (
@@ -197,12 +197,7 @@ async def create_order(
                 break
             # Replaced since this process saw it (by another worker): parse the same
             # words again against the current catalog.
-            current = await catalog_service.get_prepared_catalog(
-                db_session=db_session, client_id=client.client_id
-            )
-            if current is None:
-                raise CatalogMissing()
-            catalog = current
+            catalog = await valid_prepared_catalog(client, db_session)
         else:
             raise ServiceUnavailable("the catalog is being replaced; retry")
         if key is not None:
