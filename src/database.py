@@ -117,9 +117,12 @@ def dialect_insert(db_session: AsyncSession) -> Any:
     SQLite and PostgreSQL spell upserts the same way in SQLAlchemy; generic `insert`
     does not have them.
     """
-    if db_session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
+    return insert_of(db_session.get_bind().dialect.name)
+
+
+def insert_of(dialect_name: str) -> Any:
+    """`insert` of the named dialect (see `dialect_insert`), for statements built once."""
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

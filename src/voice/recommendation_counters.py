@@ -57,6 +57,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from src.database import insert_of
 from src.monitoring import RECOMMEND_ORDERS_FOLDED
 from src.voice.models import (
     Order,
@@ -258,7 +259,7 @@ def _upsert_statement(dialect: str, model: Any, counter: str, latest: str | None
     # On the Core Table, not the ORM class: the session runs an ORM-entity insert with
     # many rows through its bulk-insert machinery, about 0.8 ms of an order's ~8 ms.
     # (ON CONFLICT statements get no compiled-cache key either way: ~0.1 ms each.)
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_of(dialect)
     return _add_on_conflict(insert(model.__table__), model.__table__, counter, latest)
 
 
@@ -426,7 +427,7 @@ def _counting_statements(dialect: str) -> tuple[Any, ...]:
 
 
 def _upsert_from(dialect: str, model: Any, columns: list[str], rows: Any) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = insert_of(dialect)
     # `WHERE true`: SQLite would read the ON of ON CONFLICT as a join's otherwise.
     statement = insert(model.__table__).from_select(columns, rows.where(true()))
     return _rendered_once(dialect, _add_on_conflict(statement, model.__table__, "baskets", None))
