@@ -152,7 +152,9 @@ class RecPendingOrder(Base):
     order_id: Mapped[str] = mapped_column(
         String(40), ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
     )
-    client_id: Mapped[str] = mapped_column(String(40), _client_fk(), index=True)
+    # The order's client, copied by the trigger; no foreign key of its own (migration
+    # 0005): the order row has one, and its queue row goes with it.
+    client_id: Mapped[str] = mapped_column(String(40), index=True)
 
 
 class RecTotal(Base):

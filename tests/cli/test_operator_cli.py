@@ -89,3 +89,35 @@ def test_migrations_go_down_to_nothing_and_up_again(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "roundtrip.db") as db:
         triggers = db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         assert [row[0] for row in triggers] == ["orders_queue_for_counters"]
+
+
+def test_dropping_the_queue_client_key_keeps_what_is_queued(tmp_path: Path) -> None:
+    # Migration 0005 rebuilds the queue table on SQLite: an order queued before it is
+    # still queued after it, and after its downgrade, and the trigger still queues.
+    path = tmp_path / "queue.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    config = alembic_config(url)
+    alembic.upgrade(config, "0004_queue_orders_by_trigger")
+
+    def place(order_id: str) -> None:
+        with sqlite3.connect(path) as db:
+            db.execute(
+                "INSERT INTO orders (id, client_id, source, unmatched, currency, total_minor,"
+                " created_at) VALUES (?, 'c1', 'text', '[]', 'USD', 0, '2026-11-30 12:00:00')",
+                (order_id,),
+            )
+
+    def queue() -> tuple[list[str], list[str]]:
+        with sqlite3.connect(path) as db:
+            queued = [r[0] for r in db.execute("SELECT order_id FROM rec_pending_orders")]
+            keys = [r[2] for r in db.execute("PRAGMA foreign_key_list(rec_pending_orders)")]
+        return sorted(queued), sorted(keys)
+
+    place("ord_1")
+    assert queue() == (["ord_1"], ["api_clients", "orders"])
+    alembic.upgrade(config, "head")
+    place("ord_2")
+    assert queue() == (["ord_1", "ord_2"], ["orders"])
+    alembic.downgrade(config, "0004_queue_orders_by_trigger")
+    place("ord_3")
+    assert queue() == (["ord_1", "ord_2", "ord_3"], ["api_clients", "orders"])
