@@ -98,22 +98,26 @@ def _ratios(
     return rows
 
 
-def _checkpoint_postgres() -> None:
-    """Have PostgreSQL recycle its finished WAL segments now (CHECKPOINT, as pgbench
-    users do between runs). Without it, a run that writes past the segments the last
-    checkpoint set aside makes the server create and zero-fill a 16 MB segment
-    under its WAL write lock: every commit waits 100-300 ms (seen as WALInitWrite /
-    WALWrite waits in pg_stat_activity), about once per 8 s of orders here."""
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "voice_bench", "-qc", "CHECKPOINT"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+def _settle_postgres() -> None:
+    """Before a PostgreSQL run: VACUUM the bench database, as autovacuum would have
+    (it is off on this machine's server; every order queues a row that a fold deletes,
+    so each run left ~13,000 dead rows for the next run's folds to read through), then
+    CHECKPOINT, so that the server has recycled WAL segments ready (as pgbench users do
+    between runs). Without it, a run that writes past the segments the last checkpoint
+    set aside makes the server create and zero-fill a 16 MB segment under its WAL write
+    lock: every commit waits 100-300 ms (seen as WALInitWrite / WALWrite waits in
+    pg_stat_activity), about once per 8 s of orders here."""
+    for command in ("VACUUM", "CHECKPOINT"):
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "voice_bench", "-qc", command],
+            check=True, capture_output=True,
+        )  # fmt: skip
 
 
 def _order_run(database_url: str, creds: dict[str, str], log: Path, seconds: float) -> WrkResult:
     env = app_env(database_url, WEB_CONCURRENCY="2")
     if database_url.startswith("postgresql"):
-        _checkpoint_postgres()
+        _settle_postgres()
     with server(gunicorn(2), env, "/api/v1/healthcheck", log, cpus=None) as (base, _):
         headers = _login(base, creds)
         place_orders = partial(
@@ -210,10 +214,11 @@ def run(quick: bool = False) -> str:
             "first seconds open its connections and prepare its statements), "
             f"{order_reps} runs per database,",
             "each on a fresh server, interleaved; medians, and the range of p99 (target p99 ≤",
-            "50 ms). Before each PostgreSQL run the bench asks the server for a CHECKPOINT, so",
-            "that it has recycled WAL segments ready: otherwise, about once per 16 MB of WAL",
-            "(~2 KB an order), it creates and zero-fills a segment while every commit waits",
-            "(100-300 ms; see README, PostgreSQL settings).",
+            "50 ms). Before each PostgreSQL run the bench runs VACUUM (autovacuum is off on this",
+            "machine's server) and CHECKPOINT, so that the server has recycled WAL segments",
+            "ready: otherwise, about once per 16 MB of WAL (~2 KB an order), it creates and",
+            "zero-fills a segment while every commit waits (100-300 ms; see README,",
+            "PostgreSQL settings for order traffic). Default pool: 4 connections a worker.",
             "",
             "| database | orders/s | p50 | p99 (range) | non-2xx |",
             "|---|---|---|---|---|",
