@@ -98,20 +98,30 @@ def _ratios(
     return rows
 
 
+def _psql(command: str) -> str:
+    done = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "voice_bench", "-tAqc", command],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
 def _settle_postgres() -> None:
-    """Before a PostgreSQL run: VACUUM the bench database, as autovacuum would have
-    (it is off on this machine's server; every order queues a row that a fold deletes,
-    so each run left ~13,000 dead rows for the next run's folds to read through), then
-    CHECKPOINT, so that the server has recycled WAL segments ready (as pgbench users do
-    between runs). Without it, a run that writes past the segments the last checkpoint
-    set aside makes the server create and zero-fill a 16 MB segment under its WAL write
-    lock: every commit waits 100-300 ms (seen as WALInitWrite / WALWrite waits in
-    pg_stat_activity), about once per 8 s of orders here."""
-    for command in ("VACUUM", "CHECKPOINT"):
-        subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "voice_bench", "-qc", command],
-            check=True, capture_output=True,
-        )  # fmt: skip
+    """Before a PostgreSQL run, what a server left to itself would have done by then.
+
+    VACUUM ANALYZE once orders exist, as autovacuum would (it is off on this machine's
+    server): every order queues a row that a fold deletes, so each run left ~13,000
+    dead rows for the next run's folds to read through. Not on the empty tables of the
+    first run: statistics that say "empty" while a run fills the tables made the
+    planner scan them, and PostgreSQL's CPU per order tripled (0.37 -> 1.35 ms).
+    Then CHECKPOINT (as pgbench users do between runs), so that the server has recycled
+    WAL segments ready. Without it, a run that writes past the segments the last
+    checkpoint set aside makes the server create and zero-fill a 16 MB segment under
+    its WAL write lock: every commit waits 100-300 ms (seen as WALInitWrite / WALWrite
+    waits in pg_stat_activity), about once per 8 s of orders here."""
+    if _psql("SELECT EXISTS (SELECT 1 FROM orders)") == "t":
+        _psql("VACUUM ANALYZE")
+    _psql("CHECKPOINT")
 
 
 def _order_run(database_url: str, creds: dict[str, str], log: Path, seconds: float) -> WrkResult:
@@ -186,11 +196,7 @@ def run(quick: bool = False) -> str:
         ratio_rows = _ratios(sqlite, creds, log, seconds, reps)
         databases = {"SQLite": (sqlite, creds)}
         if postgres_available():
-            subprocess.run(
-                ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "voice_bench", "-qc",
-                 "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"],
-                check=True, capture_output=True,
-            )  # fmt: skip
+            _psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
             databases["PostgreSQL"] = (PG_BENCH, _prepare(PG_BENCH))
         order_rows = _orders(databases, log, seconds * 2, order_reps)
         memory = _memory(sqlite, creds, log, 5_000 if quick else 100_000)
@@ -214,11 +220,12 @@ def run(quick: bool = False) -> str:
             "first seconds open its connections and prepare its statements), "
             f"{order_reps} runs per database,",
             "each on a fresh server, interleaved; medians, and the range of p99 (target p99 ≤",
-            "50 ms). Before each PostgreSQL run the bench runs VACUUM (autovacuum is off on this",
-            "machine's server) and CHECKPOINT, so that the server has recycled WAL segments",
-            "ready: otherwise, about once per 16 MB of WAL (~2 KB an order), it creates and",
-            "zero-fills a segment while every commit waits (100-300 ms; see README,",
-            "PostgreSQL settings for order traffic). Default pool: 4 connections a worker.",
+            "50 ms). Before each PostgreSQL run the bench runs VACUUM ANALYZE once there are",
+            "orders (autovacuum is off on this machine's server) and CHECKPOINT, so that the",
+            "server has recycled WAL segments ready: otherwise, about once per 16 MB of WAL",
+            "(~2 KB an order), it creates and zero-fills a segment while every commit waits",
+            "(100-300 ms; see README, PostgreSQL settings for order traffic). Default pool:",
+            "4 connections a worker.",
             "",
             "| database | orders/s | p50 | p99 (range) | non-2xx |",
             "|---|---|---|---|---|",
