@@ -466,16 +466,9 @@ def _rendered_once(dialect: str, statement: Any) -> Any:
 
 @lru_cache(maxsize=4)
 def _customer_lines_statement(dialect: str) -> Any:
+    # Every column of the claimed lines, in their order (`_count_claimed` unpacks them).
     lines = _claimed_lines(dialect)
-    return select(
-        lines.c.client_id,
-        lines.c.order_id,
-        lines.c.customer_id,
-        lines.c.created_at,
-        lines.c.sku,
-        lines.c.quantity,
-        lines.c.modifiers,
-    ).where(lines.c.customer_id.is_not(None))
+    return select(lines).where(lines.c.customer_id.is_not(None))
 
 
 async def fold_queued(
