@@ -4,7 +4,7 @@ import multiprocessing
 import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-worker_class = "src.server.VoiceUvicornWorker"
+worker_class = "src.platform.http.server.VoiceUvicornWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
 # CTranslate2 models are not fork-safe: each worker loads its own after the fork.
 preload_app = False
@@ -22,7 +22,7 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
 def when_ready(server):  # type: ignore[no-untyped-def]
     """One metrics exporter for all workers, in the master."""
-    from src.monitoring import start_metrics_server
+    from src.platform.observability.metrics import start_metrics_server
 
     port = int(os.environ.get("METRICS_PORT", "8080"))
     start_metrics_server(port)
@@ -31,6 +31,6 @@ def when_ready(server):  # type: ignore[no-untyped-def]
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]
     """Drop the live gauges of a dead worker (also after OOM kills and segfaults)."""
-    from src.monitoring import mark_worker_dead
+    from src.platform.observability.metrics import mark_worker_dead
 
     mark_worker_dead(worker.pid)

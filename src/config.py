@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     # (about twice its cores across all workers): past that, its backends take turns
     # on the CPU and queue on its WAL lock, and a request waits longer inside the
     # database than it would have waited here, in turn, for a connection
-    # (src/connection_pool.py). 2 workers against a 2-core server, 16 order streams:
+    # (src/platform/db/pool.py). 2 workers against a 2-core server, 16 order streams:
     # p99 26-32 ms with 4 connections a worker, 27-47 ms with 20 (five runs each).
     # No overflow by default: a connection beyond the pool is closed when handed back
     # while the pool is full, so a load hovering above the pool size connects anew

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 
 from src.config import Settings
-from src.connection_pool import FairAsyncQueuePool, ping_when_idle
-from src.sqlite_driver import one_trip_creator
-from src.sqlite_writes import serialize_writes
+from src.platform.db.pool import FairAsyncQueuePool, ping_when_idle
+from src.platform.db.sqlite_driver import one_trip_creator
+from src.platform.db.sqlite_writes import serialize_writes
 
 # Explicit constraint names: migrations stay stable across databases.
 NAMING_CONVENTION = {
@@ -64,7 +64,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.DATABASE_URL
     if url.startswith("sqlite"):
         # Several connections, so reads run side by side; writers take turns
-        # (src/sqlite_writes.py). A single connection per process also ended the
+        # (src/platform/db/sqlite_writes.py). A single connection per process also ended the
         # writers' waits inside SQLite, but made reads queue behind each cache refresh
         # under load (GET /catalog at 32 connections: p99 60 ms -> 870 ms).
         pool: dict[str, Any] = {

@@ -19,8 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from src.constants import ErrorCode
-from src.context import request_id_var
 from src.models import envelope_response
+from src.platform.http.context import request_id_var
 
 logger = logging.getLogger(__name__)
 

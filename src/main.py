@@ -26,9 +26,7 @@ from src.api import include_routers
 from src.config import Settings, SettingsError, get_settings
 from src.database import create_engine, create_sessionmaker
 from src.exceptions import register_exception_handlers
-from src.log_shipping import shipping_for
-from src.logging import configure_logging
-from src.middleware import (
+from src.platform.http.middleware import (
     BodySizeLimitMiddleware,
     EnvelopeCORSMiddleware,
     MountShortcut,
@@ -36,11 +34,13 @@ from src.middleware import (
     RootPathMiddleware,
     UnhandledErrorMiddleware,
 )
-from src.monitoring import instrument_app
+from src.platform.observability.log_shipping import shipping_for
+from src.platform.observability.logging import configure_logging
+from src.platform.observability.metrics import instrument_app
 from src.rate_limiter import build_limiter, build_window_counter, storage_is_shared
-from src.voice.asr import SpeechEngine
-from src.voice.idempotency import PendingReleases
-from src.voice.recommendation_counters import fold_continuously
+from src.voice.orders.idempotency import PendingReleases
+from src.voice.recommend.counters import fold_continuously
+from src.voice.speech.engine import SpeechEngine
 
 logger = logging.getLogger(__name__)
 

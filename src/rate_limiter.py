@@ -31,9 +31,9 @@ from slowapi.errors import RateLimitExceeded
 from slowapi.wrappers import Limit
 
 from src.config import PROJECT_ROOT, Settings
-from src.memory_window import MemoryWindowCounter
-from src.monitoring import RATE_LIMIT_REJECTIONS
-from src.redis_window import RedisWindowCounter
+from src.platform.observability.metrics import RATE_LIMIT_REJECTIONS
+from src.platform.ratelimit.memory_window import MemoryWindowCounter
+from src.platform.ratelimit.redis_window import RedisWindowCounter
 
 # The fixed-window counters the app may hold in `app.state.window_counter`.
 WindowCounter = MemoryWindowCounter | RedisWindowCounter

@@ -33,7 +33,7 @@ from asgi_lifespan import LifespanManager  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
 from src.config import Settings, get_settings  # noqa: E402
-from src.migrate import migrate_fresh  # noqa: E402
+from src.platform.db.migrate import migrate_fresh  # noqa: E402
 from src.rate_limiter import reset_limits  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
@@ -255,8 +255,8 @@ async def other_app(
     """A second app for one test, on `app_settings` or the session's settings with
     `overrides`; afterwards the session's logging pipeline is back (a lifespan
     configures the process's logging)."""
-    from src.logging import configure_logging
     from src.main import create_app
+    from src.platform.observability.logging import configure_logging
 
     application = create_app(app_settings or settings.model_copy(update=overrides))
     try:

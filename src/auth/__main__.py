@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.auth import service
-from src.cli import EXIT_NOT_FOUND, EXIT_SETUP, run_cli
 from src.models import utc_isoformat
+from src.platform.cli import EXIT_NOT_FOUND, EXIT_SETUP, run_cli
 
 
 def _print_credentials(creds: Any, as_json: bool, heading: str) -> None:

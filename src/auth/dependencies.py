@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from src.auth import service
 from src.auth.exceptions import AuthenticationRequired, AuthorizationFailed
 from src.auth.service import AuthenticatedClient
-from src.context import client_id_var
+from src.platform.http.context import client_id_var
 from src.rate_limiter import RateLimit
 
 # The scopes an access token needs for the protected API (`create-client`'s default).

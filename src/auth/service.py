@@ -30,9 +30,9 @@ from src.auth.exceptions import (
 )
 from src.auth.models import ApiClient, RefreshToken
 from src.auth.schemas import ClientCredentials, TokenPair
-from src.caching import TimedCache
 from src.config import Settings
-from src.monitoring import AUTH_FAILURES, TOKENS_ISSUED
+from src.platform.cache import TimedCache
+from src.platform.observability.metrics import AUTH_FAILURES, TOKENS_ISSUED
 
 
 def _now() -> datetime:

@@ -7,10 +7,11 @@ from fastapi import Depends, Header, Request
 from src.auth.dependencies import CurrentClient
 from src.database import DbSession
 from src.exceptions import ServiceUnavailable
-from src.voice import catalog_service, idempotency
-from src.voice.asr import SpeechEngine
-from src.voice.catalog_service import PreparedCatalog
+from src.voice.catalog import service as catalog_service
+from src.voice.catalog.service import PreparedCatalog
 from src.voice.exceptions import CatalogMissing
+from src.voice.orders import idempotency
+from src.voice.speech.engine import SpeechEngine
 
 
 async def _prepared_catalog(

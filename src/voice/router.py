@@ -11,10 +11,9 @@ from src.auth.dependencies import CurrentClient, guarded_client
 from src.database import DbSession, release_connection, use_autocommit
 from src.exceptions import NotFound, ServiceUnavailable, UnprocessableEntity, validation_error
 from src.models import Envelope, envelope, error_responses
-from src.monitoring import IDEMPOTENT_REPLAYS
-from src.voice import catalog_service, idempotency, order_service, recommendation_service
-from src.voice.asr import AudioInput, SpeechEngine, Transcript
-from src.voice.catalog_service import PreparedCatalog
+from src.platform.observability.metrics import IDEMPOTENT_REPLAYS
+from src.voice.catalog import service as catalog_service
+from src.voice.catalog.service import PreparedCatalog
 from src.voice.dependencies import (
     CurrentCatalog,
     IdempotencyKeyHeader,
@@ -24,8 +23,10 @@ from src.voice.dependencies import (
     speech_engine,
     valid_prepared_catalog,
 )
-from src.voice.intake import SPEECH_REQUEST_BODY, audio_from_base64, read_speech_request
-from src.voice.parser import reads_as_order
+from src.voice.orders import idempotency
+from src.voice.orders import service as order_service
+from src.voice.orders.parser import reads_as_order
+from src.voice.recommend import service as recommendation_service
 from src.voice.schemas import (
     CatalogIn,
     CatalogOut,
@@ -40,6 +41,8 @@ from src.voice.schemas import (
     SpeechOut,
     SpeechSegment,
 )
+from src.voice.speech.engine import AudioInput, SpeechEngine, Transcript
+from src.voice.speech.intake import SPEECH_REQUEST_BODY, audio_from_base64, read_speech_request
 
 router = APIRouter()
 

@@ -211,7 +211,7 @@ async def test_secrets_never_reach_the_logs(
     await client.get(PROTECTED, headers=headers)
     logging.getLogger("test").warning("careless %s", {"secret_key": creds["secret_key"]})
     logging.getLogger("test").warning("header Authorization: Bearer %s", tokens["access_token"])
-    from src.logging import _runtime
+    from src.platform.observability.logging import _runtime
 
     assert _runtime is not None
     _runtime.listener.stop()  # flush the queue to the file

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from src.migrate import upgrade
+from src.platform.db.migrate import upgrade
 from tests.bench.inprocess import PG_BENCH, postgres_available
 from tests.bench.report import ROOT, today
 from tests.bench.servers import (

@@ -64,7 +64,7 @@ async def running_app(settings: Settings) -> AsyncIterator[Running]:
     """Migrate from scratch, start the lifespan, make a client and log it in."""
     from src.auth import service
     from src.main import create_app
-    from src.migrate import migrate_fresh
+    from src.platform.db.migrate import migrate_fresh
 
     await asyncio.to_thread(migrate_fresh, settings.DATABASE_URL)  # env.py runs its own loop
     app = create_app(settings)

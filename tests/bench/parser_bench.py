@@ -5,8 +5,8 @@ import time
 from itertools import product
 from pathlib import Path
 
-from src.voice.catalog_index import CatalogIndex
-from src.voice.parser import parse_order
+from src.voice.catalog.index import CatalogIndex
+from src.voice.orders.parser import parse_order
 from tests.bench.report import today
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from src.voice.history_csv import (
+from src.voice.orders.history_csv import (
     Transaction,
     as_import_orders,
     catalog_for,

@@ -16,10 +16,10 @@ from typing import Any
 from prometheus_client import REGISTRY
 
 from src.config import Settings
-from src.voice.asr import AudioInput, SpeechEngine
-from src.voice.catalog_index import CatalogIndex
-from src.voice.catalog_service import speech_phrases
-from src.voice.parser import choose_reading, reads_as_order
+from src.voice.catalog.index import CatalogIndex
+from src.voice.catalog.service import speech_phrases
+from src.voice.orders.parser import choose_reading, reads_as_order
+from src.voice.speech.engine import AudioInput, SpeechEngine
 from tests.bench.report import SHARED, percentile, shown, today
 
 DEFAULT_EVAL = SHARED / "eval"

@@ -11,7 +11,7 @@ import pytest
 from alembic import command as alembic
 
 from src.config import PROJECT_ROOT
-from src.migrate import alembic_config, migrate_fresh, upgrade
+from src.platform.db.migrate import alembic_config, migrate_fresh, upgrade
 from tests.conftest import DATA
 
 

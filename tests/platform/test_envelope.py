@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from src.config import SettingsError, load_settings
 from src.constants import Environment
-from src.middleware import _vary_origin, new_request_id
+from src.platform.http.middleware import _vary_origin, new_request_id
 from tests.conftest import assert_envelope_error, other_app
 
 pytestmark = pytest.mark.anyio

@@ -15,9 +15,9 @@ from sqlalchemy import text
 
 from src.config import Settings
 from src.constants import Environment
-from src.logging import configure_logging
 from src.main import create_app
-from src.monitoring import _HTTP_METRICS, _RECORDERS, record_request
+from src.platform.observability.logging import configure_logging
+from src.platform.observability.metrics import _HTTP_METRICS, _RECORDERS, record_request
 from tests.conftest import (
     RunningApp,
     assert_envelope_error,

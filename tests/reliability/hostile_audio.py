@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from tests.voice.audio_factory import wav_claiming
+from tests.voice.speech.audio_factory import wav_claiming
 
 AUDIO = Path(__file__).parent.parent / "data" / "audio"
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from src.voice.audio import RAW_ENCODINGS, DecodedAudio, decode_audio
 from src.voice.exceptions import AudioInvalid, AudioUnsupported
-from src.voice.parser import choose_reading, parse_order
+from src.voice.orders.parser import choose_reading, parse_order
+from src.voice.speech.audio import RAW_ENCODINGS, DecodedAudio, decode_audio
 from tests.reliability.hostile_audio import AUDIO
-from tests.voice.test_parser import CAFE, words
+from tests.voice.orders.test_parser import CAFE, words
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or (150 if os.environ.get("CI") == "true" else 1000))
 MAX_SECONDS = 60.0

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from src.migrate import upgrade
+from src.platform.db.migrate import upgrade
 from tests.processes import bearer, create_credentials, prod_env, prod_server, rss_mib, wait_for
 from tests.reliability.hostile_audio import AUDIO, corpus
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from src.migrate import upgrade
+from src.platform.db.migrate import upgrade
 from tests.processes import bearer, create_credentials, private_postgres, prod_env, prod_server
 from tests.reliability.test_process_faults import DATA, count_orders
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from src.migrate import upgrade
-from src.voice.audio import decode_audio
+from src.platform.db.migrate import upgrade
+from src.voice.speech.audio import decode_audio
 from tests.processes import bearer, create_credentials, prod_env, prod_server, wait_for
 
 DATA = Path(__file__).parent.parent / "data"

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from src.migrate import upgrade
+from src.platform.db.migrate import upgrade
 from tests.processes import prod_env, prod_server
 
 HEADER_TIMEOUT = 2.0

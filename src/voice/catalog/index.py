@@ -1,0 +1,210 @@
+"""`CatalogIndex`: a catalog prepared for parsing, built once per catalog version."""
+
+from dataclasses import dataclass, field
+
+import jellyfish
+from rapidfuzz import process
+from rapidfuzz.distance import Indel
+
+from src.voice.catalog.text import tokenize
+
+ITEM = "item"
+MODIFIER = "modifier"
+
+# Names that make a modifier part of a mutually exclusive group, when the catalog
+# does not say: a correction ("sorry, large") replaces within the group.
+_GROUP_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("size", frozenset({"small", "medium", "large", "regular", "big", "tall", "grande", "venti"})),
+    ("sugar", frozenset({"sugar", "sweet", "unsweetened", "sweetened"})),
+    ("ice", frozenset({"ice", "iced"})),
+    ("chili", frozenset({"chili", "chilli", "spicy", "mild"})),
+    ("milk", frozenset({"oat", "soy", "almond", "whole", "skim", "coconut", "dairy"})),
+)
+
+
+def infer_modifier_group(code: str, name: str) -> str | None:
+    """Guess the exclusive group of a modifier from its code and name."""
+    words = set(code.lower().replace("-", "_").split("_")) | set(name.lower().split())
+    if "extra" in words or "condensed" in words:
+        return None
+    for group, vocabulary in _GROUP_WORDS:
+        if words & vocabulary:
+            return group
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A catalog item or modifier as the parser sees it."""
+
+    kind: str  # ITEM | MODIFIER
+    code: str  # sku or modifier code
+    name: str
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseMatch:
+    entry: Entry
+    length: int  # tokens consumed
+    score: float  # 1.0 exact name, slightly less for an alias, less again for fuzzy
+
+
+@dataclass
+class CatalogIndex:
+    """Phrases (names and aliases, normalised) to catalog entries."""
+
+    phrases: dict[tuple[str, ...], tuple[Entry, float]] = field(default_factory=dict)
+    max_length: int = 1
+    first_words: frozenset[str] = frozenset()
+    vocabulary: frozenset[str] = frozenset()
+    items: dict[str, Entry] = field(default_factory=dict)
+    modifiers: dict[str, Entry] = field(default_factory=dict)
+    _choices: list[str] = field(default_factory=list)
+    _choice_keys: list[tuple[str, ...]] = field(default_factory=list)
+    # Each phrase as written and its metaphone with the spaces removed (sounds_like()).
+    _spoken: dict[tuple[str, ...], str] = field(default_factory=dict)
+    _sounds: list[str] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        items: list[tuple[str, str, list[str]]],
+        modifiers: list[tuple[str, str, list[str], str | None]],
+    ) -> "CatalogIndex":
+        """Index `(sku, name, aliases)` items and `(code, name, aliases, group)` modifiers.
+
+        On a phrase claimed twice, an item beats a modifier and a name beats an alias.
+        """
+        index = cls()
+        for code, name, aliases, group in modifiers:
+            entry = Entry(MODIFIER, code, name, group or infer_modifier_group(code, name))
+            index.modifiers[code] = entry
+            index._add(name, entry, 0.98)
+            for alias in aliases:
+                index._add(alias, entry, 0.96)
+        for sku, name, aliases in items:
+            entry = Entry(ITEM, sku, name)
+            index.items[sku] = entry
+            index._add(name, entry, 0.99)
+            for alias in aliases:
+                index._add(alias, entry, 0.97)
+        index.max_length = max((len(key) for key in index.phrases), default=1)
+        index.first_words = frozenset(key[0] for key in index.phrases)
+        index.vocabulary = frozenset(word for key in index.phrases for word in key)
+        index._choice_keys = list(index.phrases)
+        index._choices = [" ".join(key) for key in index._choice_keys]
+        return index
+
+    def _add(self, text: str, entry: Entry, score: float) -> None:
+        words = [token for token in tokenize(text) if not token.is_punct]
+        key = tuple(token.key for token in words)
+        if not key:
+            return
+        existing = self.phrases.get(key)
+        if existing is not None:
+            old_entry, old_score = existing
+            if old_entry.kind == ITEM and entry.kind == MODIFIER:
+                return
+            if old_entry.kind == entry.kind and old_score >= score:
+                return
+        self.phrases[key] = (entry, score)
+        # Sound as written ("iced", not the key's "ice"): recognisers hear the "d".
+        self._spoken[key] = " ".join(token.text for token in words)
+
+    def exact(self, keys: list[str], start: int) -> PhraseMatch | None:
+        """Longest phrase starting at `start`."""
+        if keys[start] not in self.first_words:
+            return None
+        for length in range(min(self.max_length, len(keys) - start), 0, -1):
+            found = self.phrases.get(tuple(keys[start : start + length]))
+            if found is not None:
+                return PhraseMatch(found[0], length, found[1])
+        return None
+
+    def fuzzy(
+        self, keys: list[str], start: int, *, cutoff: float, max_extra: int = 1
+    ) -> PhraseMatch | None:
+        """Best spelling-tolerant phrase starting at `start`, or None below `cutoff`.
+
+        Windows of 1..max_length+max_extra words are compared with every phrase; a
+        longer window wins only when it scores at least as well.
+        """
+        best: PhraseMatch | None = None
+        longest = min(self.max_length + max_extra, len(keys) - start)
+        for length in range(1, longest + 1):
+            window = " ".join(keys[start : start + length])
+            if len(window) < 4:
+                continue
+            found = process.extractOne(
+                window, self._choices, scorer=Indel.normalized_similarity, score_cutoff=cutoff
+            )
+            if found is None:
+                continue
+            _choice, similarity, position = found
+            entry, base = self.phrases[self._choice_keys[position]]
+            score = base * similarity
+            if best is None or score >= best.score:
+                best = PhraseMatch(entry, length, score)
+        return best
+
+    def sounds_like(
+        self, words: list[str], start: int, *, cutoff: float, max_extra: int = 2
+    ) -> PhraseMatch | None:
+        """Best phrase that sounds like the words from `start`, or None below `cutoff`.
+
+        For what a recogniser wrote by ear: split differently ("ice turmeric canos"
+        for "iced americanos") or misheard ("eggs or cheese" for "extra cheese").
+        `words` are as written (folded, not singularised, without punctuation:
+        recognisers put commas at pauses, "eggs, or cheese"). Sound keys must be
+        long enough to mean something, and the spelling must still be recognisably
+        close and about as long.
+        """
+        if not self._sounds:  # made on first use: typed orders never need them
+            self._sounds = [sound_key(self._spoken[key]) for key in self._choice_keys]
+        best: PhraseMatch | None = None
+        best_similarity = 0.0
+        longest = min(self.max_length + max_extra, len(words) - start)
+        for length in range(1, longest + 1):
+            window = "".join(words[start : start + length])
+            sound = sound_key(window)
+            if len(sound) < MIN_SOUND_KEY:
+                continue
+            found = process.extractOne(
+                sound, self._sounds, scorer=Indel.normalized_similarity, score_cutoff=cutoff
+            )
+            if found is None:
+                continue
+            _sound, similarity, position = found
+            if similarity <= best_similarity or len(self._sounds[position]) < MIN_SOUND_KEY:
+                continue
+            written = self._spoken[self._choice_keys[position]].replace(" ", "")
+            if Indel.normalized_similarity(window, written) < MIN_SOUND_SPELLING or min(
+                len(window), len(written)
+            ) < MIN_SOUND_LENGTH_RATIO * max(len(window), len(written)):
+                continue
+            entry, base = self.phrases[self._choice_keys[position]]
+            best = PhraseMatch(entry, length, base * similarity * SOUND_PENALTY)
+            best_similarity = similarity
+        return best
+
+
+# Sound keys shorter than this ("WTS", "LTS") match far too much.
+MIN_SOUND_KEY = 5
+# "iceturmericanos" vs "icedamericano" is 0.79; unrelated words of similar sound are
+# usually below 0.6.
+MIN_SOUND_SPELLING = 0.6
+# "extra" is not "extra egg": the heard words must be about as long as the name.
+MIN_SOUND_LENGTH_RATIO = 0.75
+# A match by sound ranks below one by spelling.
+SOUND_PENALTY = 0.95
+
+
+def sound_key(text: str) -> str:
+    """Metaphone of the words run together: "ice turmeric canos" -> "ISTRMRKNS".
+
+    Repeated sounds collapse: where one word ends and the next begins with the same
+    sound ("turmeric canos") a speaker says it once.
+    """
+    sound = str(jellyfish.metaphone(text.replace(" ", "")))
+    return "".join(ch for k, ch in enumerate(sound) if k == 0 or sound[k - 1] != ch)

@@ -1,0 +1,683 @@
+"""`parse_order`: from an utterance and a `CatalogIndex` to order lines (pure, no I/O).
+
+Two passes. The lexer turns words into atoms (quantity, item, modifier, separator,
+correction, removal, unknown word), trying catalog phrases first so that numbers
+inside names ("10 piece nuggets", "number two") stay names. The interpreter then
+reads the atoms left to right like a cashier: a quantity and pre-modifiers open a
+line, an item closes it, later modifiers attach to the last line, corrections
+rewrite it, and anything naming nothing in the catalog goes to `unmatched`.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from src.voice.catalog.index import ITEM, MODIFIER, CatalogIndex, Entry, PhraseMatch
+from src.voice.catalog.text import PUNCTUATION, Token, tokenize
+
+NUM, PHRASE, SEP, CORR, REMOVE, UNKNOWN, WITH = (
+    "num", "phrase", "sep", "corr", "remove", "unknown", "with"
+)  # fmt: skip
+
+FUZZY_CUTOFF = 0.86
+# Transcripts garble names in ways typists do not ("ice latte", "cheese burgers").
+SPOKEN_FUZZY_CUTOFF = 0.84
+# Metaphone similarity for a name a recogniser wrote by ear (see CatalogIndex.sounds_like).
+SOUND_CUTOFF = 0.86
+# What speech recognisers write for a spoken number before an item ("free lattes").
+_SPOKEN_NUMBER_HOMOPHONES = {"free": 3, "tree": 3, "to": 2, "too": 2}
+# Only before a plural item: "do avocado smoothies" is two, "do you have" is not.
+_SPOKEN_PLURAL_HOMOPHONES = {"do": 2}
+
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19,
+}  # fmt: skip
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
+MAX_QUANTITY = 999
+
+# Multi-word expressions, longest first where they share a start.
+_QUANTITY_PHRASES: tuple[tuple[tuple[str, ...], int], ...] = (
+    (("half", "a", "dozen"), 6),
+    (("a", "half", "dozen"), 6),
+    (("a", "dozen"), 12),
+    (("one", "dozen"), 12),
+    (("dozen",), 12),
+    (("a", "couple", "of"), 2),
+    (("a", "couple"), 2),
+    (("couple", "of"), 2),
+    (("a", "pair", "of"), 2),
+)
+_CORRECTION_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("actually", "make", "that"),
+    ("actually", "make", "it"),
+    ("no", "wait"),
+    ("oh", "wait"),
+    ("wait",),
+    ("i", "mean"),
+    ("make", "that"),
+    ("make", "it"),
+    ("change", "that", "to"),
+    ("sorry",),
+    ("actually",),
+    ("scratch", "that"),
+    ("rather",),
+)
+_REMOVAL_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("forget", "about", "the"),
+    ("forget", "the"),
+    ("scratch", "the"),
+    ("cancel", "the"),
+    ("take", "off", "the"),
+    ("take", "out", "the"),
+    ("remove", "the"),
+    ("drop", "the"),
+    ("skip", "the"),
+    ("no", "more"),
+    ("without", "the"),
+)
+_JOINER_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("with", "a", "side", "of"),
+    ("and", "a", "side", "of"),
+    ("a", "side", "of"),
+    ("side", "of"),
+    ("as", "well", "as"),
+    ("and", "then"),
+    ("and", "also"),
+)
+# What recognisers write for a quick "and a" ("small end of vanilla latte").
+_SPOKEN_JOINER_PHRASES: tuple[tuple[str, ...], ...] = (("end", "of"), ("ends", "of"))
+_SEPARATOR_WORDS = frozenset({"and", "plus", "also", "then", "oh", "next"})
+_CONTAINERS = frozenset(
+    {"cup", "glass", "slice", "bottle", "bowl", "plate", "order", "serving", "can", "mug",
+     "box", "basket", "portion", "pint", "carton", "piece", "bag", "side"}
+)  # fmt: skip
+# Words that carry no order content: greetings, politeness, ordering verbs, pronouns.
+FILLERS = frozenset(
+    """
+    um umm uh uhh er erm hmm mm ah eh hi hey hello yeah yes yep ok okay alright well so
+    like please pls thanks thank thankyou you cheers much great perfect cool lovely i im
+    ill id ive we were weve wed me us my our your it its that thats this those these there
+    here is are be was will would could can may might shall should do does did get got
+    getting grab have having take taking give gimme let lets want wanna need order ordering
+    love just only also too all some the of to for go in on at from with by as size sized
+    kindly maybe think guess really how about what whats whatever today now again anyway
+    one's them more sir maam mate buddy guys folks friend good morning afternoon evening
+    day night fine that'll thatll done everything else nothing finish
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
+
+
+@dataclass(slots=True)
+class Atom:
+    kind: str
+    start: int  # character offsets into the utterance
+    end: int
+    value: int = 0  # NUM: the quantity
+    article: bool = False  # NUM: "a"/"an"
+    entry: Entry | None = None  # PHRASE
+    score: float = 1.0
+    plural: bool = False
+    word: str = ""  # UNKNOWN
+    guess: bool = False  # a number homophone or a spelling-tolerant match
+
+
+@dataclass(slots=True)
+class OrderLineDraft:
+    """A parsed line: what the customer asked for and the words that said it."""
+
+    sku: str
+    quantity: int
+    modifiers: list[str]
+    start: int
+    end: int
+    confidence: float
+    groups: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedLine:
+    sku: str
+    quantity: int
+    modifiers: tuple[str, ...]
+    matched_text: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    lines: tuple[ParsedLine, ...]
+    unmatched: tuple[str, ...]
+    # Homophone numbers and spelling-tolerant matches the parse relied on: of two
+    # readings that order the same way, the one that needed fewer guesses is likelier.
+    guesses: int = 0
+
+
+def _match_words(keys: list[str], start: int, phrase: tuple[str, ...]) -> bool:
+    return tuple(keys[start : start + len(phrase)]) == phrase
+
+
+def _by_first_word(
+    phrases: tuple[tuple[str, ...], ...],
+) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Phrases grouped by their first word, order kept: one dict lookup per token."""
+    grouped: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in phrases:
+        grouped.setdefault(phrase[0], []).append(phrase)
+    return {word: tuple(group) for word, group in grouped.items()}
+
+
+def _first_phrase(
+    keys: list[str], start: int, phrases: dict[str, tuple[tuple[str, ...], ...]]
+) -> tuple[str, ...] | None:
+    for phrase in phrases.get(keys[start], ()):
+        if _match_words(keys, start, phrase):
+            return phrase
+    return None
+
+
+_JOINERS = _by_first_word(_JOINER_PHRASES)
+_SPOKEN_JOINERS = _by_first_word(_SPOKEN_JOINER_PHRASES)
+_REMOVALS = _by_first_word(_REMOVAL_PHRASES)
+_CORRECTIONS = _by_first_word(_CORRECTION_PHRASES)
+_QUANTITY_VALUES = dict(_QUANTITY_PHRASES)
+_QUANTITIES = _by_first_word(tuple(phrase for phrase, _value in _QUANTITY_PHRASES))
+
+
+def _number_at(words: list[str], i: int) -> tuple[int, int] | None:
+    """(value, words consumed) for digits or English number words at `i`."""
+    word = words[i]
+    if word.isdigit():
+        return (min(int(word), MAX_QUANTITY + 1), 1) if len(word) <= 4 else None
+    if word in _UNITS:
+        return _UNITS[word], 1
+    if word in _TENS:
+        if i + 1 < len(words) and words[i + 1] in _UNITS and 0 < _UNITS[words[i + 1]] < 10:
+            return _TENS[word] + _UNITS[words[i + 1]], 2
+        return _TENS[word], 1
+    return None
+
+
+class _Lexer:
+    def __init__(self, tokens: list[Token], index: CatalogIndex, *, spoken: bool) -> None:
+        self.tokens = tokens
+        self.index = index
+        self.spoken = spoken
+        self.fuzzy_cutoff = SPOKEN_FUZZY_CUTOFF if spoken else FUZZY_CUTOFF
+        self.fuzzy_min_word = 3 if spoken else 4
+        self.words = [t.text for t in tokens]
+        self.keys = [t.key for t in tokens]
+        self.atoms: list[Atom] = []
+        # Spoken mode reads names across the commas a recogniser puts at pauses
+        # ("broken rice with pork, chop"): the words without punctuation, and where
+        # each of them sits among the tokens.
+        self.word_tokens = [k for k, t in enumerate(tokens) if not t.is_punct]
+        self.word_keys = [self.keys[k] for k in self.word_tokens]
+        self.word_texts = [self.words[k] for k in self.word_tokens]
+        self.word_at = {k: w for w, k in enumerate(self.word_tokens)}
+
+    def span(self, i: int, n: int) -> tuple[int, int]:
+        return self.tokens[i].start, self.tokens[i + n - 1].end
+
+    def add(self, kind: str, i: int, n: int, **fields: object) -> int:
+        start, end = self.span(i, n)
+        self.atoms.append(Atom(kind, start, end, **fields))  # type: ignore[arg-type]
+        return i + n
+
+    def phrase_at(self, i: int) -> tuple[Entry, int, float] | None:
+        """The catalog phrase starting at token `i`: (entry, tokens consumed, score)."""
+        match = self.index.exact(self.keys, i)
+        found = (match.entry, match.length, match.score) if match is not None else None
+        if self.spoken and i in self.word_at:
+            across = self._phrase_across_pause(i)
+            if across is not None and (found is None or across[1] > found[1]):
+                return across
+        return found
+
+    def _sounds_like(self, i: int) -> PhraseMatch | None:
+        """A name heard in the words from token `i`, across any pauses; in tokens."""
+        start = self.word_at[i]
+        match = self.index.sounds_like(self.word_texts, start, cutoff=SOUND_CUTOFF)
+        if match is None:
+            return None
+        last = self.word_tokens[start + match.length - 1]
+        return PhraseMatch(match.entry, last - i + 1, match.score)
+
+    def _phrase_across_pause(self, i: int) -> tuple[Entry, int, float] | None:
+        """A name of two or more words with punctuation between them, from token `i`."""
+        end = min(i + self.index.max_length + 1, len(self.tokens))
+        if not any(self.tokens[k].is_punct for k in range(i + 1, end)):
+            return None
+        start = self.word_at[i]
+        match = self.index.exact(self.word_keys, start)
+        if match is None or match.length < 2:
+            return None
+        last = self.word_tokens[start + match.length - 1]
+        consumed = last - i + 1
+        if consumed == match.length:  # no pause inside after all
+            return None
+        return match.entry, consumed, match.score
+
+    def next_is_plural_item(self, i: int, *, plural: bool = True) -> bool:
+        """After "to"/"for": do (modifiers or a container and then) a plural item follow?
+
+        With `plural=False` any item will do (for what a recogniser wrote for a number).
+        """
+        j = i
+        while j < len(self.tokens):
+            if self.tokens[j].is_punct:
+                return False
+            found = self.phrase_at(j)
+            if found is not None:
+                entry, length, _ = found
+                if entry.kind == ITEM:
+                    return self.tokens[j + length - 1].is_plural or not plural
+                j += length
+                continue
+            if self.keys[j] in _CONTAINERS and j + 1 < len(self.keys) and self.keys[j + 1] == "of":
+                return self.tokens[j].is_plural
+            return False
+        return False
+
+    def _ends_correction(self, i: int) -> bool:
+        """ "no sorry, free": a lone number word right after a correction marker."""
+        previous = next((a for a in reversed(self.atoms) if a.kind != SEP), None)
+        following = self.tokens[i + 1] if i + 1 < len(self.tokens) else None
+        return (
+            previous is not None
+            and previous.kind == CORR
+            and (following is None or following.is_punct or following.text == "and")
+        )
+
+    def run(self) -> list[Atom]:
+        i, n = 0, len(self.tokens)
+        while i < n:
+            token = self.tokens[i]
+            word = token.text
+            if token.is_punct:
+                i = self.add(SEP, i, 1)
+                continue
+            found = self.phrase_at(i)
+            if found is not None:
+                entry, length, score = found
+                plural = self.tokens[i + length - 1].is_plural
+                i = self.add(PHRASE, i, length, entry=entry, score=score, plural=plural)
+                continue
+            if (phrase := _first_phrase(self.words, i, _JOINERS)) is not None:
+                i = self.add(SEP, i, len(phrase))
+                continue
+            if self.spoken and (phrase := _first_phrase(self.words, i, _SPOKEN_JOINERS)):
+                i = self.add(SEP, i, len(phrase))
+                continue
+            if (phrase := _first_phrase(self.words, i, _REMOVALS)) is not None:
+                i = self.add(REMOVE, i, len(phrase))
+                continue
+            if (phrase := _first_phrase(self.words, i, _CORRECTIONS)) is not None:
+                i = self.add(CORR, i, len(phrase))
+                continue
+            quantity = next(
+                (
+                    (_QUANTITY_VALUES[p], len(p))
+                    for p in _QUANTITIES.get(self.words[i], ())
+                    if _match_words(self.words, i, p)
+                ),
+                None,
+            )
+            if quantity is None:
+                quantity = _number_at(self.words, i)
+            if quantity is not None:
+                i = self.add(NUM, i, quantity[1], value=quantity[0])
+                continue
+            if word in ("a", "an", "another"):
+                i = self.add(NUM, i, 1, value=1, article=True)
+                continue
+            if word in ("to", "too", "for") and self.next_is_plural_item(i + 1):
+                i = self.add(NUM, i, 1, value=2 if word != "for" else 4)
+                continue
+            if (
+                self.spoken
+                and word in _SPOKEN_NUMBER_HOMOPHONES
+                and (self.next_is_plural_item(i + 1, plural=False) or self._ends_correction(i))
+            ):
+                i = self.add(NUM, i, 1, value=_SPOKEN_NUMBER_HOMOPHONES[word], guess=True)
+                continue
+            if (
+                self.spoken
+                and word in _SPOKEN_PLURAL_HOMOPHONES
+                and self.next_is_plural_item(i + 1)
+            ):
+                i = self.add(NUM, i, 1, value=_SPOKEN_PLURAL_HOMOPHONES[word], guess=True)
+                continue
+            if word == "no":
+                # "no fries" removes; "no, four" / "no, a latte" corrects.
+                nxt = self.phrase_at(i + 1) if i + 1 < n else None
+                kind = REMOVE if nxt is not None and nxt[0].kind == ITEM else CORR
+                i = self.add(kind, i, 1)
+                continue
+            if word in _CONTAINERS and i + 1 < n and self.words[i + 1] == "of":
+                i += 2
+                continue
+            if token.key in _CONTAINERS and i + 1 < n and self.words[i + 1] == "of":
+                i += 2
+                continue
+            if word == "with" or word == "without":
+                i = self.add(WITH, i, 1)
+                continue
+            if word in _SEPARATOR_WORDS:
+                i = self.add(SEP, i, 1)
+                continue
+            if word in FILLERS or token.key in FILLERS:
+                i += 1
+                continue
+            fuzzy = (
+                self.index.fuzzy(self.keys, i, cutoff=self.fuzzy_cutoff)
+                if len(word) >= self.fuzzy_min_word and not word.isdigit()
+                else None
+            )
+            if fuzzy is None and self.spoken and not word.isdigit():
+                fuzzy = self._sounds_like(i)
+            if fuzzy is not None:
+                plural = self.tokens[i + fuzzy.length - 1].is_plural
+                i = self.add(
+                    PHRASE,
+                    i,
+                    fuzzy.length,
+                    entry=fuzzy.entry,
+                    score=fuzzy.score,
+                    plural=plural,
+                    guess=True,
+                )
+                continue
+            i = self.add(UNKNOWN, i, 1, word=word)
+        return self.atoms
+
+
+class _Interpreter:
+    def __init__(self, text: str, atoms: list[Atom]) -> None:
+        self.text = text
+        self.atoms = atoms
+        self.lines: list[OrderLineDraft] = []
+        self.unmatched: list[str] = []
+        self.last: OrderLineDraft | None = None
+        self._reset_phrase()
+
+    def _reset_phrase(self) -> None:
+        self.qty: Atom | None = None
+        self.pre_mods: list[Atom] = []
+        self.unknown: list[Atom] = []
+
+    def _flush_unknown(self) -> None:
+        if self.unknown:
+            start = self.qty.start if self.qty is not None else self.unknown[0].start
+            self.unmatched.append(self.text[start : self.unknown[-1].end])
+        elif self.pre_mods:
+            # Modifiers that never found their item.
+            self.unmatched.append(self.text[self.pre_mods[0].start : self.pre_mods[-1].end])
+        self._reset_phrase()
+
+    def _next_item_in_phrase(self, k: int) -> int | None:
+        """Index of the item that the phrase at `k` leads to, if any (before a separator)."""
+        for j in range(k, len(self.atoms)):
+            atom = self.atoms[j]
+            if atom.kind == PHRASE and atom.entry is not None and atom.entry.kind == ITEM:
+                return j
+            if atom.kind in (SEP, CORR, REMOVE, NUM) or atom.kind == UNKNOWN:
+                return None
+        return None
+
+    def _pause_before_item(self, k: int) -> bool:
+        """ "one warm, everything bagel": a comma between an opened phrase and its item.
+
+        Recognisers write a comma wherever the speaker paused; a quantity or modifiers
+        waiting for their item keep waiting across it.
+        """
+        if self.unknown or (self.qty is None and not self.pre_mods):
+            return False
+        if self.text[self.atoms[k].start : self.atoms[k].end] not in PUNCTUATION:
+            return False
+        following = self.atoms[k + 1] if k + 1 < len(self.atoms) else None
+        return (
+            following is not None
+            and following.kind == PHRASE
+            and following.entry is not None
+            and following.entry.kind == ITEM
+        )
+
+    def _phrase_end(self, k: int) -> int:
+        """Index of the next separator, correction or removal after `k` (or the end)."""
+        j = k
+        while j < len(self.atoms) and self.atoms[j].kind not in (SEP, CORR, REMOVE):
+            j += 1
+        return j
+
+    @staticmethod
+    def _apply_modifier(line: OrderLineDraft, entry: Entry) -> None:
+        if entry.group is not None:
+            previous = line.groups.get(entry.group)
+            if previous is not None and previous in line.modifiers:
+                line.modifiers.remove(previous)
+            line.groups[entry.group] = entry.code
+        if entry.code not in line.modifiers:
+            line.modifiers.append(entry.code)
+
+    def _open_line(self, item: Atom) -> OrderLineDraft:
+        assert item.entry is not None
+        quantity = self.qty.value if self.qty is not None else 1
+        start = self.qty.start if self.qty is not None else item.start
+        if self.pre_mods:
+            start = min(start, self.pre_mods[0].start)
+        scores = [item.score, *(m.score for m in self.pre_mods)]
+        line = OrderLineDraft(item.entry.code, quantity, [], start, item.end, min(scores))
+        for mod in self.pre_mods:
+            assert mod.entry is not None
+            self._apply_modifier(line, mod.entry)
+        self.lines.append(line)
+        self.last = line
+        self._reset_phrase()
+        return line
+
+    def _split_from_last(self, k: int) -> int | None:
+        """ "two lattes, one with soy milk": part of the last line gets its own modifiers.
+
+        Returns the index after the consumed atoms, or None if this is no split.
+        """
+        num = self.atoms[k]
+        last = self.last
+        if last is None or num.article or num.value > last.quantity or num.value == 0:
+            return None
+        j = k + 1
+        # "three cappuccinos, one of them, decaf": a pause before the modifier.
+        while j < len(self.atoms) and self.atoms[j].kind == SEP:
+            j += 1
+        mods: list[Atom] = []
+        while j < len(self.atoms) and self.atoms[j].kind in (WITH, PHRASE):
+            atom = self.atoms[j]
+            if atom.kind == PHRASE:
+                if atom.entry is None or atom.entry.kind != MODIFIER:
+                    return None
+                mods.append(atom)
+            j += 1
+        if not mods:
+            return None
+        part = OrderLineDraft(
+            last.sku,
+            num.value,
+            list(last.modifiers),
+            num.start,
+            mods[-1].end,
+            min(m.score for m in mods),
+            dict(last.groups),
+        )
+        for mod in mods:
+            assert mod.entry is not None
+            self._apply_modifier(part, mod.entry)
+        last.quantity -= num.value
+        self.lines.append(part)
+        return j
+
+    def _correct(self, k: int) -> int:
+        """Apply the correction phrase after a marker at `k`; returns where to resume."""
+        j = k + 1
+        while j < len(self.atoms) and self.atoms[j].kind in (SEP, CORR):
+            j += 1
+        end = self._phrase_end(j)
+        phrase = self.atoms[j:end]
+        has_item = any(a.kind == PHRASE and a.entry and a.entry.kind == ITEM for a in phrase)
+        if has_item:
+            # "a mocha, no wait, a latte": the new phrase replaces the last line.
+            if self.last is not None and self.last in self.lines:
+                self.lines.remove(self.last)
+                self.last = None
+            return j
+        last = self.last
+        if last is None:
+            return j
+        for atom in phrase:
+            if atom.kind == NUM and not atom.article:
+                last.quantity = atom.value
+            elif atom.kind == PHRASE and atom.entry is not None:
+                self._apply_modifier(last, atom.entry)
+            elif atom.kind == UNKNOWN:
+                self.unmatched.append(atom.word)
+        if phrase:
+            last.end = max(last.end, phrase[-1].end)
+        return end
+
+    def _remove(self, k: int) -> int:
+        j = k + 1
+        while j < len(self.atoms) and self.atoms[j].kind in (NUM,):
+            j += 1
+        if j < len(self.atoms):
+            atom = self.atoms[j]
+            if atom.kind == PHRASE and atom.entry is not None and atom.entry.kind == ITEM:
+                sku = atom.entry.code
+                self.lines = [line for line in self.lines if line.sku != sku]
+                if self.last is not None and self.last.sku == sku:
+                    self.last = self.lines[-1] if self.lines else None
+                return j + 1
+        return j
+
+    def run(self) -> tuple[list[OrderLineDraft], list[str]]:
+        k = 0
+        atoms = self.atoms
+        while k < len(atoms):
+            atom = atoms[k]
+            kind = atom.kind
+            if kind == SEP:
+                if not self._pause_before_item(k):
+                    self._flush_unknown()
+                k += 1
+            elif kind == CORR:
+                self._flush_unknown()
+                k = self._correct(k)
+            elif kind == REMOVE:
+                self._flush_unknown()
+                k = self._remove(k)
+            elif kind == NUM:
+                if self.qty is None and not self.pre_mods and not self.unknown:
+                    resume = self._split_from_last(k)
+                    if resume is not None:
+                        k = resume
+                        continue
+                if self.qty is not None or self.unknown:
+                    self._flush_unknown()
+                self.qty = atom
+                k += 1
+            elif kind == WITH:
+                k += 1
+            elif kind == UNKNOWN:
+                self.unknown.append(atom)
+                k += 1
+            else:  # PHRASE
+                entry = atom.entry
+                assert entry is not None
+                if entry.kind == ITEM:
+                    if self.unknown:
+                        # "two pumpkin spice lattes": unknown words describe this item.
+                        # Refuse to guess a latte; report the whole phrase.
+                        self.unknown.append(atom)
+                        self._flush_unknown()
+                    else:
+                        self._open_line(atom)
+                elif self._next_item_in_phrase(k + 1) is not None or self.qty is not None:
+                    self.pre_mods.append(atom)
+                elif self.last is not None:
+                    self._apply_modifier(self.last, entry)
+                    self.last.end = max(self.last.end, atom.end)
+                    self.last.confidence = min(self.last.confidence, atom.score)
+                else:
+                    self.pre_mods.append(atom)
+                k += 1
+        self._flush_unknown()
+        return self.lines, self.unmatched
+
+
+def _merge(lines: list[OrderLineDraft], text: str) -> tuple[ParsedLine, ...]:
+    merged: dict[tuple[str, tuple[str, ...]], ParsedLine] = {}
+    for line in lines:
+        if line.quantity <= 0:
+            continue
+        modifiers = tuple(sorted(line.modifiers))
+        key = (line.sku, modifiers)
+        matched = text[line.start : line.end]
+        previous = merged.get(key)
+        if previous is None:
+            merged[key] = ParsedLine(
+                line.sku,
+                min(line.quantity, MAX_QUANTITY),
+                modifiers,
+                matched,
+                round(line.confidence, 2),
+            )
+        else:
+            merged[key] = ParsedLine(
+                line.sku,
+                min(previous.quantity + line.quantity, MAX_QUANTITY),
+                modifiers,
+                f"{previous.matched_text}; {matched}",
+                round(min(previous.confidence, line.confidence), 2),
+            )
+    return tuple(merged.values())
+
+
+def parse_order(text: str, index: CatalogIndex, *, spoken: bool = False) -> ParseResult:
+    """Parse an utterance into order lines against a prepared catalog.
+
+    `spoken` marks a speech-recogniser transcript: number homophones before any item
+    ("free lattes", "to hot chocolate") count as numbers and fuzzy matching is looser.
+    Never raises on any text and never returns a SKU or modifier outside `index`.
+    """
+    tokens = tokenize(text)
+    atoms = _Lexer(tokens, index, spoken=spoken).run()
+    lines, unmatched = _Interpreter(text, atoms).run()
+    guesses = sum(1 for atom in atoms if atom.guess)
+    return ParseResult(_merge(lines, text), tuple(u for u in unmatched if u.strip()), guesses)
+
+
+def choose_reading(readings: Sequence[str], index: CatalogIndex) -> tuple[str, ParseResult]:
+    """Of a recogniser's readings (best first), the one that parses best as an order.
+
+    The recogniser ranks by sound; the catalog knows what can be ordered. Fewer
+    words left unmatched wins, then fewer guesses (a homophone read as a number, a
+    misspelt name), then a reading that orders anything, then rank.
+    """
+    best: tuple[tuple[int, int, bool, int], str, ParseResult] | None = None
+    for rank, text in enumerate(readings):
+        result = parse_order(text, index, spoken=True)
+        unmatched_words = sum(len(span.split()) for span in result.unmatched)
+        quality = (-unmatched_words, -result.guesses, bool(result.lines), -rank)
+        if best is None or quality > best[0]:
+            best = (quality, text, result)
+    if best is None:
+        return "", ParseResult((), ())
+    return best[1], best[2]
+
+
+def reads_as_order(readings: Sequence[str], index: CatalogIndex) -> bool:
+    """True when the best of `readings` orders something and leaves no word unmatched."""
+    _text, result = choose_reading(readings, index)
+    return bool(result.lines) and not result.unmatched

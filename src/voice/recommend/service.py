@@ -1,0 +1,219 @@
+"""Recommendations: the counters one answer needs, read through per-worker caches.
+
+The counters themselves are kept by `recommendation_counters`.
+"""
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from src.platform.observability.metrics import RECOMMENDATIONS_SERVED
+from src.voice.catalog.service import PreparedCatalog
+from src.voice.models import RecCustomerBasket, RecCustomerItem, RecItem, RecPair, RecTotal
+from src.voice.recommend.counters import ALL_HOURS, as_utc, fold_all_queued, has_queued
+from src.voice.recommend.recommender import Counts, recommend
+from src.voice.schemas import ImportLineIn, RecommendationOut, RecommendOut, UsualOrder
+
+
+class _TtlCache:
+    """Values for a few seconds per worker: a recommendation that far behind is harmless.
+
+    Bounded: when full it starts over (entries are cheap to read again).
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._max_entries = max_entries
+
+    def get(self, key: tuple[str, ...]) -> Any | None:
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def put(self, key: tuple[str, ...], value: Any, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + ttl, value)
+
+
+ClientCounts = tuple[dict[int, int], dict[str, int], dict[str, int]]
+_client_counts = _TtlCache()
+_item_pairs = _TtlCache()
+_customer_history = _TtlCache()
+
+
+async def _read_client_counts(
+    db_session: AsyncSession, client_id: str, hour: int, cache_seconds: float
+) -> ClientCounts:
+    """(basket totals by hour, baskets per item overall, baskets per item at `hour`).
+
+    Read from the database, they first take in the client's queued orders.
+    """
+    key = (client_id, str(hour))
+    cached: ClientCounts | None = _client_counts.get(key)
+    if cached is not None:
+        return cached
+    if await has_queued(db_session, client_id):
+        await fold_all_queued(db_session, client_id=client_id)
+    totals = dict(
+        (
+            await db_session.execute(
+                select(RecTotal.hour, RecTotal.baskets).where(
+                    RecTotal.client_id == client_id, RecTotal.hour.in_((ALL_HOURS, hour))
+                )
+            )
+        )
+        .tuples()
+        .all()
+    )
+    overall: dict[str, int] = {}
+    at_hour: dict[str, int] = {}
+    rows = await db_session.execute(
+        select(RecItem.hour, RecItem.sku, RecItem.baskets).where(
+            RecItem.client_id == client_id, RecItem.hour.in_((ALL_HOURS, hour))
+        )
+    )
+    for row_hour, sku, count in rows.tuples():
+        (overall if row_hour == ALL_HOURS else at_hour)[sku] = count
+    counts = (totals, overall, at_hour)
+    _client_counts.put(key, counts, cache_seconds)
+    return counts
+
+
+async def _read_pairs(
+    db_session: AsyncSession, client_id: str, basket: Sequence[str], cache_seconds: float
+) -> dict[str, dict[str, int]]:
+    """Baskets shared by each basket item and every other item."""
+    pairs: dict[str, dict[str, int]] = {}
+    missing = []
+    for sku in basket:
+        cached = _item_pairs.get((client_id, sku))
+        if cached is None:
+            missing.append(sku)
+        else:
+            pairs[sku] = cached
+    if missing:
+        fresh: dict[str, dict[str, int]] = {sku: {} for sku in missing}
+        rows = await db_session.execute(
+            select(RecPair.sku, RecPair.other_sku, RecPair.baskets).where(
+                RecPair.client_id == client_id, RecPair.sku.in_(missing)
+            )
+        )
+        for sku, other, count in rows.tuples():
+            fresh[sku][other] = count
+        for sku, others in fresh.items():
+            _item_pairs.put((client_id, sku), others, cache_seconds)
+        pairs.update(fresh)
+    return pairs
+
+
+async def _read_customer(
+    db_session: AsyncSession, client_id: str, customer_id: str, cache_seconds: float
+) -> tuple[dict[str, float], list[dict[str, Any]] | None]:
+    """A customer's decayed item weights and most frequent basket."""
+    key = (client_id, customer_id)
+    cached: tuple[dict[str, float], list[dict[str, Any]] | None] | None = _customer_history.get(key)
+    if cached is not None:
+        return cached
+    favourites = dict(
+        (
+            await db_session.execute(
+                select(RecCustomerItem.sku, RecCustomerItem.weight).where(
+                    RecCustomerItem.client_id == client_id,
+                    RecCustomerItem.customer_id == customer_id,
+                )
+            )
+        )
+        .tuples()
+        .all()
+    )
+    usual = await db_session.scalar(
+        select(RecCustomerBasket.items)
+        .where(
+            RecCustomerBasket.client_id == client_id,
+            RecCustomerBasket.customer_id == customer_id,
+        )
+        .order_by(RecCustomerBasket.times.desc(), RecCustomerBasket.last_at.desc())
+        .limit(1)
+    )
+    _customer_history.put(key, (favourites, usual), cache_seconds)
+    return favourites, usual
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    counts: Counts
+    usual_order: list[dict[str, Any]] | None
+
+
+async def load_history(
+    *,
+    db_session: AsyncSession,
+    client_id: str,
+    basket: Sequence[str],
+    at: datetime,
+    customer_id: str | None,
+    cache_seconds: float = 0.0,
+) -> History:
+    """The counters one recommendation needs: a handful of primary-key range reads.
+
+    Each part (client-wide counts, each basket item's pairs, the customer's history)
+    may come from a per-worker cache up to `cache_seconds` old (0: always read).
+    When the client-wide counts are read from the database, the client's queued
+    orders are folded in first: with no cache, an answer counts every order stored
+    before it.
+    """
+    hour = as_utc(at).hour
+    totals, overall, at_hour = await _read_client_counts(db_session, client_id, hour, cache_seconds)
+    pairs = await _read_pairs(db_session, client_id, basket, cache_seconds) if basket else {}
+    favourites: dict[str, float] = {}
+    usual: list[dict[str, Any]] | None = None
+    if customer_id is not None:
+        favourites, usual = await _read_customer(db_session, client_id, customer_id, cache_seconds)
+    counts = Counts(
+        baskets=totals.get(ALL_HOURS, 0),
+        item_baskets=overall,
+        pairs=pairs,
+        hour_baskets=totals.get(hour, 0),
+        hour_item_baskets=at_hour,
+        favorites=favourites,
+    )
+    return History(counts=counts, usual_order=usual)
+
+
+def answer(
+    history: History, *, prepared: PreparedCatalog, basket: Sequence[str], limit: int
+) -> RecommendOut:
+    """Score against the current catalog: removed SKUs are neither offered nor usual."""
+    picks = recommend(
+        history.counts, basket=basket, available=prepared.item_names.keys(), limit=limit
+    )
+    usual = None
+    if history.usual_order:
+        lines = [
+            ImportLineIn.model_validate(line)
+            for line in history.usual_order
+            if line["sku"] in prepared.item_names
+            and all(code in prepared.modifier_prices for code in line["modifiers"])
+        ]
+        usual = UsualOrder(items=lines) if lines else None
+    for pick in picks:
+        RECOMMENDATIONS_SERVED.labels(reason=pick.reason).inc()
+    return RecommendOut(
+        recommendations=[
+            RecommendationOut(
+                sku=pick.sku,
+                name=prepared.item_names[pick.sku],
+                score=pick.score,
+                reason=pick.reason,
+            )
+            for pick in picks
+        ],
+        usual_order=usual,
+    )

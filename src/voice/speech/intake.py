@@ -1,0 +1,98 @@
+"""Audio intake from HTTP: base64 JSON (the AudioHertzModel) or a multipart `file`."""
+
+import base64
+import binascii
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from src.exceptions import UnsupportedMediaType
+from src.voice.exceptions import AudioInvalid
+from src.voice.schemas import AudioOptions, SpeechRequest
+from src.voice.speech.engine import AudioInput
+
+# python-multipart limits: one file, a handful of small fields (CVE-2024-47874).
+_MAX_FORM_FILES = 1
+_MAX_FORM_FIELDS = 8
+
+SPEECH_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": SpeechRequest.model_json_schema()},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    **AudioOptions.model_json_schema()["properties"],
+                },
+            }
+        },
+    },
+}
+
+
+def audio_from_base64(encoded: str, options: AudioOptions) -> AudioInput:
+    """The decoded bytes of a base64 `audio` field with its options."""
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise AudioInvalid("`audio` is not valid base64") from None
+    return AudioInput(
+        data=data, encoding=options.encoding, hertz=options.hertz, language=options.language
+    )
+
+
+def _invalid(exc: ValidationError, prefix: tuple[str, ...]) -> RequestValidationError:
+    errors = [
+        {"loc": [*prefix, *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+    ]
+    return RequestValidationError(errors)
+
+
+async def read_speech_request(request: Request) -> AudioInput:
+    """Audio from a JSON or multipart body; 415 for any other content type."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        try:
+            body = SpeechRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise _invalid(exc, ("body",)) from None
+        return audio_from_base64(body.audio, body)
+    if content_type == "multipart/form-data":
+        async with request.form(max_files=_MAX_FORM_FILES, max_fields=_MAX_FORM_FIELDS) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise RequestValidationError(
+                    [
+                        {
+                            "loc": ["body", "file"],
+                            "msg": "a `file` part is required",
+                            "type": "missing",
+                        }
+                    ]
+                )
+            fields = {k: v for k, v in form.items() if k != "file" and isinstance(v, str) and v}
+            try:
+                options = AudioOptions.model_validate(fields)
+            except ValidationError as exc:
+                raise _invalid(exc, ("body",)) from None
+            data = await upload.read()
+        return AudioInput(
+            data=data, encoding=options.encoding, hertz=options.hertz, language=options.language
+        )
+    raise UnsupportedMediaType(
+        data={
+            "errors": [
+                {
+                    "loc": ["header", "content-type"],
+                    "msg": "send application/json or multipart/form-data",
+                    "type": "unsupported_media_type",
+                }
+            ]
+        }
+    )

@@ -1,0 +1,269 @@
+"""The order parser on its own: phenomena, refusals and properties."""
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from src.voice.catalog.index import CatalogIndex
+from src.voice.orders.parser import parse_order
+
+DATA = Path(__file__).parents[2] / "data"
+
+
+def _index(name: str) -> CatalogIndex:
+    catalog = json.loads((DATA / f"{name}_catalog.json").read_text())
+    return CatalogIndex.build(
+        [(i["sku"], i["name"], i["aliases"]) for i in catalog["items"]],
+        [(m["code"], m["name"], m["aliases"], m.get("group")) for m in catalog["modifiers"]],
+    )
+
+
+CAFE = _index("cafe")
+FASTFOOD = _index("fastfood")
+VIET = _index("vietcafe")
+
+
+def lines(text: str, index: CatalogIndex = CAFE) -> set[tuple[str, int, tuple[str, ...]]]:
+    return {(line.sku, line.quantity, line.modifiers) for line in parse_order(text, index).lines}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2 scones", {("SCONE", 2, ())}),
+        ("twenty one cookies", {("COOKIE", 21, ())}),
+        ("ninety-nine brownies", {("BROWNIE", 99, ())}),
+        ("an espresso", {("ESPRESSO", 1, ())}),
+        ("a couple of mochas", {("MOCHA", 2, ())}),
+        ("a dozen donuts", {("DONUT", 12, ())}),
+        ("half a dozen scones", {("SCONE", 6, ())}),
+        ("a latte", {("LATTE", 1, ())}),
+        ("three lattes", {("LATTE", 3, ())}),
+        ("a cafe latte", {("LATTE", 1, ())}),
+        ("a large oat latte", {("LATTE", 1, ("LARGE", "OAT_MILK"))}),
+        ("latte, large, with oat milk", {("LATTE", 1, ("LARGE", "OAT_MILK"))}),
+        ("a latte plus a mocha", {("LATTE", 1, ()), ("MOCHA", 1, ())}),
+        ("um can I get a mocha please thanks", {("MOCHA", 1, ())}),
+        ("two lattes, actually make that three", {("LATTE", 3, ())}),
+        ("a mocha, no wait, a latte", {("LATTE", 1, ())}),
+        ("a large latte, actually make it a medium", {("LATTE", 1, ("MEDIUM",))}),
+        ("a latte and a scone, actually forget the scone", {("LATTE", 1, ())}),
+        ("a latte and a latte", {("LATTE", 2, ())}),
+        ("a latte and a large latte", {("LATTE", 1, ()), ("LATTE", 1, ("LARGE",))}),
+        ("can I get to iced teas", {("ICED_TEA", 2, ())}),
+        ("a latte to go", {("LATTE", 1, ())}),
+        ("two glasses of lemonade", {("LEMONADE", 2, ())}),
+        ("a capuccino", {("CAPPUCCINO", 1, ())}),
+        ("an expresso", {("ESPRESSO", 1, ())}),
+        (
+            "three cappuccinos, one of them decaf",
+            {("CAPPUCCINO", 2, ()), ("CAPPUCCINO", 1, ("DECAF",))},
+        ),
+    ],
+)
+def test_cafe_phenomena(text: str, expected: set[tuple[str, int, tuple[str, ...]]]) -> None:
+    assert lines(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("two number twos", {("COMBO_DOUBLE", 2, ())}),
+        ("three 10 piece nuggets", {("NUGGETS_10", 3, ())}),
+        ("a cheeseburger and fries", {("CHEESEBURGER", 1, ()), ("FRIES", 1, ())}),
+        ("two large fries", {("FRIES", 2, ("LARGE",))}),
+        ("for vanilla shakes", {("VANILLA_SHAKE", 4, ())}),
+        ("a burger with a side of onion rings", {("HAMBURGER", 1, ()), ("ONION_RINGS", 1, ())}),
+        ("a burger with a side of ranch", {("HAMBURGER", 1, ("RANCH",))}),
+        (
+            "a cheesburger, no pickles, hold the mayo",
+            {("CHEESEBURGER", 1, ("NO_MAYO", "NO_PICKLES"))},
+        ),
+        ("a burger and fries, actually no fries", {("HAMBURGER", 1, ())}),
+    ],
+)
+def test_fastfood_phenomena(text: str, expected: set[tuple[str, int, tuple[str, ...]]]) -> None:
+    assert lines(text, FASTFOOD) == expected
+
+
+def test_vietnamese_with_and_without_diacritics() -> None:
+    assert lines("1 cà phê sữa đá không đá", VIET) == {("CA_PHE_SUA_DA", 1, ("NO_ICE",))}
+    assert lines("2 ca phe sua da khong da", VIET) == {("CA_PHE_SUA_DA", 2, ("NO_ICE",))}
+
+
+@pytest.mark.parametrize(
+    "text", ["a unicorn frappe", "a bubble tea", "a fish taco", "two pumpkin spice lattes"]
+)
+def test_off_menu_is_unmatched_and_never_a_line(text: str) -> None:
+    result = parse_order(text, CAFE)
+    assert result.lines == ()
+    assert result.unmatched
+
+
+def test_weak_fuzzy_matches_are_refused() -> None:
+    assert lines("a lamp") == set()
+    assert lines("a xyzzy") == set()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_never_raises_and_never_leaves_the_catalog(text: str) -> None:
+    result = parse_order(text, CAFE)
+    for line in result.lines:
+        assert line.sku in CAFE.items
+        assert all(code in CAFE.modifiers for code in line.modifiers)
+        assert 1 <= line.quantity <= 999
+
+
+words = st.sampled_from(
+    [
+        "a",
+        "an",
+        "two",
+        "three",
+        "latte",
+        "lattes",
+        "mocha",
+        "large",
+        "oat",
+        "no",
+        "wait",
+        "actually",
+        "and",
+        ",",
+        "please",
+        "forget",
+        "the",
+        "scone",
+        "of",
+        "them",
+        "one",
+        "with",
+        "decaf",
+        "to",
+        "for",
+        "cups",
+        "glass",
+        "glasses",
+        "dozen",
+        "half",
+        "couple",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(words, max_size=25).map(" ".join))
+def test_order_like_noise_never_raises(text: str) -> None:
+    result = parse_order(text, CAFE)
+    assert all(line.sku in CAFE.items for line in result.lines)
+
+
+def spoken(text: str, index: CatalogIndex = CAFE) -> set[tuple[str, int, tuple[str, ...]]]:
+    result = parse_order(text, index, spoken=True)
+    return {(line.sku, line.quantity, line.modifiers) for line in result.lines}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # What a recogniser writes for spoken numbers before an item.
+        ("free caramel macchiatos", {("CARAMEL_MACCHIATO", 3, ())}),
+        ("to hot chocolate", {("HOT_CHOCOLATE", 2, ())}),
+        ("do avocado smoothies", set()),  # not on this menu: no guess
+        ("two cold brews, no sorry, free", {("COLD_BREW", 3, ())}),
+        ("a small ice latte", {("ICED_LATTE", 1, ("SMALL",))}),
+        ("one warm everything bagel", {("EVERYTHING_BAGEL", 1, ("WARMED",))}),
+        # A comma where the speaker paused, before the item or inside its name.
+        ("one warm, everything bagel", {("EVERYTHING_BAGEL", 1, ("WARMED",))}),
+        ("two iced, teas", {("ICED_TEA", 2, ())}),
+        # Names written by ear: split differently, or misheard as other words.
+        ("four ice turmeric canos please", {("ICED_AMERICANO", 4, ())}),
+        # "and a", said quickly.
+        (
+            "an iced tea, small end of vanilla latte",
+            {("ICED_TEA", 1, ("SMALL",)), ("VANILLA_LATTE", 1, ())},
+        ),
+    ],
+)
+def test_spoken_transcripts(text: str, expected: set[tuple[str, int, tuple[str, ...]]]) -> None:
+    assert spoken(text) == expected
+
+
+def test_spoken_number_before_a_number_in_a_name() -> None:
+    # tiny.en hears "Three six piece nuggets" as "Free 6 Piece Nuggets".
+    assert spoken("Free 6 Piece Nuggets, please", FASTFOOD) == {("NUGGETS_6", 3, ())}
+
+
+def test_spoken_plural_homophone_needs_a_plural_item() -> None:
+    assert spoken("a lime juice and do avocado smoothies", VIET) == {
+        ("LIME_JUICE", 1, ()),
+        ("AVOCADO_SMOOTHIE", 2, ()),
+    }
+    assert spoken("do you have a latte") == {("LATTE", 1, ())}
+
+
+def test_spoken_rules_stay_out_of_typed_text() -> None:
+    # Typed, "free" is a word the customer wrote, not a number: no guessed line.
+    assert lines("free cookies") == set()
+    assert lines("to hot chocolate") == {("HOT_CHOCOLATE", 1, ())}
+    # Nor are typed words matched by sound, or "end of" read as "and a".
+    assert lines("four ice turmeric canos") == set()
+    assert lines("a latte end of story") == {("LATTE", 1, ())}
+
+
+def test_names_by_ear_across_a_pause() -> None:
+    assert spoken("two cheese burgers, eggs, or cheese, please", FASTFOOD) == {
+        ("CHEESEBURGER", 2, ("EXTRA_CHEESE",))
+    }
+    assert spoken("fresh roles and a chicken noodle soup", VIET) == {
+        ("SPRING_ROLLS", 1, ()),
+        ("PHO_GA", 1, ()),
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "with extra cilantro",  # "extra" alone is not "extra egg"
+        "white ice",  # too short a sound to tell from "light ice"
+        "two pumpkin splice lattice",  # not on the menu, whatever it sounds like
+        "a nice day",
+    ],
+)
+def test_sound_alike_refuses_weak_evidence(text: str) -> None:
+    result = parse_order(text, VIET if "ice" in text or "cilantro" in text else CAFE, spoken=True)
+    assert not any(line.modifiers or line.sku == "VANILLA_LATTE" for line in result.lines)
+
+
+def test_a_pause_before_the_split_modifier() -> None:
+    assert lines("three cappuccinos, one of them, decaf") == {
+        ("CAPPUCCINO", 2, ()),
+        ("CAPPUCCINO", 1, ("DECAF",)),
+    }
+
+
+def test_choose_reading_prefers_the_reading_that_orders() -> None:
+    from src.voice.orders.parser import choose_reading
+
+    text, result = choose_reading(["two vanilla tins please", "two vanilla lattes please"], CAFE)
+    assert text == "two vanilla lattes please"
+    assert [(line.sku, line.quantity) for line in result.lines] == [("VANILLA_LATTE", 2)]
+    first, _ = choose_reading(["a latte", "a latte please"], CAFE)
+    assert first == "a latte"  # equal readings: the recogniser's order decides
+
+
+def test_choose_reading_prefers_fewer_guesses() -> None:
+    from src.voice.orders.parser import choose_reading
+
+    # "to" read as two is a guess; "the" needs none: the recogniser's second
+    # reading wins over its first.
+    text, result = choose_reading(
+        ["a donut, no, to caramel macchiato", "a donut, no, the caramel macchiato"], CAFE
+    )
+    assert text == "a donut, no, the caramel macchiato"
+    assert [(line.sku, line.quantity) for line in result.lines] == [("CARAMEL_MACCHIATO", 1)]
+    assert result.guesses == 0
