@@ -1,6 +1,7 @@
 """Scaffold a new domain package: `scripts/new-domain NAME`.
 
-Creates src/NAME/ (router, schemas, service, dependencies, exceptions, models) and
+Refuses a NAME that would shadow a module of src/, a domain or the standard
+library. Creates src/NAME/ (router, schemas, service, dependencies, exceptions, models) and
 tests/NAME/, includes the router under the authenticated router in src/api.py and
 imports the models in src/migrations/env.py. Then: scripts/makemigrations "add NAME".
 """
@@ -178,13 +179,34 @@ async def test_items_need_a_token(client: httpx.AsyncClient) -> None:
 '''
 
 
+def taken_names(root: Path) -> dict[str, str]:
+    """Names a new package must not take, each with what it would shadow.
+
+    `src/models.py` and `src/models/` cannot both be imported, and a package named
+    like a standard-library module hides it from every `import` in the project.
+    """
+    taken = dict.fromkeys(sys.stdlib_module_names, "a standard-library module")
+    taken["tests"] = "the test suite"
+    for path in (root / "src").iterdir():
+        if path.name.startswith(("_", ".")):
+            continue
+        if path.suffix == ".py":
+            taken[path.stem] = f"the module src/{path.name}"
+        elif path.is_dir():
+            taken[path.name] = f"the package src/{path.name}/"
+    return taken
+
+
 def scaffold(root: Path, name: str) -> list[Path]:
     """Write the package, its test and the wiring under `root`; returns the new files."""
-    if not re.fullmatch(r"[a-z][a-z0-9_]{1,30}", name) or name in {"auth", "voice", "tests"}:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{1,30}", name):
         raise ValueError(f"{name!r}: use a new lowercase identifier (letters, digits, _)")
     package = root / "src" / name
     if package.exists():
         raise ValueError(f"{package} already exists")
+    taken = taken_names(root)
+    if name in taken:
+        raise ValueError(f"{name!r} would shadow {taken[name]}: choose another name")
     values = {
         "name": name,
         "cls": name.title().replace("_", ""),
@@ -218,10 +240,8 @@ def scaffold(root: Path, name: str) -> list[Path]:
     api.write_text(text)
     env = root / "src" / "migrations" / "env.py"
     env_text = env.read_text()
-    env_text = env_text.replace(
-        "import src.voice.models  # noqa: F401\n",
-        f"import src.voice.models  # noqa: F401\nimport src.{name}.models  # noqa: F401\n",
-    )
+    anchor = "import src.auth.models\n"
+    env_text = env_text.replace(anchor, anchor + f"import src.{name}.models\n")
     env.write_text(env_text)
     _tidy(root, [package, tests, api, env])
     return created

@@ -8,8 +8,11 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
+# Every domain's tables, registered on Base.metadata by importing them.
 import src.auth.models
-import src.voice.models  # noqa: F401
+import src.voice.catalog.models
+import src.voice.orders.models
+import src.voice.recommend.models  # noqa: F401
 from src.config import get_settings
 from src.database import Base
 

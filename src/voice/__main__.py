@@ -19,8 +19,8 @@ from src.platform.cli import EXIT_NOT_FOUND, EXIT_SETUP, run_cli
 from src.voice.catalog import service as catalog_service
 from src.voice.orders import service as order_service
 from src.voice.orders.history_csv import as_import_orders, catalog_for, read_transactions
+from src.voice.orders.schemas import ImportRequest
 from src.voice.recommend import counters as recommendation_counters
-from src.voice.schemas import ImportRequest
 
 _IMPORT_BATCH = 10_000
 

@@ -13,6 +13,7 @@ from src.exceptions import NotFound, ServiceUnavailable, UnprocessableEntity, va
 from src.models import Envelope, envelope, error_responses
 from src.platform.observability.metrics import IDEMPOTENT_REPLAYS
 from src.voice.catalog import service as catalog_service
+from src.voice.catalog.schemas import CatalogIn, CatalogOut, CatalogSaved
 from src.voice.catalog.service import PreparedCatalog
 from src.voice.dependencies import (
     CurrentCatalog,
@@ -26,23 +27,12 @@ from src.voice.dependencies import (
 from src.voice.orders import idempotency
 from src.voice.orders import service as order_service
 from src.voice.orders.parser import reads_as_order
+from src.voice.orders.schemas import ImportRequest, ImportResult, OrderOut, OrderPage, OrderRequest
 from src.voice.recommend import service as recommendation_service
-from src.voice.schemas import (
-    CatalogIn,
-    CatalogOut,
-    CatalogSaved,
-    ImportRequest,
-    ImportResult,
-    OrderOut,
-    OrderPage,
-    OrderRequest,
-    RecommendOut,
-    RecommendRequest,
-    SpeechOut,
-    SpeechSegment,
-)
+from src.voice.recommend.schemas import RecommendOut, RecommendRequest
 from src.voice.speech.engine import AudioInput, SpeechEngine, Transcript
 from src.voice.speech.intake import SPEECH_REQUEST_BODY, audio_from_base64, read_speech_request
+from src.voice.speech.schemas import SpeechOut, SpeechSegment
 
 router = APIRouter()
 

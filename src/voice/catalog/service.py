@@ -13,15 +13,15 @@ from src.database import dialect_insert
 from src.models import envelope
 from src.platform.cache import TimedCache
 from src.voice.catalog.index import CatalogIndex
-from src.voice.models import Catalog, CatalogItem, CatalogModifier
-from src.voice.money import from_minor, to_minor
-from src.voice.schemas import (
+from src.voice.catalog.models import Catalog, CatalogItem, CatalogModifier
+from src.voice.catalog.schemas import (
     CatalogIn,
     CatalogItemOut,
     CatalogModifierOut,
     CatalogOut,
     CatalogSaved,
 )
+from src.voice.money import from_minor, to_minor
 
 T = TypeVar("T")
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from src.voice.schemas import CatalogIn, CatalogItemIn, ImportLineIn, ImportOrderIn
+from src.voice.catalog.schemas import CatalogIn, CatalogItemIn
+from src.voice.orders.schemas import ImportLineIn, ImportOrderIn
 
 NO_ITEM = "NONE"
 

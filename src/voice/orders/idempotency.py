@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.exceptions import UnprocessableEntity, validation_error
 from src.voice.exceptions import IdempotencyKeyInUse, IdempotencyKeyReused
-from src.voice.models import IdempotencyKey
+from src.voice.orders.models import IdempotencyKey
 
 logger = logging.getLogger(__name__)
 

@@ -29,13 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.exceptions import validation_error
 from src.platform.observability.metrics import ORDER_LINES, ORDERS_PARSED, UNMATCHED_SPANS
+from src.voice.catalog.models import Catalog
 from src.voice.catalog.service import PreparedCatalog, price_of
 from src.voice.exceptions import OrderNotFound
-from src.voice.models import Catalog, Order, OrderLine
 from src.voice.money import from_minor
+from src.voice.orders.models import Order, OrderLine
 from src.voice.orders.parser import ParseResult, choose_reading, parse_order
+from src.voice.orders.schemas import ImportRequest, OrderLineOut, OrderOut, OrderPage
 from src.voice.recommend.counters import Basket, BasketLine, forget_queued, record_baskets
-from src.voice.schemas import ImportRequest, OrderLineOut, OrderOut, OrderPage
 
 
 def new_order_id() -> str:

@@ -58,9 +58,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.database import insert_of
 from src.platform.observability.metrics import RECOMMEND_ORDERS_FOLDED
-from src.voice.models import (
-    Order,
-    OrderLine,
+from src.voice.orders.models import Order, OrderLine
+from src.voice.recommend.models import (
     RecCustomerBasket,
     RecCustomerItem,
     RecItem,

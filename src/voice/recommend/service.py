@@ -14,10 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.platform.observability.metrics import RECOMMENDATIONS_SERVED
 from src.voice.catalog.service import PreparedCatalog
-from src.voice.models import RecCustomerBasket, RecCustomerItem, RecItem, RecPair, RecTotal
+from src.voice.orders.schemas import ImportLineIn
 from src.voice.recommend.counters import ALL_HOURS, as_utc, fold_all_queued, has_queued
+from src.voice.recommend.models import (
+    RecCustomerBasket,
+    RecCustomerItem,
+    RecItem,
+    RecPair,
+    RecTotal,
+)
 from src.voice.recommend.recommender import Counts, recommend
-from src.voice.schemas import ImportLineIn, RecommendationOut, RecommendOut, UsualOrder
+from src.voice.recommend.schemas import RecommendationOut, RecommendOut, UsualOrder
 
 
 class _TtlCache:

@@ -11,8 +11,8 @@ from starlette.datastructures import UploadFile
 
 from src.exceptions import UnsupportedMediaType
 from src.voice.exceptions import AudioInvalid
-from src.voice.schemas import AudioOptions, SpeechRequest
 from src.voice.speech.engine import AudioInput
+from src.voice.speech.schemas import AudioOptions, SpeechRequest
 
 # python-multipart limits: one file, a handful of small fields (CVE-2024-47874).
 _MAX_FORM_FILES = 1

@@ -282,7 +282,7 @@ async def test_catalog_replaced_by_another_worker(settings: Settings, lifespan: 
     worker had prepared the old one for an earlier order."""
     from sqlalchemy import update
 
-    from src.voice.models import Catalog, CatalogItem
+    from src.voice.catalog.models import Catalog, CatalogItem
 
     async with other_app(settings, CATALOG_CACHE_SECONDS=0.5) as http:
         creds = await create_api_client(lifespan)

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from src.voice.models import (
-    Order,
-    OrderLine,
+from src.voice.orders.models import Order, OrderLine
+from src.voice.recommend import counters as recommendation_counters
+from src.voice.recommend.models import (
     RecCustomerBasket,
     RecCustomerItem,
     RecItem,
@@ -21,7 +21,6 @@ from src.voice.models import (
     RecPendingOrder,
     RecTotal,
 )
-from src.voice.recommend import counters as recommendation_counters
 from tests.conftest import (
     RunningApp,
     assert_envelope_error,

@@ -1,0 +1,98 @@
+"""Catalog request and response bodies."""
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, model_validator
+
+from src.models import Money, ORJSONModel
+from src.voice.fields import Alias, Code, MoneyIn, Name
+from src.voice.money import currency_exponent
+
+MAX_CATALOG_ITEMS = 5000
+
+
+MAX_CATALOG_MODIFIERS = 500
+
+
+class CatalogItemIn(ORJSONModel):
+    sku: Code
+    name: Name
+    aliases: list[Alias] = Field(default_factory=list, max_length=50)
+    price: MoneyIn
+    category: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+class CatalogModifierIn(ORJSONModel):
+    code: Code
+    name: Name
+    aliases: list[Alias] = Field(default_factory=list, max_length=50)
+    price: MoneyIn = Decimal(0)
+    group: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None,
+        description="Mutually exclusive set (size, milk, ...); a correction replaces "
+        "within it. Inferred from the name when absent.",
+    )
+
+
+class CatalogIn(ORJSONModel):
+    """A whole catalog; PUT replaces the previous one atomically."""
+
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
+    items: list[CatalogItemIn] = Field(max_length=MAX_CATALOG_ITEMS)
+    modifiers: list[CatalogModifierIn] = Field(
+        default_factory=list, max_length=MAX_CATALOG_MODIFIERS
+    )
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> "CatalogIn":
+        problems: list[str] = []
+        step = Decimal(1).scaleb(-currency_exponent(self.currency))
+        entries: list[tuple[str, str, Decimal]] = [
+            *((f"items[{n}]", f"sku {i.sku!r}", i.price) for n, i in enumerate(self.items)),
+            *(
+                (f"modifiers[{n}]", f"code {m.code!r}", m.price)
+                for n, m in enumerate(self.modifiers)
+            ),
+        ]
+        seen: set[str] = set()
+        for where, identity, price in entries:
+            if identity in seen:
+                problems.append(f"{where}: duplicate {identity}")
+            seen.add(identity)
+            if price < 0:
+                problems.append(f"{where}.price: must not be negative")
+            elif price != price.quantize(step):
+                problems.append(f"{where}.price: more decimal places than {self.currency} allows")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class CatalogItemOut(ORJSONModel):
+    sku: str
+    name: str
+    aliases: list[str]
+    price: Money
+    category: str | None
+
+
+class CatalogModifierOut(ORJSONModel):
+    code: str
+    name: str
+    aliases: list[str]
+    price: Money
+    group: str | None
+
+
+class CatalogOut(ORJSONModel):
+    currency: str
+    version: int
+    items: list[CatalogItemOut]
+    modifiers: list[CatalogModifierOut]
+
+
+class CatalogSaved(ORJSONModel):
+    items: int
+    modifiers: int
+    version: int

@@ -1,0 +1,58 @@
+"""Field types shared by the voice sub-domains' request bodies: money, names, codes, ids."""
+
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, StringConstraints
+
+
+def _decimal_string(value: Any) -> Any:
+    # Floats carry binary rounding (0.1 + 0.2); money must arrive as a string or integer.
+    if isinstance(value, float):
+        raise ValueError('money must be a decimal string such as "3.50", not a float')
+    if isinstance(value, bool):
+        raise ValueError("money must be a decimal string")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        if not re.fullmatch(r"\s*-?\d{1,12}(\.\d{1,4})?\s*", value):
+            raise ValueError('money must be a decimal string such as "3.50"')
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("not a decimal amount") from None
+    return value
+
+
+MoneyIn = Annotated[Decimal, BeforeValidator(_decimal_string)]
+
+
+def _iso_only(value: Any) -> Any:
+    # pydantic would read a number as a Unix time; a client sending 0 meant no date.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 date-time string")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+Code = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+]
+
+
+Alias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+CustomerId = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$"
+    ),
+]
