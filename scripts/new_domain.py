@@ -227,15 +227,13 @@ def scaffold(root: Path, name: str) -> list[Path]:
 
     api = root / "src" / "api.py"
     text = api.read_text()
-    anchor = "from src.voice.router import router as voice_router\n"
+    anchor = "from src.voice.router import routers as voice_routers\n"
     text = text.replace(anchor, anchor + f"from src.{name}.router import router as {name}_router\n")
-    include = "    api.include_router(voice_router"
-    line = next(row for row in text.splitlines(keepends=True) if row.startswith(include))
+    include = "    for voice_router in voice_routers:\n"
     text = text.replace(
-        line,
-        line
-        + "    api.include_router("
-        + f'{name}_router, prefix="/{name}", tags=["{name}"], **PROTECTED)\n',
+        include,
+        f'    api.include_router({name}_router, prefix="/{name}", tags=["{name}"], **PROTECTED)\n'
+        + include,
     )
     api.write_text(text)
     env = root / "src" / "migrations" / "env.py"

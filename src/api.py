@@ -11,7 +11,7 @@ from src.database import check_database
 from src.exceptions import ServiceUnavailable
 from src.models import Envelope, ORJSONModel, envelope, error_responses
 from src.rate_limiter import check_storage
-from src.voice.router import router as voice_router
+from src.voice.router import routers as voice_routers
 
 
 class HealthStatus(ORJSONModel):
@@ -78,7 +78,8 @@ def include_routers(api: FastAPI) -> None:
     ACCESS_TOKEN_EXPIRE_SECONDS). No two routers share a path, so the order changes nothing else.
     """
     api.include_router(health_router)
-    api.include_router(voice_router, prefix="/voice", tags=["voice"], **PROTECTED)
+    for voice_router in voice_routers:
+        api.include_router(voice_router, prefix="/voice", tags=["voice"], **PROTECTED)
     api.include_router(
         auth_router,
         prefix="/auth",

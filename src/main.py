@@ -5,15 +5,12 @@ middleware that must wrap everything; the sub-app owns routes, docs and handlers
 Exception handlers are registered on both: they do not cross a Mount.
 """
 
-import asyncio
-import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from fastapi.routing import APIRoute
@@ -23,6 +20,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp
 
 from src.api import include_routers
+from src.auth.service import AuthCaches
 from src.config import Settings, SettingsError, get_settings
 from src.database import create_engine, create_sessionmaker
 from src.exceptions import register_exception_handlers
@@ -38,9 +36,7 @@ from src.platform.observability.log_shipping import shipping_for
 from src.platform.observability.logging import configure_logging
 from src.platform.observability.metrics import instrument_app
 from src.rate_limiter import build_limiter, build_window_counter, storage_is_shared
-from src.voice.orders.idempotency import PendingReleases
-from src.voice.recommend.counters import fold_continuously
-from src.voice.speech.engine import SpeechEngine
+from src.voice.lifespan import voice_lifespan
 
 logger = logging.getLogger(__name__)
 
@@ -65,42 +61,29 @@ def _lifespan(settings: Settings) -> Any:
         if not storage_is_shared(settings) and settings.ENVIRONMENT.is_deployed:
             logger.warning("rate limits are counted per process: set RATE_LIMIT_STORAGE_URI")
         engine = create_engine(settings)
-        speech = SpeechEngine(settings)
-        if settings.ASR_PRELOAD:
-            speech.start_loading()
+        sessionmaker = create_sessionmaker(engine)
         logger.info(
             "started",
             extra={"environment": str(settings.ENVIRONMENT), "database": engine.dialect.name},
         )
-        sessionmaker = create_sessionmaker(engine)
-        releases = PendingReleases(settings.IDEMPOTENCY_LOCK_SECONDS)
-        release_loop = asyncio.create_task(releases.run(sessionmaker), name="idempotency-releases")
-        fold_loop = asyncio.create_task(
-            fold_continuously(sessionmaker, settings.RECOMMEND_FOLD_SECONDS),
-            name="recommendation-folds",
-        )
-        # Everything built so far (modules, routes, schemas, settings) lives as long as
-        # the process: out of the collector's sight, a full collection takes well under
-        # a millisecond instead of ~100 ms that every request in flight would wait out.
-        gc.freeze()
         try:
-            yield {
-                "engine": engine,
-                "sessionmaker": sessionmaker,
-                "speech": speech,
-                "idempotency_releases": releases,
-            }
+            async with voice_lifespan(settings, sessionmaker) as voice_state:
+                # Everything built so far lives as long as the process: out of the
+                # collector's sight, a full collection does not pause every request.
+                gc.freeze()
+                try:
+                    yield {
+                        "engine": engine,
+                        "sessionmaker": sessionmaker,
+                        "auth_caches": AuthCaches(),
+                        **voice_state,
+                    }
+                finally:
+                    gc.unfreeze()  # a process that makes apps again (tests) can collect
         finally:
-            gc.unfreeze()  # a process that makes apps again (tests) can collect this one
-            for loop in (release_loop, fold_loop):
-                loop.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await loop
-            await releases.retry(sessionmaker)  # a last try before the engine goes
             await engine.dispose()
             if app.state.window_counter is not None:
                 await app.state.window_counter.aclose()
-            await anyio.to_thread.run_sync(speech.close)
             logger.info("stopped")
             runtime.stop()  # drains the log queue into the spool first
             if shipping is not None:

@@ -45,6 +45,7 @@ async def valid_api_credential(
         sessionmaker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
         client = await service.authenticate_access_token(
             sessionmaker=sessionmaker,
+            caches=request.state.auth_caches,
             settings=request.app.state.settings,
             token=credentials.credentials,
         )

@@ -5,7 +5,7 @@ Framework-free: no Request, no HTTP. Raises the domain exceptions of `exceptions
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import anyio.to_thread
@@ -31,7 +31,7 @@ from src.auth.exceptions import (
 from src.auth.models import ApiClient, RefreshToken
 from src.auth.schemas import ClientCredentials, TokenPair
 from src.config import Settings
-from src.platform.cache import TimedCache
+from src.platform.cache import Cache
 from src.platform.observability.metrics import AUTH_FAILURES, TOKENS_ISSUED
 
 
@@ -100,44 +100,27 @@ async def _revoke_client_tokens(db_session: AsyncSession, client_id: str) -> Non
     )
 
 
-# (is_active, credential_version) per client, fresh for AUTH_CACHE_SECONDS: every
-# authenticated request would otherwise read the client row. Disabling or rotating
-# forgets the entry at once in this process; other processes notice within
-# AUTH_CACHE_SECONDS (0 turns the cache off). An unknown client is cached as inactive.
-client_states: TimedCache[str, tuple[bool, int]] = TimedCache()
 _UNKNOWN_CLIENT = (False, -1)
 
 
-class _VerifiedTokens:
-    """Access tokens whose signature and claims this process has already verified.
+@dataclass(frozen=True, slots=True)
+class AuthCaches:
+    """What this process remembers of tokens and clients; one per app (its lifespan)."""
 
-    A client sends the same token for up to its lifetime: verifying the HMAC, the
-    base64 and the JSON once is enough. Expiry is still checked on every use, and
-    the key includes the secret and issuer, so a token is never taken on another's
-    word.
-    """
-
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: dict[tuple[str, str, str], security.AccessClaims] = {}
-        self._max_entries = max_entries
-
-    def get(self, key: tuple[str, str, str], leeway: int) -> security.AccessClaims | None:
-        claims = self._entries.get(key)
-        if claims is not None and claims.expires_at + leeway < time.time():
-            del self._entries[key]
-            return None
-        return claims
-
-    def put(self, key: tuple[str, str, str], claims: security.AccessClaims) -> None:
-        if len(self._entries) >= self._max_entries:
-            self._entries.clear()  # bounded; verified again as they come back
-        self._entries[key] = claims
+    # Access tokens whose signature and claims were verified here already, keyed by
+    # (secret, issuer, token): a client sends the same token for its whole lifetime.
+    # Expiry is still checked on every use.
+    tokens: Cache[tuple[str, str, str], security.AccessClaims] = field(default_factory=Cache)
+    # (is_active, credential_version) per client, fresh for AUTH_CACHE_SECONDS: every
+    # authenticated request would otherwise read the client row. Disabling or rotating
+    # through this process forgets the entry at once; other processes notice within
+    # AUTH_CACHE_SECONDS (0 turns the cache off). An unknown client is cached as inactive.
+    clients: Cache[str, tuple[bool, int]] = field(default_factory=Cache)
 
 
-verified_tokens = _VerifiedTokens()
-
-
-async def disable_client(*, db_session: AsyncSession, secret_id: str) -> ApiClient | None:
+async def disable_client(
+    *, db_session: AsyncSession, secret_id: str, caches: AuthCaches | None = None
+) -> ApiClient | None:
     """Disable a client: its key, refresh tokens and access tokens stop working."""
     client = await get_client_by_secret_id(db_session=db_session, secret_id=secret_id)
     if client is None:
@@ -145,11 +128,14 @@ async def disable_client(*, db_session: AsyncSession, secret_id: str) -> ApiClie
     client.is_active = False
     await _revoke_client_tokens(db_session, client.id)
     await db_session.commit()
-    client_states.forget(client.id)
+    if caches is not None:
+        caches.clients.forget(client.id)
     return client
 
 
-async def rotate_secret(*, db_session: AsyncSession, secret_id: str) -> ClientCredentials | None:
+async def rotate_secret(
+    *, db_session: AsyncSession, secret_id: str, caches: AuthCaches | None = None
+) -> ClientCredentials | None:
     """Give a client a new key; the old key and every token issued under it stop working."""
     client = await get_client_by_secret_id(db_session=db_session, secret_id=secret_id)
     if client is None:
@@ -159,7 +145,8 @@ async def rotate_secret(*, db_session: AsyncSession, secret_id: str) -> ClientCr
     client.credential_version += 1
     await _revoke_client_tokens(db_session, client.id)
     await db_session.commit()
-    client_states.forget(client.id)
+    if caches is not None:
+        caches.clients.forget(client.id)
     return ClientCredentials(client_id=client.id, secret_id=client.secret_id, secret_key=secret_key)
 
 
@@ -306,7 +293,11 @@ async def revoke_refresh_token(*, db_session: AsyncSession, refresh_token: str) 
 
 
 async def authenticate_access_token(
-    *, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, token: str
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    caches: AuthCaches,
+    settings: Settings,
+    token: str,
 ) -> AuthenticatedClient:
     """Verify an access token and that its client is still active at that key version.
 
@@ -316,7 +307,10 @@ async def authenticate_access_token(
     assert settings.JWT_SECRET is not None
     secret = settings.JWT_SECRET.get_secret_value()
     key = (secret, settings.SERVICE_NAME, token)
-    claims = verified_tokens.get(key, settings.JWT_LEEWAY_SECONDS)
+    claims = caches.tokens.get(key)
+    if claims is not None and claims.expires_at + settings.JWT_LEEWAY_SECONDS < time.time():
+        caches.tokens.forget(key)
+        claims = None
     if claims is None:
         try:
             claims = security.decode_access_token(
@@ -330,8 +324,8 @@ async def authenticate_access_token(
             reason = "expired" if isinstance(exc, jwt.ExpiredSignatureError) else "invalid"
             AUTH_FAILURES.labels(endpoint="access", reason=reason).inc()
             raise InvalidToken() from None
-        verified_tokens.put(key, claims)
-    state = client_states.get(claims.client_id, settings.AUTH_CACHE_SECONDS)
+        caches.tokens.put(key, claims)
+    state = caches.clients.get(claims.client_id, settings.AUTH_CACHE_SECONDS)
     if state is None:
         async with sessionmaker() as db_session:
             result = await db_session.execute(
@@ -345,7 +339,7 @@ async def authenticate_access_token(
             if row is not None
             else _UNKNOWN_CLIENT
         )
-        client_states.put(claims.client_id, state)
+        caches.clients.put(claims.client_id, state)
     if not state[0] or state[1] != claims.credential_version:
         AUTH_FAILURES.labels(endpoint="access", reason="client_inactive").inc()
         raise InvalidToken()

@@ -1,25 +1,31 @@
-"""`TimedCache`: per-process values that go stale after a while, refreshed one at a time."""
+"""`Cache`: the one per-process cache, bounded, with per-lookup freshness.
 
+Instances are made by the app's lifespan and reached through the request's state,
+so that two apps in one process (tests) never share entries.
+"""
+
+import math
 import time
 from collections import OrderedDict
+from collections.abc import Hashable
 from threading import Lock
 from typing import Generic, TypeVar
 
-K = TypeVar("K")
+K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 # How long the other callers keep the stale value while one caller refreshes it.
 REFRESH_GRACE_SECONDS = 1.0
 
 
-class TimedCache(Generic[K, V]):
+class Cache(Generic[K, V]):
     """A bounded LRU whose entries are fresh for `max_age` seconds (given per lookup).
 
-    When an entry is stale, the first caller gets None and refreshes it from the
-    source of truth; the callers meanwhile keep the stale value for up to
-    REFRESH_GRACE_SECONDS instead of all going to the database at once (under load
-    that stampede, not the reads themselves, made the slow tail). `max_age` 0 turns
-    the cache off.
+    Keys that carry a version (client, catalog version) are never stale: look them up
+    with the default `max_age` (forever). For values that age, the first caller to
+    find an entry stale gets None and refreshes it from the source of truth, while
+    the others keep the stale value for up to REFRESH_GRACE_SECONDS instead of all
+    going to the database at once. `max_age` 0 turns the cache off for that lookup.
     """
 
     def __init__(self, max_entries: int = 10_000) -> None:
@@ -28,7 +34,7 @@ class TimedCache(Generic[K, V]):
         self._max_entries = max_entries
         self._lock = Lock()
 
-    def get(self, key: K, max_age: float) -> V | None:
+    def get(self, key: K, max_age: float = math.inf) -> V | None:
         """The value if fresh, or stale while another caller refreshes it; else None."""
         entry = self._entries.get(key)
         if entry is None or max_age <= 0:
@@ -49,6 +55,7 @@ class TimedCache(Generic[K, V]):
         return entry[0] if entry is not None else None
 
     def put(self, key: K, value: V) -> None:
+        """Store `value` as fresh now; the least recently stored entry goes when full."""
         with self._lock:
             self._refreshing.pop(key, None)
             self._entries[key] = (value, time.monotonic())
@@ -57,6 +64,16 @@ class TimedCache(Generic[K, V]):
                 self._entries.popitem(last=False)
 
     def forget(self, key: K) -> None:
+        """Drop one entry (the source of truth changed in this process)."""
         with self._lock:
             self._refreshing.pop(key, None)
             self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        """Drop every entry."""
+        with self._lock:
+            self._refreshing.clear()
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

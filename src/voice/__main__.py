@@ -12,14 +12,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.auth import service as auth_service
 from src.platform.cli import EXIT_NOT_FOUND, EXIT_SETUP, run_cli
-from src.voice.catalog import service as catalog_service
 from src.voice.orders import service as order_service
-from src.voice.orders.history_csv import as_import_orders, catalog_for, read_transactions
-from src.voice.orders.schemas import ImportRequest
+from src.voice.orders.history_csv import read_transactions
 from src.voice.recommend import counters as recommendation_counters
 
 _IMPORT_BATCH = 10_000
@@ -40,20 +39,20 @@ async def _import_csv(session: AsyncSession, args: argparse.Namespace) -> int:
     except (OSError, KeyError, ValueError) as exc:
         print(f"error: cannot read {args.csv}: {exc}", file=sys.stderr)
         return EXIT_SETUP
-    catalog = catalog_for(transactions, args.currency)
-    saved = await catalog_service.replace_catalog(
-        db_session=session, client_id=client_id, catalog=catalog
-    )
-    prepared = await catalog_service.get_prepared_catalog(db_session=session, client_id=client_id)
-    assert prepared is not None
-    orders = as_import_orders(transactions)
-    for start in range(0, len(orders), _IMPORT_BATCH):
-        batch = ImportRequest(orders=orders[start : start + _IMPORT_BATCH])
-        await order_service.import_orders(
-            db_session=session, client_id=client_id, request=batch, prepared=prepared
+    try:
+        saved, imported = await order_service.import_pos_history(
+            db_session=session, client_id=client_id, transactions=transactions,
+            currency=args.currency,
+        )  # fmt: skip
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        print(
+            f"error: {args.csv}: a transaction cannot be imported ({problem['msg']}); "
+            "nothing was changed",
+            file=sys.stderr,
         )
-    await session.commit()
-    print(f"catalog version {saved.version}: {saved.items} items; imported {len(orders)} orders")
+        return EXIT_SETUP
+    print(f"catalog version {saved.version}: {saved.items} items; imported {imported} orders")
     return 0
 
 

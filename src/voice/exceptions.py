@@ -1,5 +1,8 @@
 """Voice errors with their API.md codes."""
 
+from collections.abc import Sequence
+from typing import Any
+
 from src.exceptions import Conflict, NotFound, UnprocessableEntity, UnsupportedMediaType
 
 
@@ -26,6 +29,15 @@ class CatalogMissing(UnprocessableEntity):
 
 class OrderNotFound(NotFound):
     pass
+
+
+class ImportRejected(UnprocessableEntity):
+    """An import naming unknown SKUs or modifiers: nothing of it is stored (422)."""
+
+    def __init__(self, problems: Sequence[Any]) -> None:
+        super().__init__(
+            errors=[{"loc": list(p.loc), "msg": p.msg, "type": p.type} for p in problems]
+        )
 
 
 class IdempotencyKeyReused(Conflict):

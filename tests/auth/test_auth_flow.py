@@ -145,7 +145,11 @@ async def test_disabled_client_loses_access_at_once(
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert (await client.get(PROTECTED, headers=headers)).status_code == 200
     async with lifespan.state["sessionmaker"]() as session:
-        await service.disable_client(db_session=session, secret_id=creds["secret_id"])
+        await service.disable_client(
+            db_session=session,
+            secret_id=creds["secret_id"],
+            caches=lifespan.state["auth_caches"],
+        )
     assert_envelope_error(await client.get(PROTECTED, headers=headers), 401, "INVALID_TOKEN")
     body = {"secret_id": creds["secret_id"], "secret_key": creds["secret_key"]}
     assert_envelope_error(
@@ -159,7 +163,11 @@ async def test_rotate_secret_invalidates_old_key_and_tokens(
     creds = await create_api_client(lifespan)
     tokens = await token_for(client, creds)
     async with lifespan.state["sessionmaker"]() as session:
-        rotated = await service.rotate_secret(db_session=session, secret_id=creds["secret_id"])
+        rotated = await service.rotate_secret(
+            db_session=session,
+            secret_id=creds["secret_id"],
+            caches=lifespan.state["auth_caches"],
+        )
     assert rotated is not None and rotated.secret_key != creds["secret_key"]
     old = {"secret_id": creds["secret_id"], "secret_key": creds["secret_key"]}
     assert_envelope_error(

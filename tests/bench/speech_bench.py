@@ -13,13 +13,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import REGISTRY
-
 from src.config import Settings
 from src.voice.catalog.index import CatalogIndex
 from src.voice.catalog.service import speech_phrases
 from src.voice.orders.parser import choose_reading, reads_as_order
-from src.voice.speech.engine import AudioInput, SpeechEngine
+from src.voice.speech.engine import AudioInput, SpeechModel
+from src.voice.speech.service import SpeechService
 from tests.bench.report import SHARED, percentile, shown, today
 
 DEFAULT_EVAL = SHARED / "eval"
@@ -31,10 +30,6 @@ SETTINGS = [
     ("beam 8, no biasing, one listen", 8, False, False),
     ("beam 5, hot words, second listen", 5, True, True),
 ]
-
-
-def _second_listens() -> float:
-    return REGISTRY.get_sample_value("speech_second_listens_total") or 0.0
 
 
 def _rss_mib() -> float:
@@ -61,7 +56,7 @@ def _load(eval_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 
 def _measure(
-    engine: SpeechEngine,
+    engine: SpeechModel,
     cases: list[dict[str, Any]],
     catalogs: dict[str, Any],
     eval_dir: Path,
@@ -80,9 +75,8 @@ def _measure(
         started = time.perf_counter()
         hotwords = engine.hotwords_for(phrases) if biased else None
         accept = partial(reads_as_order, index=index) if second_listen else None
-        before = _second_listens()
-        transcript = engine._transcribe_sync(AudioInput(data=data, language="en"), hotwords, accept)
-        second += _second_listens() > before
+        transcript = engine.transcribe(AudioInput(data=data, language="en"), hotwords, accept)
+        second += transcript.second_listen
         _reading, result = choose_reading([transcript.text, *transcript.alternatives], index)
         latencies.append(time.perf_counter() - started)
         decode += transcript.decode_seconds
@@ -119,10 +113,11 @@ def run(eval_dir: Path = DEFAULT_EVAL, quick: bool = False) -> str:
     rows = []
     loaded = None
     for label, beam, biased, second_listen in SETTINGS[:1] if quick else SETTINGS:
-        engine = SpeechEngine(Settings(ASR_BEAM_SIZE=beam, ASR_CPU_THREADS=0))
-        engine.load()
+        service = SpeechService(Settings(ASR_BEAM_SIZE=beam, ASR_CPU_THREADS=0))
+        service.load()
+        assert service.model is not None
         loaded = loaded or _rss_mib()
-        m = _measure(engine, cases, catalogs, eval_dir, biased, second_listen)
+        m = _measure(service.model, cases, catalogs, eval_dir, biased, second_listen)
         rows.append(
             f"| {label} | {m['n']} | {m['exact']:.3f} | {m['wer']:.3f} | {m['p50']:.2f} s | "
             f"{m['p95']:.2f} s | {m['rtf']:.3f} | {m['second']} |"

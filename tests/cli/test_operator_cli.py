@@ -74,6 +74,33 @@ def test_import_csv_builds_catalog_and_history(database_url: str) -> None:
     assert bad.returncode == 2 and "cannot read" in bad.stderr
 
 
+def test_failed_import_changes_nothing(database_url: str, tmp_path: Path) -> None:
+    """The catalog and the orders are one transaction: a transaction that no order can
+    hold (one item sold 1,001 times) comes after the catalog was written, and leaves
+    the previous catalog and no orders."""
+    creds = json.loads(
+        run(["src.auth", "create-client", "--name", "Bakery", "--json"], database_url).stdout
+    )
+    first = tmp_path / "first.csv"
+    first.write_text("Date,Time,Transaction,Item\n2016-10-30,09:58:11,1,Bread\n")
+    assert (
+        run(["src.voice", "import-csv", creds["secret_id"], str(first)], database_url).returncode
+        == 0
+    )
+    rows = ["Date,Time,Transaction,Item", "2016-10-30,10:00:00,1,Coffee"]
+    rows += ["2016-10-30,10:05:00,2,Muffin"] * 1001
+    second = tmp_path / "second.csv"
+    second.write_text("\n".join(rows) + "\n")
+    failed = run(["src.voice", "import-csv", creds["secret_id"], str(second)], database_url)
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert "nothing was changed" in failed.stderr and "Traceback" not in failed.stderr
+    with sqlite3.connect(database_url.split("///", 1)[1]) as db:
+        catalogs = db.execute("SELECT version FROM catalogs").fetchall()
+        items = db.execute("SELECT name FROM catalog_items").fetchall()
+        orders = db.execute("SELECT count(*) FROM orders").fetchone()
+    assert catalogs == [(1,)] and items == [("Bread",)] and orders == (1,)
+
+
 def test_migrations_go_down_to_nothing_and_up_again(tmp_path: Path) -> None:
     # Every downgrade, the trigger's included, undoes its upgrade on a real database.
     url = f"sqlite+aiosqlite:///{tmp_path / 'roundtrip.db'}"

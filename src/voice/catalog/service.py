@@ -1,17 +1,15 @@
 """Catalog rules: atomic replacement, reads, and the prepared (parsed) form cache."""
 
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
-from threading import Lock
-from typing import Generic, NamedTuple, TypeVar, cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.database import dialect_insert
-from src.models import envelope
-from src.platform.cache import TimedCache
+from src.platform.cache import Cache
 from src.voice.catalog.index import CatalogIndex
 from src.voice.catalog.models import Catalog, CatalogItem, CatalogModifier
 from src.voice.catalog.schemas import (
@@ -22,8 +20,6 @@ from src.voice.catalog.schemas import (
     CatalogSaved,
 )
 from src.voice.money import from_minor, to_minor
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,43 +36,17 @@ class PreparedCatalog:
     speech_phrases: tuple[str, ...] = ()
 
 
-class VersionCache(Generic[T]):
-    """LRU keyed by (client, catalog version): built once per version, shared by requests.
-
-    A new version is a new key, so nothing is ever stale; old versions age out.
-    """
-
-    def __init__(self, size: int = 256) -> None:
-        self._entries: OrderedDict[tuple[str, int], T] = OrderedDict()
-        self._size = size
-        self._lock = Lock()
-
-    def get(self, client_id: str, version: int) -> T | None:
-        with self._lock:
-            value = self._entries.get((client_id, version))
-            if value is not None:
-                self._entries.move_to_end((client_id, version))
-            return value
-
-    def put(self, client_id: str, version: int, value: T) -> None:
-        with self._lock:
-            self._entries[(client_id, version)] = value
-            self._entries.move_to_end((client_id, version))
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-
 class CurrentVersions:
     """Each client's current catalog version as this process last read or wrote it.
 
     Lets `GET /catalog` answer without a database round trip. A replacement made by
     this process is seen at once; one made by another worker or host once the entry
     is older than the reader's `max_age`. Orders parse against the last seen version
-    and check it in the statement that stores them (`order_service.store_order`).
+    and check it in the statement that stores them (`orders.store.store_order`).
     """
 
     def __init__(self) -> None:
-        self._versions: TimedCache[str, tuple[int, str]] = TimedCache()
+        self._versions: Cache[str, tuple[int, str]] = Cache()
 
     def get(self, client_id: str, max_age: float) -> tuple[int, str] | None:
         """(version, currency) if fresh; None when the caller should read the database."""
@@ -88,6 +58,7 @@ class CurrentVersions:
         return known[0] if known is not None else None
 
     def put(self, client_id: str, version: int, currency: str) -> None:
+        """Record a version read or written now (never rolling a newer one back)."""
         known = self._versions.peek(client_id)
         if known is not None and known[0] > version:
             # A slower reader must not roll a newer version back; the newer one is
@@ -96,10 +67,17 @@ class CurrentVersions:
         self._versions.put(client_id, (version, currency))
 
 
-prepared_catalogs: VersionCache[PreparedCatalog] = VersionCache()
-# The whole `GET /catalog` response body per version, rendered once.
-catalog_bodies: VersionCache[bytes] = VersionCache()
-current_versions = CurrentVersions()
+@dataclass(frozen=True, slots=True)
+class CatalogCaches:
+    """What this process keeps of catalogs; made by the voice lifespan, one per app."""
+
+    # Per (client, version): a new version is a new key, so nothing is ever stale.
+    prepared: Cache[tuple[str, int], PreparedCatalog] = field(
+        default_factory=lambda: Cache(max_entries=256)
+    )
+    # The whole `GET /catalog` response body per (client, version), rendered once.
+    bodies: Cache[tuple[str, int], bytes] = field(default_factory=lambda: Cache(max_entries=256))
+    versions: CurrentVersions = field(default_factory=CurrentVersions)
 
 
 async def _bump_version(db_session: AsyncSession, client_id: str, currency: str) -> int:
@@ -120,9 +98,18 @@ async def _bump_version(db_session: AsyncSession, client_id: str, currency: str)
 
 
 async def replace_catalog(
-    *, db_session: AsyncSession, client_id: str, catalog: CatalogIn
+    *,
+    db_session: AsyncSession,
+    caches: CatalogCaches,
+    client_id: str,
+    catalog: CatalogIn,
+    commit: bool = True,
 ) -> CatalogSaved:
-    """Replace the client's whole catalog in one transaction; returns the new version."""
+    """Replace the client's whole catalog; returns the new version.
+
+    Commits unless `commit` is False: then the caller's transaction holds the
+    replacement along with whatever else it writes (the CSV import).
+    """
     version = await _bump_version(db_session, client_id, catalog.currency)
     await db_session.execute(delete(CatalogItem).where(CatalogItem.client_id == client_id))
     await db_session.execute(delete(CatalogModifier).where(CatalogModifier.client_id == client_id))
@@ -150,8 +137,10 @@ async def replace_catalog(
         )
         for position, modifier in enumerate(catalog.modifiers)
     )
-    await db_session.commit()
-    current_versions.put(client_id, version, catalog.currency)
+    await db_session.flush()  # readable by the rest of the caller's transaction
+    if commit:
+        await db_session.commit()
+        caches.versions.put(client_id, version, catalog.currency)
     return CatalogSaved(items=len(catalog.items), modifiers=len(catalog.modifiers), version=version)
 
 
@@ -162,8 +151,7 @@ class CatalogHeader(NamedTuple):
 
 _CATALOGS = cast(Table, Catalog.__table__)
 # Read on every order: a Core select of two columns, not an ORM load into the identity
-# map (that was a fifth of an order's time in the worker), built once so that it keeps
-# its compiled-cache key.
+# map, built once so that it keeps its compiled-cache key.
 _READ_HEADER = select(_CATALOGS.c.version, _CATALOGS.c.currency).where(
     _CATALOGS.c.client_id == bindparam("client_id")
 )
@@ -190,29 +178,34 @@ async def _load_rows(
 
 
 async def read_catalog_body(
-    *, sessionmaker: async_sessionmaker[AsyncSession], client_id: str, max_age: float
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    caches: CatalogCaches,
+    client_id: str,
+    max_age: float,
+    render: Callable[[CatalogOut], bytes],
 ) -> bytes | None:
-    """The client's `GET /catalog` response body (the envelope with the catalog as
-    sent and its version), or None if there is none.
+    """The client's catalog as sent, with its version, rendered by `render` (the
+    router's response body), or None if there is none.
 
     Rendered once per version. While the version this process knows is younger than
     `max_age` seconds no session is even opened.
     """
-    known = current_versions.get(client_id, max_age)
+    known = caches.versions.get(client_id, max_age)
     if known is not None:
-        body = catalog_bodies.get(client_id, known[0])
+        body = caches.bodies.get((client_id, known[0]))
         if body is not None:
             return body
     async with sessionmaker() as db_session:
         header = await get_catalog_header(db_session=db_session, client_id=client_id)
         if header is None:
             return None
-        current_versions.put(client_id, header.version, header.currency)
-        body = catalog_bodies.get(client_id, header.version)
+        caches.versions.put(client_id, header.version, header.currency)
+        body = caches.bodies.get((client_id, header.version))
         if body is None:
             view = await _catalog_view(db_session, client_id, header)
-            body = envelope(view).model_dump_json().encode()
-            catalog_bodies.put(client_id, header.version, body)
+            body = render(view)
+            caches.bodies.put((client_id, header.version), body)
     return body
 
 
@@ -248,25 +241,25 @@ async def _catalog_view(
 
 
 async def get_prepared_catalog(
-    *, db_session: AsyncSession, client_id: str, last_seen: bool = False
+    *, db_session: AsyncSession, caches: CatalogCaches, client_id: str, last_seen: bool = False
 ) -> PreparedCatalog | None:
     """The prepared catalog of the client's current version (cached per version).
 
     With `last_seen`, the version this process saw last is taken without reading the
     database when it is prepared already: the caller must check that it is still
-    current where it writes (`order_service.store_order` does).
+    current where it writes (`orders.store.store_order` does).
     """
     if last_seen:
-        version = current_versions.last_seen(client_id)
-        known = prepared_catalogs.get(client_id, version) if version is not None else None
+        version = caches.versions.last_seen(client_id)
+        known = caches.prepared.get((client_id, version)) if version is not None else None
         if known is not None:
             return known
     header = await get_catalog_header(db_session=db_session, client_id=client_id)
     if header is None:
         return None
-    cached = prepared_catalogs.get(client_id, header.version)
+    cached = caches.prepared.get((client_id, header.version))
     if cached is not None:
-        current_versions.put(client_id, header.version, header.currency)
+        caches.versions.put(client_id, header.version, header.currency)
         return cached
     items, modifiers = await _load_rows(db_session, client_id)
     prepared = PreparedCatalog(
@@ -281,17 +274,17 @@ async def get_prepared_catalog(
         modifier_prices={m.code: m.price_minor for m in modifiers},
         speech_phrases=speech_phrases([i.name for i in items], [m.name for m in modifiers]),
     )
-    prepared_catalogs.put(client_id, prepared.version, prepared)
-    current_versions.put(client_id, prepared.version, prepared.currency)
+    caches.prepared.put((client_id, prepared.version), prepared)
+    caches.versions.put(client_id, prepared.version, prepared.currency)
     return prepared
 
 
 def speech_phrases(item_names: list[str], modifier_names: list[str]) -> tuple[str, ...]:
     """Names to bias the recogniser with: items, then modifiers, ASCII before the rest.
 
-    Measured on the dev set, names alone beat names plus aliases (WER 0.180 vs 0.194):
-    the hot-word budget is about 223 tokens and diacritics cost several tokens each,
-    so aliases crowd out the modifiers. Aliases still match in the parser.
+    Names only, no aliases: the hot-word budget is about 223 tokens and diacritics
+    cost several tokens each, so aliases would crowd out the modifiers (measured in
+    docs/BENCHMARKS.md). Aliases still match in the parser.
     """
     names = [*item_names, *modifier_names]
     ordered = [n for n in names if n.isascii()] + [n for n in names if not n.isascii()]

@@ -8,7 +8,6 @@ database, never in Redis: an eviction or a Redis outage must not break the promi
 
 import hashlib
 import logging
-import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,6 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from src.exceptions import UnprocessableEntity, validation_error
 from src.voice.exceptions import IdempotencyKeyInUse, IdempotencyKeyReused
 from src.voice.orders.models import IdempotencyKey
 
@@ -28,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 IN_PROGRESS = "in_progress"
 DONE = "done"
-_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 def _now() -> datetime:
@@ -37,19 +34,6 @@ def _now() -> datetime:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def validate_key(key: str) -> str:
-    """1-255 printable ASCII characters, else 422."""
-    if not _KEY_PATTERN.match(key):
-        raise UnprocessableEntity(
-            errors=[
-                validation_error(
-                    ["header", "Idempotency-Key"], "must be 1-255 printable ASCII characters"
-                )
-            ]
-        )
-    return key
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:

@@ -3,15 +3,15 @@
 The counters themselves are kept by `recommendation_counters`.
 """
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from src.platform.cache import Cache
 from src.platform.observability.metrics import RECOMMENDATIONS_SERVED
 from src.voice.catalog.service import PreparedCatalog
 from src.voice.orders.schemas import ImportLineIn
@@ -26,44 +26,33 @@ from src.voice.recommend.models import (
 from src.voice.recommend.recommender import Counts, recommend
 from src.voice.recommend.schemas import RecommendationOut, RecommendOut, UsualOrder
 
-
-class _TtlCache:
-    """Values for a few seconds per worker: a recommendation that far behind is harmless.
-
-    Bounded: when full it starts over (entries are cheap to read again).
-    """
-
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: dict[tuple[str, ...], tuple[float, Any]] = {}
-        self._max_entries = max_entries
-
-    def get(self, key: tuple[str, ...]) -> Any | None:
-        entry = self._entries.get(key)
-        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
-
-    def put(self, key: tuple[str, ...], value: Any, ttl: float) -> None:
-        if ttl <= 0:
-            return
-        if len(self._entries) >= self._max_entries:
-            self._entries.clear()
-        self._entries[key] = (time.monotonic() + ttl, value)
-
-
 ClientCounts = tuple[dict[int, int], dict[str, int], dict[str, int]]
-_client_counts = _TtlCache()
-_item_pairs = _TtlCache()
-_customer_history = _TtlCache()
+CustomerHistory = tuple[dict[str, float], list[dict[str, Any]] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendCaches:
+    """Counters for a few seconds per worker (a recommendation that far behind is
+    harmless); made by the voice lifespan, one per app."""
+
+    client_counts: Cache[tuple[str, int], ClientCounts] = field(default_factory=Cache)
+    item_pairs: Cache[tuple[str, str], dict[str, int]] = field(default_factory=Cache)
+    customers: Cache[tuple[str, str], CustomerHistory] = field(default_factory=Cache)
 
 
 async def _read_client_counts(
-    db_session: AsyncSession, client_id: str, hour: int, cache_seconds: float
+    db_session: AsyncSession,
+    caches: RecommendCaches,
+    client_id: str,
+    hour: int,
+    cache_seconds: float,
 ) -> ClientCounts:
     """(basket totals by hour, baskets per item overall, baskets per item at `hour`).
 
     Read from the database, they first take in the client's queued orders.
     """
-    key = (client_id, str(hour))
-    cached: ClientCounts | None = _client_counts.get(key)
+    key = (client_id, hour)
+    cached = caches.client_counts.get(key, cache_seconds)
     if cached is not None:
         return cached
     if await has_queued(db_session, client_id):
@@ -89,18 +78,23 @@ async def _read_client_counts(
     for row_hour, sku, count in rows.tuples():
         (overall if row_hour == ALL_HOURS else at_hour)[sku] = count
     counts = (totals, overall, at_hour)
-    _client_counts.put(key, counts, cache_seconds)
+    if cache_seconds > 0:
+        caches.client_counts.put(key, counts)
     return counts
 
 
 async def _read_pairs(
-    db_session: AsyncSession, client_id: str, basket: Sequence[str], cache_seconds: float
+    db_session: AsyncSession,
+    caches: RecommendCaches,
+    client_id: str,
+    basket: Sequence[str],
+    cache_seconds: float,
 ) -> dict[str, dict[str, int]]:
     """Baskets shared by each basket item and every other item."""
     pairs: dict[str, dict[str, int]] = {}
     missing = []
     for sku in basket:
-        cached = _item_pairs.get((client_id, sku))
+        cached = caches.item_pairs.get((client_id, sku), cache_seconds)
         if cached is None:
             missing.append(sku)
         else:
@@ -115,17 +109,22 @@ async def _read_pairs(
         for sku, other, count in rows.tuples():
             fresh[sku][other] = count
         for sku, others in fresh.items():
-            _item_pairs.put((client_id, sku), others, cache_seconds)
+            if cache_seconds > 0:
+                caches.item_pairs.put((client_id, sku), others)
         pairs.update(fresh)
     return pairs
 
 
 async def _read_customer(
-    db_session: AsyncSession, client_id: str, customer_id: str, cache_seconds: float
+    db_session: AsyncSession,
+    caches: RecommendCaches,
+    client_id: str,
+    customer_id: str,
+    cache_seconds: float,
 ) -> tuple[dict[str, float], list[dict[str, Any]] | None]:
     """A customer's decayed item weights and most frequent basket."""
     key = (client_id, customer_id)
-    cached: tuple[dict[str, float], list[dict[str, Any]] | None] | None = _customer_history.get(key)
+    cached = caches.customers.get(key, cache_seconds)
     if cached is not None:
         return cached
     favourites = dict(
@@ -149,7 +148,8 @@ async def _read_customer(
         .order_by(RecCustomerBasket.times.desc(), RecCustomerBasket.last_at.desc())
         .limit(1)
     )
-    _customer_history.put(key, (favourites, usual), cache_seconds)
+    if cache_seconds > 0:
+        caches.customers.put(key, (favourites, usual))
     return favourites, usual
 
 
@@ -162,6 +162,7 @@ class History:
 async def load_history(
     *,
     db_session: AsyncSession,
+    caches: RecommendCaches,
     client_id: str,
     basket: Sequence[str],
     at: datetime,
@@ -177,12 +178,18 @@ async def load_history(
     before it.
     """
     hour = as_utc(at).hour
-    totals, overall, at_hour = await _read_client_counts(db_session, client_id, hour, cache_seconds)
-    pairs = await _read_pairs(db_session, client_id, basket, cache_seconds) if basket else {}
+    totals, overall, at_hour = await _read_client_counts(
+        db_session, caches, client_id, hour, cache_seconds
+    )
+    pairs = (
+        await _read_pairs(db_session, caches, client_id, basket, cache_seconds) if basket else {}
+    )
     favourites: dict[str, float] = {}
     usual: list[dict[str, Any]] | None = None
     if customer_id is not None:
-        favourites, usual = await _read_customer(db_session, client_id, customer_id, cache_seconds)
+        favourites, usual = await _read_customer(
+            db_session, caches, client_id, customer_id, cache_seconds
+        )
     counts = Counts(
         baskets=totals.get(ALL_HOURS, 0),
         item_baskets=overall,

@@ -1,16 +1,11 @@
-"""The speech engine: one faster-whisper model per process, bounded concurrency.
+"""The speech engine (pure): a loaded faster-whisper model turns audio into text.
 
-The model loads once per worker process (after gunicorn forks: CTranslate2 is not
-fork-safe) in a background thread, so the process answers liveness probes while it
-loads and readiness says "loading" until it is done. Decoding runs in a worker
-thread, and the whole of it (PyAV decode, feature extraction and the lazily
-evaluated segment generator) happens inside that thread: iterating segments on
-the event loop would block it for the whole decode.
+No settings, metrics or HTTP here: the model and the decoding options are passed in,
+and `speech/service.py` owns loading, concurrency and what is counted. Everything in
+this module blocks (PyAV decode, feature extraction, the lazily evaluated segment
+generator) and is called from a worker thread.
 """
 
-import contextlib
-import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,32 +13,17 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import anyio
-import anyio.to_thread
 import numpy as np
 
-from src.config import Settings
-from src.exceptions import ServiceBusy, ServiceUnavailable
-from src.platform.observability.metrics import (
-    ASR_MODEL_LOADED,
-    AUDIO_SECONDS,
-    DECODE_SECONDS,
-    REAL_TIME_FACTOR,
-    SECOND_LISTENS,
-    SPEECH_BUSY,
-)
 from src.voice.speech.audio import DecodedAudio, decode_audio
-
-logger = logging.getLogger(__name__)
 
 # faster-whisper keeps the first max_length // 2 - 1 = 223 tokens of `hotwords`
 # (WhisperModel.get_prompt) and silently drops the rest.
 HOTWORD_TOKEN_BUDGET = 223
 # Whisper hears 30-second windows; shorter audio is padded to one window.
 WINDOW_SECONDS = 30.0
-# The second listen hears the audio this much slower (and a little lower). Of the
-# views tried on the dev set's misread clips (10 % slower, 8 % faster, half a second
-# of leading silence, peak-normalised), slower rescued the most: 83 -> 86 of 99.
+# The second listen hears the audio this much slower (and a little lower): of the
+# views tried, slower rescued the most misread clips (docs/BENCHMARKS.md, speech).
 SECOND_LISTEN_STRETCH = 1.1
 
 # Says whether a transcript's readings (best first) make sense for the caller; an
@@ -69,6 +49,8 @@ class Transcript:
     decode_seconds: float
     # Other readings of the same audio from the beam, best first (may be empty).
     alternatives: tuple[str, ...] = ()
+    # Whether the audio was heard a second time, slowed (see SpeechModel.transcribe).
+    second_listen: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,156 +71,81 @@ def bundled_model_path() -> str:
     return str(get_model_path())
 
 
-class SpeechEngine:
-    """A faster-whisper model with a bounded number of concurrent decodes."""
+@dataclass(frozen=True, slots=True)
+class ModelOptions:
+    """Where the model comes from and how CTranslate2 runs it."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._model: Any = None
-        self._error: str | None = None
-        self._loaded = threading.Event()
-        self._loader: threading.Thread | None = None
-        self._slots = anyio.CapacityLimiter(settings.ASR_MAX_CONCURRENCY)
+    source: str  # a model directory, or a name already in the local cache
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 0
+    replicas: int = 1  # concurrent decodes, each with its own CTranslate2 replica
 
-    # -- loading ---------------------------------------------------------------
 
-    @property
-    def ready(self) -> bool:
-        """True once the model is loaded and can decode."""
-        return self._model is not None
+@dataclass(frozen=True, slots=True)
+class DecodeOptions:
+    """How each clip is decoded."""
 
-    @property
-    def state(self) -> str:
-        """`ok`, `loading`, `error`, or `lazy` (ASR_PRELOAD off, no speech request yet)."""
-        if self._model is not None:
-            return "ok"
-        if self._error:
-            return "error"
-        return "loading" if self._loader is not None else "lazy"
+    beam_size: int = 8
+    max_audio_seconds: float = 120.0
+    second_listen: bool = True
 
-    def load(self) -> None:
-        """Load the model (blocking; a few seconds on CPU). Never downloads."""
-        from faster_whisper import WhisperModel
 
-        started = time.perf_counter()
-        source = self.settings.ASR_MODEL or bundled_model_path()
-        try:
-            self._model = WhisperModel(
-                source,
-                device=self.settings.ASR_DEVICE,
-                compute_type=self.settings.ASR_COMPUTE_TYPE,
-                cpu_threads=self.settings.ASR_CPU_THREADS,
-                # Each concurrent decode gets its own CTranslate2 replica.
-                num_workers=self.settings.ASR_MAX_CONCURRENCY,
-                # A model name is only looked up in the local cache, never fetched.
-                local_files_only=not Path(source).is_dir(),
-            )
-        except Exception as exc:
-            self._error = f"{type(exc).__name__}: {exc}"
-            logger.error(
-                "speech model failed to load", extra={"model": source, "error": self._error}
-            )
-            raise
-        finally:
-            self._loaded.set()
-        ASR_MODEL_LOADED.set(1)
-        logger.info(
-            "speech model loaded",
-            extra={
-                "model": self.settings.ASR_MODEL or "bundled tiny.en",
-                "device": self.settings.ASR_DEVICE,
-                "compute_type": self.settings.ASR_COMPUTE_TYPE,
-                "seconds": round(time.perf_counter() - started, 2),
-            },
-        )
+def load_model(options: ModelOptions) -> Any:
+    """A faster-whisper model (blocking; a few seconds on CPU). Never downloads."""
+    from faster_whisper import WhisperModel
 
-    def start_loading(self) -> threading.Thread:
-        """Load in a background thread so the process answers probes meanwhile."""
+    return WhisperModel(
+        options.source,
+        device=options.device,
+        compute_type=options.compute_type,
+        cpu_threads=options.cpu_threads,
+        num_workers=options.replicas,
+        # A model name is only looked up in the local cache, never fetched.
+        local_files_only=not Path(options.source).is_dir(),
+    )
 
-        def run() -> None:
-            # A failure is logged by load() and reported by readiness as "error".
-            with contextlib.suppress(Exception):
-                self.load()
 
-        if self._loader is None:
-            self._loader = threading.Thread(target=run, name="speech-model-loader", daemon=True)
-            self._loader.start()
-        return self._loader
+class SpeechModel:
+    """A loaded model and the options to decode with: audio bytes in, a Transcript out."""
 
-    def close(self, timeout: float = 30) -> None:
-        """Wait for a load in progress, then let the model go.
-
-        A process that exits while CTranslate2 is still loading on another thread
-        aborts ("terminate called without an active exception"), so shutdown waits.
-        """
-        if self._loader is not None:
-            self._loader.join(timeout)
-        self._model = None
-
-    def wait_loaded(self, timeout: float | None = None) -> bool:
-        """Block until loading finished (successfully or not)."""
-        return self._loaded.wait(timeout)
-
-    # -- hot words -------------------------------------------------------------
+    def __init__(self, model: Any, options: DecodeOptions) -> None:
+        self._model = model
+        self.options = options
 
     def hotwords_for(self, phrases: tuple[str, ...]) -> str | None:
         """The longest prefix of `phrases` that fits faster-whisper's hot-word budget."""
-        if self._model is None or not phrases:
+        if not phrases:
             return None
         return _fit_hotwords(self._model.hf_tokenizer, phrases)
 
-    # -- decoding --------------------------------------------------------------
-
-    async def transcribe(
-        self,
-        audio: AudioInput,
-        *,
-        hotwords: str | None = None,
-        accept: ReadingCheck | None = None,
+    def transcribe(
+        self, audio: AudioInput, hotwords: str | None = None, accept: ReadingCheck | None = None
     ) -> Transcript:
-        """Decode and transcribe off the event loop, or 503 when every slot stays busy.
+        """Decode and transcribe one clip (blocking).
 
-        With `accept`, readings it rejects get a second listen (ASR_SECOND_LISTEN):
-        the audio slowed down, whose readings join the alternatives.
+        With `accept`, readings it rejects get a second listen (`second_listen`): the
+        audio slowed down, whose readings join the alternatives.
         """
-        if self._model is None:
-            self.start_loading()  # with ASR_PRELOAD off, the first request starts it
-            raise ServiceUnavailable(
-                data={"checks": {"speech_model": self.state}}, headers={"Retry-After": "5"}
-            )
-        with anyio.move_on_after(self.settings.ASR_QUEUE_TIMEOUT) as waiting:
-            await self._slots.acquire()
-        if waiting.cancelled_caught:
-            SPEECH_BUSY.inc()
-            raise ServiceBusy(headers={"Retry-After": "1"})
-        try:
-            # Not abandoned on cancellation: the slot stays held until the thread ends.
-            return await anyio.to_thread.run_sync(self._transcribe_sync, audio, hotwords, accept)
-        finally:
-            self._slots.release()
-
-    def _transcribe_sync(
-        self, audio: AudioInput, hotwords: str | None, accept: ReadingCheck | None = None
-    ) -> Transcript:
         decoded: DecodedAudio = decode_audio(
             audio.data,
             encoding=audio.encoding,
             hertz=audio.hertz,
-            max_seconds=self.settings.ASR_MAX_AUDIO_SECONDS,
+            max_seconds=self.options.max_audio_seconds,
         )
-        AUDIO_SECONDS.inc(decoded.duration)
         started = time.perf_counter()
+        heard_twice = False
         if decoded.duration <= WINDOW_SECONDS:
             features = self._model.feature_extractor(decoded.samples)
             language = self._language_of(features, audio.language)
             readings = self._decode_window(features, language, hotwords)
             if (
                 accept is not None
-                and self.settings.ASR_SECOND_LISTEN
+                and self.options.second_listen
                 and decoded.duration * SECOND_LISTEN_STRETCH <= WINDOW_SECONDS
                 and not accept(readings)
             ):
-                SECOND_LISTENS.inc()
+                heard_twice = True
                 slower_features = self._model.feature_extractor(slowed(decoded.samples))
                 slower = self._decode_window(slower_features, language, hotwords)
                 readings = tuple(dict.fromkeys([*readings, *slower]))
@@ -250,16 +157,14 @@ class SpeechEngine:
         else:
             language, parts = self._decode_long(decoded, audio.language, hotwords)
             alternatives = ()
-        elapsed = time.perf_counter() - started
-        DECODE_SECONDS.observe(elapsed)
-        REAL_TIME_FACTOR.observe(elapsed / max(decoded.duration, 1e-3))
         return Transcript(
             text=" ".join(p.text for p in parts if p.text),
             language=language,
             duration=round(decoded.duration, 3),
             segments=parts,
-            decode_seconds=elapsed,
+            decode_seconds=time.perf_counter() - started,
             alternatives=alternatives,
+            second_listen=heard_twice,
         )
 
     def _decode_window(
@@ -280,7 +185,7 @@ class SpeechEngine:
         )
         encoder_output = model.encode(pad_or_trim(features))
         prompt = model.get_prompt(tokenizer, [], without_timestamps=True, hotwords=hotwords)
-        beam = self.settings.ASR_BEAM_SIZE
+        beam = self.options.beam_size
         result = model.model.generate(
             encoder_output,
             [prompt],
@@ -300,7 +205,7 @@ class SpeechEngine:
         segments, info = self._model.transcribe(
             decoded.samples,
             language=language,
-            beam_size=self.settings.ASR_BEAM_SIZE,
+            beam_size=self.options.beam_size,
             hotwords=hotwords,
             condition_on_previous_text=False,
             vad_filter=True,

@@ -1,0 +1,201 @@
+"""Speech use cases: the process's model, its decode slots, and what is counted.
+
+The model loads once per worker process (after gunicorn forks: CTranslate2 is not
+fork-safe) in a background thread, so the process answers liveness probes while it
+loads and readiness says "loading" until it is done. Each decode runs in a worker
+thread while holding one of ASR_MAX_CONCURRENCY slots; a request that waits longer
+than ASR_QUEUE_TIMEOUT for a slot gets SERVICE_BUSY rather than queueing without end.
+"""
+
+import contextlib
+import logging
+import threading
+import time
+from functools import partial
+
+import anyio
+import anyio.to_thread
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from src.config import Settings
+from src.database import release_connection
+from src.exceptions import ServiceBusy, ServiceUnavailable
+from src.platform.observability.metrics import (
+    ASR_MODEL_LOADED,
+    AUDIO_SECONDS,
+    DECODE_SECONDS,
+    REAL_TIME_FACTOR,
+    SECOND_LISTENS,
+    SPEECH_BUSY,
+)
+from src.voice.catalog.service import PreparedCatalog
+from src.voice.orders.parser import reads_as_order
+from src.voice.speech.engine import (
+    AudioInput,
+    DecodeOptions,
+    ModelOptions,
+    ReadingCheck,
+    SpeechModel,
+    Transcript,
+    bundled_model_path,
+    load_model,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class SpeechService:
+    """The speech model of this process, loaded in the background, with bounded decodes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._model: SpeechModel | None = None
+        self._error: str | None = None
+        self._loaded = threading.Event()
+        self._loader: threading.Thread | None = None
+        self._slots = anyio.CapacityLimiter(settings.ASR_MAX_CONCURRENCY)
+
+    @property
+    def ready(self) -> bool:
+        """True once the model is loaded and can decode."""
+        return self._model is not None
+
+    @property
+    def state(self) -> str:
+        """`ok`, `loading`, `error`, or `lazy` (ASR_PRELOAD off, no speech request yet)."""
+        if self._model is not None:
+            return "ok"
+        if self._error:
+            return "error"
+        return "loading" if self._loader is not None else "lazy"
+
+    @property
+    def model(self) -> SpeechModel | None:
+        """The loaded model, or None while it loads (or failed to)."""
+        return self._model
+
+    def load(self) -> None:
+        """Load the model now (blocking). A failure is logged and re-raised."""
+        settings = self.settings
+        source = settings.ASR_MODEL or bundled_model_path()
+        started = time.perf_counter()
+        try:
+            model = load_model(
+                ModelOptions(
+                    source=source,
+                    device=settings.ASR_DEVICE,
+                    compute_type=settings.ASR_COMPUTE_TYPE,
+                    cpu_threads=settings.ASR_CPU_THREADS,
+                    replicas=settings.ASR_MAX_CONCURRENCY,
+                )
+            )
+        except Exception as exc:
+            self._error = f"{type(exc).__name__}: {exc}"
+            logger.error(
+                "speech model failed to load", extra={"model": source, "error": self._error}
+            )
+            raise
+        finally:
+            self._loaded.set()
+        self._model = SpeechModel(
+            model,
+            DecodeOptions(
+                beam_size=settings.ASR_BEAM_SIZE,
+                max_audio_seconds=settings.ASR_MAX_AUDIO_SECONDS,
+                second_listen=settings.ASR_SECOND_LISTEN,
+            ),
+        )
+        ASR_MODEL_LOADED.set(1)
+        logger.info(
+            "speech model loaded",
+            extra={
+                "model": settings.ASR_MODEL or "bundled tiny.en",
+                "device": settings.ASR_DEVICE,
+                "compute_type": settings.ASR_COMPUTE_TYPE,
+                "seconds": round(time.perf_counter() - started, 2),
+            },
+        )
+
+    def start_loading(self) -> threading.Thread:
+        """Load in a background thread so the process answers probes meanwhile."""
+
+        def run() -> None:
+            # A failure is logged by load() and reported by readiness as "error".
+            with contextlib.suppress(Exception):
+                self.load()
+
+        if self._loader is None:
+            self._loader = threading.Thread(target=run, name="speech-model-loader", daemon=True)
+            self._loader.start()
+        return self._loader
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Block until loading finished (successfully or not)."""
+        return self._loaded.wait(timeout)
+
+    def close(self, timeout: float = 30) -> None:
+        """Wait for a load in progress, then let the model go.
+
+        A process that exits while CTranslate2 is still loading on another thread
+        aborts ("terminate called without an active exception"), so shutdown waits.
+        """
+        if self._loader is not None:
+            self._loader.join(timeout)
+        self._model = None
+
+    def hotwords_for(self, phrases: tuple[str, ...]) -> str | None:
+        """Hot words for a catalog's phrases (None until the model is loaded)."""
+        return self._model.hotwords_for(phrases) if self._model is not None else None
+
+    async def transcribe(
+        self,
+        audio: AudioInput,
+        *,
+        hotwords: str | None = None,
+        accept: ReadingCheck | None = None,
+    ) -> Transcript:
+        """Transcribe off the event loop in one of the decode slots.
+
+        Raises ServiceUnavailable while the model loads, ServiceBusy when no slot came
+        free within ASR_QUEUE_TIMEOUT, AudioInvalid/AudioUnsupported for bad audio.
+        """
+        model = self._model
+        if model is None:
+            self.start_loading()  # with ASR_PRELOAD off, the first request starts it
+            raise ServiceUnavailable(
+                data={"checks": {"speech_model": self.state}}, headers={"Retry-After": "5"}
+            )
+        with anyio.move_on_after(self.settings.ASR_QUEUE_TIMEOUT) as waiting:
+            await self._slots.acquire()
+        if waiting.cancelled_caught:
+            SPEECH_BUSY.inc()
+            raise ServiceBusy(headers={"Retry-After": "1"})
+        try:
+            # Not abandoned on cancellation: the slot stays held until the thread ends.
+            transcript = await anyio.to_thread.run_sync(model.transcribe, audio, hotwords, accept)
+        finally:
+            self._slots.release()
+        AUDIO_SECONDS.inc(transcript.duration)
+        DECODE_SECONDS.observe(transcript.decode_seconds)
+        REAL_TIME_FACTOR.observe(transcript.decode_seconds / max(transcript.duration, 1e-3))
+        if transcript.second_listen:
+            SECOND_LISTENS.inc()
+        return transcript
+
+
+async def transcribe_for_catalog(
+    speech: SpeechService,
+    audio: AudioInput,
+    catalog: PreparedCatalog | None,
+    db_session: AsyncSession,
+    *,
+    as_order: bool = False,
+) -> Transcript:
+    """Transcribe biased toward what the client sells; an order is heard again, slowed,
+    when its best reading does not read as an order against the catalog."""
+    # A decode takes a good part of a second: no database connection held meanwhile.
+    await release_connection(db_session)
+    # Hot words are fitted once per catalog version (cached by phrase tuple).
+    hotwords = speech.hotwords_for(catalog.speech_phrases) if catalog is not None else None
+    accept = partial(reads_as_order, index=catalog.index) if as_order and catalog else None
+    return await speech.transcribe(audio, hotwords=hotwords, accept=accept)
