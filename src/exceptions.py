@@ -1,7 +1,8 @@
-"""The DetailedHTTPException family and the handlers that turn errors into the envelope.
+"""DomainError, its family, and the one translator of errors into the envelope.
 
-Routes and dependencies raise these; services raise domain exceptions that subclass
-them. Responses are built here and only here.
+Services, engines and dependencies raise domain errors: plain exceptions carrying a
+stable code (`msg` on the wire), a status and optional `data`. Nothing but this
+module turns an error into a response.
 """
 
 import logging
@@ -25,109 +26,122 @@ from src.platform.http.context import request_id_var
 logger = logging.getLogger(__name__)
 
 
-class DetailedHTTPException(HTTPException):
-    """An error with a status, a stable error code (`msg`) and optional `data` fields.
+class DomainError(Exception):
+    """A failure the client can act on: a stable code, an HTTP status, optional data.
 
-    Subclasses HTTPException so FastAPI's body parsing re-raises it untouched.
+    Subclasses set STATUS_CODE and CODE; the translator below renders the envelope.
     """
 
     STATUS_CODE = 500
-    DETAIL = ErrorCode.INTERNAL_ERROR
+    CODE = ErrorCode.INTERNAL_ERROR
 
     def __init__(
         self,
-        detail: str | None = None,
+        code: str | None = None,
         *,
         data: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(status_code=self.STATUS_CODE, detail=detail or self.DETAIL)
+        self.code = code or self.CODE
+        super().__init__(self.code)
+        self.status_code = self.STATUS_CODE
         self.data = data or {}
-        if headers:
-            self.headers = headers
+        self.headers = headers or {}
 
 
-class BadRequest(DetailedHTTPException):
+class BodyRejected(HTTPException):
+    """A DomainError raised inside an ASGI `receive()` (the body limit middleware).
+
+    FastAPI's body parsing passes an HTTPException through untouched and turns
+    anything else into a 400, so the domain error travels inside this one.
+    """
+
+    def __init__(self, error: DomainError) -> None:
+        super().__init__(status_code=error.status_code, detail=error.code)
+        self.error = error
+
+
+class BadRequest(DomainError):
     STATUS_CODE = 400
-    DETAIL = ErrorCode.BAD_REQUEST
+    CODE = ErrorCode.BAD_REQUEST
 
 
-class NotAuthenticated(DetailedHTTPException):
+class NotAuthenticated(DomainError):
     STATUS_CODE = 401
-    DETAIL = ErrorCode.AUTHENTICATION_REQUIRED
+    CODE = ErrorCode.AUTHENTICATION_REQUIRED
 
-    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, code: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
-        super().__init__(detail, **kwargs)
+        super().__init__(code, **kwargs)
 
 
-class PermissionDenied(DetailedHTTPException):
+class PermissionDenied(DomainError):
     STATUS_CODE = 403
-    DETAIL = ErrorCode.AUTHORIZATION_FAILED
+    CODE = ErrorCode.AUTHORIZATION_FAILED
 
 
-class NotFound(DetailedHTTPException):
+class NotFound(DomainError):
     STATUS_CODE = 404
-    DETAIL = ErrorCode.NOT_FOUND
+    CODE = ErrorCode.NOT_FOUND
 
 
-class Conflict(DetailedHTTPException):
+class Conflict(DomainError):
     STATUS_CODE = 409
-    DETAIL = ErrorCode.CONFLICT
+    CODE = ErrorCode.CONFLICT
 
 
-class PayloadTooLarge(DetailedHTTPException):
+class PayloadTooLarge(DomainError):
     STATUS_CODE = 413
-    DETAIL = ErrorCode.PAYLOAD_TOO_LARGE
+    CODE = ErrorCode.PAYLOAD_TOO_LARGE
 
 
-class RequestTimeout(DetailedHTTPException):
+class RequestTimeout(DomainError):
     """The body did not arrive within HTTP_BODY_TIMEOUT (a slow or stalled client)."""
 
     STATUS_CODE = 408
-    DETAIL = ErrorCode.REQUEST_TIMEOUT
+    CODE = ErrorCode.REQUEST_TIMEOUT
 
     def __init__(self, body_timeout: float) -> None:
         super().__init__(data={"body_timeout": body_timeout}, headers={"Connection": "close"})
 
 
-class UnsupportedMediaType(DetailedHTTPException):
+class UnsupportedMediaType(DomainError):
     STATUS_CODE = 415
-    DETAIL = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+    CODE = ErrorCode.UNSUPPORTED_MEDIA_TYPE
 
 
-class UnprocessableEntity(DetailedHTTPException):
+class UnprocessableEntity(DomainError):
     STATUS_CODE = 422
-    DETAIL = ErrorCode.VALIDATION_ERROR
+    CODE = ErrorCode.VALIDATION_ERROR
 
     def __init__(
         self,
-        detail: str | None = None,
+        code: str | None = None,
         *,
         errors: Sequence[dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         if errors is not None:
             kwargs.setdefault("data", {})["errors"] = list(errors)
-        super().__init__(detail, **kwargs)
+        super().__init__(code, **kwargs)
 
 
-class TooManyRequests(DetailedHTTPException):
+class TooManyRequests(DomainError):
     STATUS_CODE = 429
-    DETAIL = ErrorCode.RATE_LIMIT_EXCEEDED
+    CODE = ErrorCode.RATE_LIMIT_EXCEEDED
 
 
-class ServiceUnavailable(DetailedHTTPException):
+class ServiceUnavailable(DomainError):
     STATUS_CODE = 503
-    DETAIL = ErrorCode.SERVICE_UNAVAILABLE
+    CODE = ErrorCode.SERVICE_UNAVAILABLE
 
-    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, code: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("headers", {"Retry-After": "1"})
-        super().__init__(detail, **kwargs)
+        super().__init__(code, **kwargs)
 
 
 class ServiceBusy(ServiceUnavailable):
-    DETAIL = ErrorCode.SERVICE_BUSY
+    CODE = ErrorCode.SERVICE_BUSY
 
 
 def validation_error(
@@ -163,14 +177,25 @@ def error_code_for_status(status: int) -> str:
     return ErrorCode.INTERNAL_ERROR if status >= 500 else HTTPStatus(status).name
 
 
-async def http_exception_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+def domain_error_response(error: DomainError) -> Response:
+    """The envelope of a domain error: its status, code, data and headers."""
     data = _base_data()
-    if isinstance(exc, DetailedHTTPException):
-        data.update(exc.data)
-        msg = str(exc.detail)
-    else:
-        msg = error_code_for_status(exc.status_code)
+    data.update(error.data)
+    return envelope_response(error.status_code, error.code, data, headers=error.headers or None)
+
+
+async def domain_error_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return domain_error_response(exc)
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (unknown path, wrong method) and BodyRejected."""
+    assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc, BodyRejected):
+        return domain_error_response(exc.error)
+    data = _base_data()
+    msg = error_code_for_status(exc.status_code)
     headers = dict(exc.headers) if exc.headers else None
     if exc.status_code == 405:
         headers = {**(headers or {}), "Allow": _allowed_methods(request)}
@@ -263,6 +288,7 @@ async def unhandled_exception_handler(request: Request, exc: Exception) -> Respo
 
 def register_exception_handlers(app: FastAPI) -> None:
     """Register every handler on one app (handlers do not cross a Mount)."""
+    app.add_exception_handler(DomainError, domain_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_exception_handler)
     app.add_exception_handler(RequestValidationError, validation_exception_handler)
     app.add_exception_handler(RateLimitExceeded, rate_limit_exceeded_handler)

@@ -5,28 +5,28 @@ from src.exceptions import BadRequest, NotAuthenticated, PermissionDenied
 
 
 class SecretIdInvalid(BadRequest):
-    DETAIL = ErrorCode.SECRET_ID_INVALID
+    CODE = ErrorCode.SECRET_ID_INVALID
 
 
 class SecretKeyInvalid(BadRequest):
-    DETAIL = ErrorCode.SECRET_KEY_INVALID
+    CODE = ErrorCode.SECRET_KEY_INVALID
 
 
 class InvalidCredentials(BadRequest):
-    DETAIL = ErrorCode.INVALID_CREDENTIALS
+    CODE = ErrorCode.INVALID_CREDENTIALS
 
 
 class AuthenticationRequired(NotAuthenticated):
-    DETAIL = ErrorCode.AUTHENTICATION_REQUIRED
+    CODE = ErrorCode.AUTHENTICATION_REQUIRED
 
 
 class InvalidToken(NotAuthenticated):
-    DETAIL = ErrorCode.INVALID_TOKEN
+    CODE = ErrorCode.INVALID_TOKEN
 
 
 class RefreshTokenNotValid(NotAuthenticated):
-    DETAIL = ErrorCode.REFRESH_TOKEN_NOT_VALID
+    CODE = ErrorCode.REFRESH_TOKEN_NOT_VALID
 
 
 class AuthorizationFailed(PermissionDenied):
-    DETAIL = ErrorCode.AUTHORIZATION_FAILED
+    CODE = ErrorCode.AUTHORIZATION_FAILED

@@ -41,11 +41,11 @@ class ImportRejected(UnprocessableEntity):
 
 
 class IdempotencyKeyReused(Conflict):
-    DETAIL = ErrorCode.IDEMPOTENCY_KEY_REUSED
+    CODE = ErrorCode.IDEMPOTENCY_KEY_REUSED
 
 
 class IdempotencyKeyInUse(Conflict):
-    DETAIL = ErrorCode.IDEMPOTENCY_KEY_IN_USE
+    CODE = ErrorCode.IDEMPOTENCY_KEY_IN_USE
 
     def __init__(self) -> None:
         super().__init__(headers={"Retry-After": "1"})
@@ -58,7 +58,7 @@ def _audio_error(reason: str, type_: str) -> dict[str, object]:
 class AudioInvalid(UnprocessableEntity):
     """Audio that cannot be decoded, holds no sound, or runs too long (422)."""
 
-    DETAIL = ErrorCode.AUDIO_INVALID
+    CODE = ErrorCode.AUDIO_INVALID
 
     def __init__(self, reason: str) -> None:
         super().__init__(

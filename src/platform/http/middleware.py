@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.constants import ErrorCode
-from src.exceptions import PayloadTooLarge, RequestTimeout
+from src.exceptions import BodyRejected, PayloadTooLarge, RequestTimeout
 from src.models import envelope_response
 from src.platform.http.context import client_id_var, request_id_var
 from src.platform.observability.logging import log_access
@@ -186,11 +186,11 @@ class BodySizeLimitMiddleware:
                 with anyio.fail_after(max(0.0, deadline - time.monotonic())):
                     message = await receive()
             except TimeoutError:
-                raise RequestTimeout(self.body_timeout) from None
+                raise BodyRejected(RequestTimeout(self.body_timeout)) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_size:
-                    raise PayloadTooLarge()
+                    raise BodyRejected(PayloadTooLarge())
                 body_done = not message.get("more_body", False)
             return message
 
@@ -202,16 +202,15 @@ class BodySizeLimitMiddleware:
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except PayloadTooLarge:
+        except BodyRejected as rejected:
             if response_started:
                 raise
-            await self._too_large(scope, receive, send)
-        except RequestTimeout as exc:
-            if response_started:
-                raise
-            data = {**self._data(), **exc.data}
+            if isinstance(rejected.error, PayloadTooLarge):
+                await self._too_large(scope, receive, send)
+                return
+            data = {**self._data(), **rejected.error.data}
             await envelope_response(
-                408, ErrorCode.REQUEST_TIMEOUT, data, headers=dict(exc.headers or {})
+                408, ErrorCode.REQUEST_TIMEOUT, data, headers=rejected.error.headers
             )(scope, receive, send)
 
     def _data(self) -> dict[str, Any]:
