@@ -31,6 +31,15 @@ class OrderNotFound(NotFound):
     pass
 
 
+class InvalidCursor(UnprocessableEntity):
+    """A page cursor that is not one of ours (422)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            errors=[{"loc": ["query", "cursor"], "msg": "invalid cursor", "type": "value_error"}]
+        )
+
+
 class ImportRejected(UnprocessableEntity):
     """An import naming unknown SKUs or modifiers: nothing of it is stored (422)."""
 

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Query, Request, Response
 
 from src.auth.dependencies import CurrentClient
 from src.database import DbSession
-from src.exceptions import UnprocessableEntity, validation_error
 from src.models import Envelope, envelope, error_responses
 from src.voice.dependencies import (
     CatalogCachesDep,
@@ -16,7 +15,6 @@ from src.voice.dependencies import (
 )
 from src.voice.orders import service
 from src.voice.orders.schemas import ImportRequest, ImportResult, OrderOut, OrderPage, OrderRequest
-from src.voice.orders.store import decode_cursor
 from src.voice.speech.intake import audio_from_base64
 
 router = APIRouter()
@@ -81,15 +79,12 @@ async def list_orders(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Envelope[OrderPage]:
     """Keyset pagination: pass `next_cursor` back as `cursor` for the next page."""
-    decoded = decode_cursor(cursor) if cursor else None
-    if cursor and decoded is None:
-        raise UnprocessableEntity(errors=[validation_error(["query", "cursor"], "invalid cursor")])
     page = await service.list_orders(
         db_session=db_session,
         client_id=client.client_id,
         customer_id=customer_id,
         limit=limit,
-        cursor=decoded,
+        cursor=cursor,
     )
     return envelope(page)
 

@@ -6,7 +6,6 @@ leaves nothing behind (and releases the Idempotency-Key it claimed).
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +17,7 @@ from src.platform.observability.metrics import IDEMPOTENT_REPLAYS
 from src.voice.catalog import service as catalog_service
 from src.voice.catalog.schemas import CatalogSaved
 from src.voice.catalog.service import CatalogCaches, PreparedCatalog
-from src.voice.exceptions import CatalogMissing, ImportRejected
+from src.voice.exceptions import CatalogMissing, ImportRejected, InvalidCursor
 from src.voice.orders import idempotency, store
 from src.voice.orders.history_csv import Transaction, as_import_orders, catalog_for
 from src.voice.orders.schemas import ImportRequest, ImportResult, OrderOut, OrderPage, OrderRequest
@@ -140,16 +139,17 @@ async def list_orders(
     client_id: str,
     customer_id: str | None,
     limit: int,
-    cursor: tuple[datetime, str] | None,
+    cursor: str | None,
 ) -> OrderPage:
-    """Newest first, `limit` per page; `next_cursor` continues after the last one."""
+    """Newest first, `limit` per page; `cursor` is a page's `next_cursor`, and
+    InvalidCursor is raised for anything else."""
+    after = store.decode_cursor(cursor) if cursor else None
+    if cursor and after is None:
+        raise InvalidCursor()
     return await store.list_orders(
-        db_session=db_session,
-        client_id=client_id,
-        customer_id=customer_id,
-        limit=limit,
-        cursor=cursor,
-    )
+        db_session=db_session, client_id=client_id, customer_id=customer_id, limit=limit,
+        cursor=after,
+    )  # fmt: skip
 
 
 async def import_history(
