@@ -53,14 +53,10 @@ class Settings(BaseSettings):
 
     DATABASE_URL: str = "sqlite+aiosqlite:///./voice.db"
     # Per worker. PostgreSQL answers fastest with few connections at work at once
-    # (about twice its cores across all workers): past that, its backends take turns
-    # on the CPU and queue on its WAL lock, and a request waits longer inside the
-    # database than it would have waited here, in turn, for a connection
-    # (src/platform/db/pool.py). 2 workers against a 2-core server, 16 order streams:
-    # p99 26-32 ms with 4 connections a worker, 27-47 ms with 20 (five runs each).
-    # No overflow by default: a connection beyond the pool is closed when handed back
-    # while the pool is full, so a load hovering above the pool size connects anew
-    # all the time (seen: 150 new PostgreSQL sessions in 6 s of orders, p99 x3).
+    # (about twice its cores across all workers); a request waits here, in turn, for
+    # a connection instead (src/platform/db/pool.py). No overflow by default: a load
+    # hovering above the pool would otherwise connect anew all the time. Figures:
+    # docs/OPERATIONS.md, database connections.
     DATABASE_POOL_SIZE: int = Field(default=4, ge=1, le=200)
     # A ping before use finds connections PostgreSQL dropped (restarts, idle kills)
     # before a request does; only connections idle longer than

@@ -2,8 +2,8 @@
 
 SQLite lets one writer in at a time. When several transactions of one worker want to
 write at once, all but one wait inside SQLite, whose busy handler sleeps in growing
-steps (1, 2, 5, 10 ... 100 ms) and checks again: eight concurrent orders on one
-worker had a p99 of 1.2 s, mostly sleeping. Here a transaction waits for its turn on
+steps (1, 2, 5, 10 ... 100 ms) and checks again, so the tail is mostly sleep. Here a
+transaction waits for its turn on
 an asyncio lock before its first INSERT, UPDATE or DELETE, then for an exclusive lock
 on a file beside the database that the other workers take too, and hands both on when
 its connection goes back to the pool (a session gives it back as it commits or rolls
@@ -12,9 +12,8 @@ back). Reads never wait.
 A worker that finds the file locked waits for it in a thread, blocked in flock(), so
 the kernel hands the lock over the moment it is let go. Polling it instead (every
 millisecond) let the worker holding it keep it: its next writer takes the lock within
-microseconds of the last one letting go, and the poll of the other worker rarely fell
-in that gap (SQLite orders under gunicorn with 2 workers: p99 330 ms against a p50 of
-32 ms). Each turn opens the file anew, because flock() belongs to the open file: a
+microseconds of the last one letting go, and the other worker's poll rarely falls in
+that gap. Each turn opens the file anew, because flock() belongs to the open file: a
 thread still waiting for a turn given up (timed out) excludes the next writer of its
 own worker as it would another worker's, and lets go as soon as it gets the lock.
 """
