@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from slowapi.errors import RateLimitExceeded
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -22,6 +22,8 @@ from starlette.responses import Response
 from src.constants import ErrorCode
 from src.models import envelope_response
 from src.platform.http.context import request_id_var
+from src.platform.http.errors import BodyRejected
+from src.platform.ratelimit.headers import rate_limit_headers
 
 logger = logging.getLogger(__name__)
 
@@ -47,18 +49,6 @@ class DomainError(Exception):
         self.status_code = self.STATUS_CODE
         self.data = data or {}
         self.headers = headers or {}
-
-
-class BodyRejected(HTTPException):
-    """A DomainError raised inside an ASGI `receive()` (the body limit middleware).
-
-    FastAPI's body parsing passes an HTTPException through untouched and turns
-    anything else into a 400, so the domain error travels inside this one.
-    """
-
-    def __init__(self, error: DomainError) -> None:
-        super().__init__(status_code=error.status_code, detail=error.code)
-        self.error = error
 
 
 class BadRequest(DomainError):
@@ -93,16 +83,6 @@ class Conflict(DomainError):
 class PayloadTooLarge(DomainError):
     STATUS_CODE = 413
     CODE = ErrorCode.PAYLOAD_TOO_LARGE
-
-
-class RequestTimeout(DomainError):
-    """The body did not arrive within HTTP_BODY_TIMEOUT (a slow or stalled client)."""
-
-    STATUS_CODE = 408
-    CODE = ErrorCode.REQUEST_TIMEOUT
-
-    def __init__(self, body_timeout: float) -> None:
-        super().__init__(data={"body_timeout": body_timeout}, headers={"Connection": "close"})
 
 
 class UnsupportedMediaType(DomainError):
@@ -192,11 +172,12 @@ async def domain_error_handler(_request: Request, exc: Exception) -> Response:
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
     """Starlette's own errors (unknown path, wrong method) and BodyRejected."""
     assert isinstance(exc, StarletteHTTPException)
-    if isinstance(exc, BodyRejected):
-        return domain_error_response(exc.error)
     data = _base_data()
-    msg = error_code_for_status(exc.status_code)
     headers = dict(exc.headers) if exc.headers else None
+    if isinstance(exc, BodyRejected):
+        data.update(exc.data)
+        return envelope_response(exc.status_code, exc.code, data, headers=headers)
+    msg = error_code_for_status(exc.status_code)
     if exc.status_code == 405:
         headers = {**(headers or {}), "Allow": _allowed_methods(request)}
     return envelope_response(exc.status_code, msg, data, headers=headers)
@@ -235,8 +216,6 @@ async def validation_exception_handler(_request: Request, exc: Exception) -> Res
 
 async def rate_limit_exceeded_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RateLimitExceeded)
-    from src.rate_limiter import rate_limit_headers
-
     data = _base_data()
     data["limit"] = str(exc.detail)
     rate_limit_headers(request, exceeded=True)  # with Retry-After: the middleware adds them

@@ -22,8 +22,8 @@ from starlette.types import ASGIApp
 from src.api import include_routers
 from src.auth.service import AuthCaches
 from src.config import Settings, SettingsError, get_settings
-from src.database import create_engine, create_sessionmaker
-from src.exceptions import register_exception_handlers
+from src.exceptions import register_exception_handlers, unhandled_exception_handler
+from src.platform.db.engine import create_engine, create_sessionmaker
 from src.platform.http.middleware import (
     BodySizeLimitMiddleware,
     EnvelopeCORSMiddleware,
@@ -170,7 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     instrument_app(app, settings)
     # add_middleware prepends: the last added runs first (outermost).
     app.add_middleware(MountShortcut, prefix=API_PREFIX, mounted=api, router=app.router)
-    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(UnhandledErrorMiddleware, handler=unhandled_exception_handler)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_body_size=settings.MAX_BODY_SIZE,

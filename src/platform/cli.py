@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.config import SettingsError, get_settings
-from src.database import create_engine, create_sessionmaker
+from src.platform.db.engine import create_engine, create_sessionmaker
 
 EXIT_NOT_FOUND = 1
 EXIT_SETUP = 2

@@ -8,21 +8,23 @@ import logging
 import random
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.constants import ErrorCode
-from src.exceptions import BodyRejected, PayloadTooLarge, RequestTimeout
 from src.models import envelope_response
 from src.platform.http.context import client_id_var, request_id_var
+from src.platform.http.errors import BodyRejected
 from src.platform.observability.logging import log_access
 from src.platform.observability.metrics import HTTP_INPROGRESS, METRICS_PATH, record_request
-from src.rate_limiter import rate_limit_header_lines
+from src.platform.ratelimit.headers import rate_limit_header_lines
 
 logger = logging.getLogger(__name__)
 
@@ -186,11 +188,16 @@ class BodySizeLimitMiddleware:
                 with anyio.fail_after(max(0.0, deadline - time.monotonic())):
                     message = await receive()
             except TimeoutError:
-                raise BodyRejected(RequestTimeout(self.body_timeout)) from None
+                raise BodyRejected(
+                    408,
+                    ErrorCode.REQUEST_TIMEOUT,
+                    data={"body_timeout": self.body_timeout},
+                    headers={"Connection": "close"},
+                ) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_size:
-                    raise BodyRejected(PayloadTooLarge())
+                    raise BodyRejected(413, ErrorCode.PAYLOAD_TOO_LARGE)
                 body_done = not message.get("more_body", False)
             return message
 
@@ -205,13 +212,14 @@ class BodySizeLimitMiddleware:
         except BodyRejected as rejected:
             if response_started:
                 raise
-            if isinstance(rejected.error, PayloadTooLarge):
+            if rejected.status_code == 413:
                 await self._too_large(scope, receive, send)
                 return
-            data = {**self._data(), **rejected.error.data}
-            await envelope_response(
-                408, ErrorCode.REQUEST_TIMEOUT, data, headers=rejected.error.headers
-            )(scope, receive, send)
+            data = {**self._data(), **rejected.data}
+            headers = dict(rejected.headers or {})
+            await envelope_response(rejected.status_code, rejected.code, data, headers=headers)(
+                scope, receive, send
+            )
 
     def _data(self) -> dict[str, Any]:
         return {"request_id": request_id_var.get()}
@@ -226,12 +234,16 @@ class BodySizeLimitMiddleware:
 
 
 class UnhandledErrorMiddleware:
-    """Last resort inside CORS: an exception that escaped every handler becomes a 500
-    envelope (so browsers still see CORS headers) and is logged once with the request id.
+    """Last resort inside CORS: an exception that escaped every handler is answered by
+    `handler` (the app's translator: a 500 envelope, logged once with the request id),
+    so browsers still see CORS headers.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, handler: Callable[[Request, Exception], Awaitable[Response]]
+    ) -> None:
         self.app = app
+        self.handler = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -253,11 +265,7 @@ class UnhandledErrorMiddleware:
                 # re-raises after answering, so there is nothing left to do.
                 logger.debug("exception after response started: %s", type(exc).__name__)
                 return
-            from starlette.requests import Request
-
-            from src.exceptions import unhandled_exception_handler
-
-            response = await unhandled_exception_handler(Request(scope), exc)
+            response = await self.handler(Request(scope), exc)
             await response(scope, receive, send)
 
 

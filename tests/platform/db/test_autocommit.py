@@ -7,7 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.config import Settings
-from src.database import create_engine, create_sessionmaker, use_autocommit
+from src.database import use_autocommit
+from src.platform.db.engine import create_engine, create_sessionmaker
 from tests.conftest import require_service
 
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -11,7 +11,7 @@ from sqlalchemy.util import greenlet_spawn
 from sqlalchemy.util.queue import Empty
 
 from src.config import Settings
-from src.database import create_engine
+from src.platform.db.engine import create_engine
 from src.platform.db.pool import FairAsyncQueue
 from tests.conftest import require_service
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.config import Settings
-from src.database import create_engine
+from src.platform.db.engine import create_engine
 from src.platform.db.sqlite_driver import PREFETCH_ROWS, OneTripConnection
 
 pytestmark = pytest.mark.anyio

@@ -13,7 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.config import Settings
-from src.database import create_engine
+from src.platform.db.engine import create_engine
 
 pytestmark = pytest.mark.anyio
 
