@@ -7,8 +7,8 @@ from src.database import DbSession
 from src.exceptions import NotFound
 from src.models import Envelope, envelope
 from src.voice.catalog import service
+from src.voice.catalog.dependencies import CatalogCachesDep, catalog_caches
 from src.voice.catalog.schemas import CatalogIn, CatalogOut, CatalogSaved
-from src.voice.dependencies import CatalogCachesDep, catalog_caches
 
 router = APIRouter()
 

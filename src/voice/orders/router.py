@@ -7,13 +7,9 @@ from fastapi import APIRouter, Query, Request, Response
 from src.auth.dependencies import CurrentClient
 from src.database import DbSession
 from src.models import Envelope, envelope, error_responses
-from src.voice.dependencies import (
-    CatalogCachesDep,
-    CurrentCatalog,
-    IdempotencyKeyHeader,
-    LastSeenCatalog,
-)
+from src.voice.catalog.dependencies import CatalogCachesDep, CurrentCatalog, LastSeenCatalog
 from src.voice.orders import service
+from src.voice.orders.dependencies import IdempotencyKeyHeader
 from src.voice.orders.schemas import ImportRequest, ImportResult, OrderOut, OrderPage, OrderRequest
 from src.voice.speech.intake import audio_from_base64
 

@@ -6,6 +6,7 @@ leaves nothing behind (and releases the Idempotency-Key it claimed).
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,7 @@ from src.voice.catalog.service import CatalogCaches, PreparedCatalog
 from src.voice.exceptions import CatalogMissing, ImportRejected, InvalidCursor
 from src.voice.orders import idempotency, store
 from src.voice.orders.history_csv import Transaction, as_import_orders, catalog_for
+from src.voice.orders.parser import reads_as_order
 from src.voice.orders.schemas import ImportRequest, ImportResult, OrderOut, OrderPage, OrderRequest
 from src.voice.speech.engine import AudioInput
 from src.voice.speech.service import SpeechService, transcribe_for_catalog
@@ -76,8 +78,10 @@ async def take_order(
         if audio is not None:
             if speech is None:
                 raise ServiceUnavailable(data={"checks": {"speech_model": "disabled"}})
+            # An order is heard again, slowed, when no reading reads as one.
+            accept = partial(reads_as_order, index=catalog.index)
             transcript = await transcribe_for_catalog(
-                speech, audio, catalog, db_session, as_order=True
+                speech, audio, catalog, db_session, accept=accept
             )
             text, alternatives, source = transcript.text, transcript.alternatives, "audio"
         else:

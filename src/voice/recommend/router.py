@@ -7,8 +7,9 @@ from fastapi import APIRouter, Request
 from src.auth.dependencies import CurrentClient
 from src.database import DbSession
 from src.models import Envelope, envelope
-from src.voice.dependencies import CurrentCatalog, RecommendCachesDep
+from src.voice.catalog.dependencies import CurrentCatalog
 from src.voice.recommend import service
+from src.voice.recommend.dependencies import RecommendCachesDep
 from src.voice.recommend.schemas import RecommendOut, RecommendRequest
 
 router = APIRouter()

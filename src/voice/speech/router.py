@@ -4,7 +4,8 @@ from fastapi import APIRouter, Request
 
 from src.database import DbSession, release_connection
 from src.models import Envelope, envelope
-from src.voice.dependencies import OptionalCatalog, Speech
+from src.voice.catalog.dependencies import OptionalCatalog
+from src.voice.speech.dependencies import Speech
 from src.voice.speech.intake import SPEECH_REQUEST_BODY, read_speech_request
 from src.voice.speech.schemas import SpeechOut, SpeechSegment
 from src.voice.speech.service import transcribe_for_catalog

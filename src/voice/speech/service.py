@@ -11,7 +11,6 @@ import contextlib
 import logging
 import threading
 import time
-from functools import partial
 
 import anyio
 import anyio.to_thread
@@ -29,7 +28,6 @@ from src.platform.observability.metrics import (
     SPEECH_BUSY,
 )
 from src.voice.catalog.service import PreparedCatalog
-from src.voice.orders.parser import reads_as_order
 from src.voice.speech.engine import (
     AudioInput,
     DecodeOptions,
@@ -189,13 +187,12 @@ async def transcribe_for_catalog(
     catalog: PreparedCatalog | None,
     db_session: AsyncSession,
     *,
-    as_order: bool = False,
+    accept: ReadingCheck | None = None,
 ) -> Transcript:
-    """Transcribe biased toward what the client sells; an order is heard again, slowed,
-    when its best reading does not read as an order against the catalog."""
+    """Transcribe biased toward what the client sells; with `accept`, readings it
+    rejects are heard again, slowed (an order: "reads as an order")."""
     # A decode takes a good part of a second: no database connection held meanwhile.
     await release_connection(db_session)
     # Hot words are fitted once per catalog version (cached by phrase tuple).
     hotwords = speech.hotwords_for(catalog.speech_phrases) if catalog is not None else None
-    accept = partial(reads_as_order, index=catalog.index) if as_order and catalog else None
     return await speech.transcribe(audio, hotwords=hotwords, accept=accept)

@@ -1,21 +1,14 @@
-"""Voice dependencies shared by the sub-domains' routers: the caller's prepared
-catalog, the speech service, the process's caches and the Idempotency-Key header."""
+"""Catalog dependencies: this app's catalog caches and the caller's prepared catalog."""
 
-import re
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from src.auth.dependencies import CurrentClient
 from src.database import DbSession
-from src.exceptions import ServiceUnavailable, UnprocessableEntity, validation_error
 from src.voice.catalog import service as catalog_service
 from src.voice.catalog.service import CatalogCaches, PreparedCatalog
 from src.voice.exceptions import CatalogMissing
-from src.voice.recommend.service import RecommendCaches
-from src.voice.speech.service import SpeechService
-
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 def catalog_caches(request: Request) -> CatalogCaches:
@@ -24,14 +17,7 @@ def catalog_caches(request: Request) -> CatalogCaches:
     return caches
 
 
-def recommend_caches(request: Request) -> RecommendCaches:
-    """This app's recommendation caches (made by the voice lifespan)."""
-    caches: RecommendCaches = request.state.recommend_caches
-    return caches
-
-
 CatalogCachesDep = Annotated[CatalogCaches, Depends(catalog_caches)]
-RecommendCachesDep = Annotated[RecommendCaches, Depends(recommend_caches)]
 
 
 async def _prepared_catalog(
@@ -70,37 +56,6 @@ async def optional_prepared_catalog(
     )
 
 
-def speech_service(request: Request) -> SpeechService:
-    """The process's speech service (created by the voice lifespan)."""
-    speech: SpeechService | None = getattr(request.state, "speech", None)
-    if speech is None:
-        raise ServiceUnavailable(data={"checks": {"speech_model": "disabled"}})
-    return speech
-
-
-async def idempotency_key(
-    key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="Retry-safe key (1-255 printable characters), kept 24 hours",
-        ),
-    ] = None,
-) -> str | None:
-    """The Idempotency-Key header: 1-255 printable ASCII characters, else 422."""
-    if key is not None and not _IDEMPOTENCY_KEY.match(key):
-        raise UnprocessableEntity(
-            errors=[
-                validation_error(
-                    ["header", "Idempotency-Key"], "must be 1-255 printable ASCII characters"
-                )
-            ]
-        )
-    return key
-
-
 CurrentCatalog = Annotated[PreparedCatalog, Depends(valid_prepared_catalog)]
-IdempotencyKeyHeader = Annotated[str | None, Depends(idempotency_key)]
 LastSeenCatalog = Annotated[PreparedCatalog, Depends(last_seen_catalog)]
 OptionalCatalog = Annotated[PreparedCatalog | None, Depends(optional_prepared_catalog)]
-Speech = Annotated[SpeechService, Depends(speech_service)]
