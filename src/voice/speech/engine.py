@@ -9,7 +9,7 @@ generator) and is called from a worker thread.
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +112,14 @@ class SpeechModel:
     def __init__(self, model: Any, options: DecodeOptions) -> None:
         self._model = model
         self.options = options
+        # Fitted once per phrase tuple, i.e. once per catalog version.
+        self._fit_hotwords = lru_cache(maxsize=512)(partial(fit_hotwords, model.hf_tokenizer))
 
     def hotwords_for(self, phrases: tuple[str, ...]) -> str | None:
         """The longest prefix of `phrases` that fits faster-whisper's hot-word budget."""
         if not phrases:
             return None
-        return _fit_hotwords(self._model.hf_tokenizer, phrases)
+        return self._fit_hotwords(phrases)
 
     def transcribe(
         self, audio: AudioInput, hotwords: str | None = None, accept: ReadingCheck | None = None
@@ -238,9 +240,9 @@ def slowed(samples: np.ndarray, factor: float = SECOND_LISTEN_STRETCH) -> np.nda
     return stretched.astype(np.float32)
 
 
-@lru_cache(maxsize=512)
-def _fit_hotwords(tokenizer: Any, phrases: tuple[str, ...]) -> str:
-    # Cached per phrase tuple, i.e. once per catalog version.
+def fit_hotwords(tokenizer: Any, phrases: tuple[str, ...]) -> str:
+    """The phrases, in order, that fit HOTWORD_TOKEN_BUDGET together (skipping any that
+    would overflow it), joined as faster-whisper's `hotwords`."""
     chosen: list[str] = []
     for phrase in phrases:
         candidate = ", ".join([*chosen, phrase])
