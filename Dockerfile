@@ -14,4 +14,4 @@ RUN pip install -e ".[dev]"
 COPY . .
 
 EXPOSE 8000
-CMD ["sh", "-c", "scripts/migrate && uvicorn src.main:app --host 0.0.0.0 --port 8000 --reload"]
+CMD ["sh", "-c", "scripts/migrate && uvicorn src.main:app --host 0.0.0.0 --port 8000 --reload --forwarded-allow-ips \"$(python -m src.config trusted-proxies)\""]

@@ -3,6 +3,8 @@
 import multiprocessing
 import os
 
+from src.config import trusted_proxies
+
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 worker_class = "src.platform.http.server.VoiceUvicornWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
@@ -13,7 +15,9 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = max_requests // 10
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# X-Forwarded-For is believed only from TRUSTED_PROXIES (none by default): uvicorn
+# would otherwise trust loopback and let any local caller pick its own address.
+forwarded_allow_ips = trusted_proxies()
 # Our JSON access log (voice_api.access) replaces gunicorn's.
 accesslog = None
 errorlog = "-"

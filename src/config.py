@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     ACCESS_TOKEN_EXPIRE_SECONDS: int = Field(default=900, ge=30)
     REFRESH_TOKEN_EXPIRE_SECONDS: int = Field(default=30 * 24 * 3600, ge=60)
     JWT_LEEWAY_SECONDS: int = Field(default=10, ge=0, le=300)
+    # A rotated refresh token presented again this soon gets the same new pair back
+    # (a retry of a lost answer); later, or ever after, reuse revokes the family.
+    REFRESH_REUSE_GRACE_SECONDS: int = Field(default=10, ge=0, le=300)
 
     MAX_BODY_SIZE: int = Field(default=26_214_400, ge=1024)
     # Slow clients: a request's headers must arrive within HTTP_HEADER_TIMEOUT seconds
@@ -214,3 +217,24 @@ def load_settings(**overrides: Any) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return load_settings()
+
+
+def trusted_proxies() -> str:
+    """TRUSTED_PROXIES as the servers' `forwarded_allow_ips` ("" trusts no proxy).
+
+    For gunicorn's config and the start scripts; invalid settings trust nobody (the
+    app itself then refuses to start and says why).
+    """
+    try:
+        return ",".join(get_settings().TRUSTED_PROXIES)
+    except SettingsError:
+        return ""
+
+
+if __name__ == "__main__":
+    # `python -m src.config trusted-proxies`: for uvicorn's --forwarded-allow-ips.
+    import sys
+
+    if sys.argv[1:] != ["trusted-proxies"]:
+        raise SystemExit("usage: python -m src.config trusted-proxies")
+    sys.stdout.write(trusted_proxies() + "\n")

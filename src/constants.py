@@ -12,9 +12,15 @@ class Environment(StrEnum):
     PRODUCTION = "PRODUCTION"
 
     @property
-    def is_debug(self) -> bool:
-        """Docs are served and error messages may say more."""
+    def serves_docs(self) -> bool:
+        """The interactive docs and the OpenAPI schema are served (not in PRODUCTION)."""
         return self in (self.LOCAL, self.STAGING, self.TESTING)
+
+    @property
+    def shows_error_details(self) -> bool:
+        """A 500's body may name the exception: only where nobody else is calling.
+        STAGING is deployed, so its details stay in the logs as in PRODUCTION."""
+        return self in (self.LOCAL, self.TESTING)
 
     @property
     def is_testing(self) -> bool:

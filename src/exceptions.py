@@ -260,7 +260,7 @@ async def unhandled_exception_handler(request: Request, exc: Exception) -> Respo
     logger.error("unhandled error", exc_info=exc)
     data = _base_data()
     settings = getattr(request.app.state, "settings", None)
-    if settings is not None and settings.ENVIRONMENT.is_debug:
+    if settings is not None and settings.ENVIRONMENT.shows_error_details:
         data["detail"] = f"{type(exc).__name__}: {exc}"
     return envelope_response(500, ErrorCode.INTERNAL_ERROR, data)
 

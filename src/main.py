@@ -126,14 +126,16 @@ class ServiceApp(FastAPI):
 
 def create_api(settings: Settings) -> FastAPI:
     """The versioned API (mounted at /api/v1) with its docs and error handlers."""
-    debug = settings.ENVIRONMENT.is_debug
+    docs = settings.ENVIRONMENT.serves_docs
     api = ServiceApp(
         title="Voice API",
         version=settings.APP_VERSION,
         summary="Take a merchant's orders by voice: speech or text in, priced orders out.",
         docs_url=None,
-        redoc_url="/docs" if debug else None,
-        openapi_url="/docs/openapi.json" if debug else None,
+        redoc_url="/docs" if docs else None,
+        openapi_url="/docs/openapi.json" if docs else None,
+        # A path with a stray slash is 404, not a redirect built from the Host header.
+        redirect_slashes=False,
         generate_unique_id_function=_operation_id,
         telemetry=NO_OPENTELEMETRY,
     )
@@ -156,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=_lifespan(settings),
         telemetry=NO_OPENTELEMETRY,
+        redirect_slashes=False,
     )
     api = create_api(settings)
     limiter = build_limiter(settings)

@@ -6,7 +6,7 @@ from http import HTTPStatus
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema, model_validator
 from starlette.responses import JSONResponse
 
 
@@ -38,6 +38,42 @@ class ORJSONModel(BaseModel):
     def jsonable(self) -> dict[str, Any]:
         """The model as JSON-ready python values (Decimal -> str, datetime -> ISO)."""
         return self.model_dump(mode="json")
+
+
+def _nul_at(value: Any, path: str) -> str | None:
+    """The path of the first string (or key) under `value` that holds a NUL character."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                return where
+            found = _nul_at(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _nul_at(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+class RequestModel(ORJSONModel):
+    """Base of every request body: no NUL character anywhere in it.
+
+    PostgreSQL cannot store one in text and SQLite would keep it silently, so a NUL
+    is refused up front (422) whatever field it hides in.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        where = _nul_at(data, "")
+        if where is not None:
+            raise ValueError(f"NUL characters are not accepted (in {where or 'the body'})")
+        return data
 
 
 DataT = TypeVar("DataT")

@@ -2,16 +2,17 @@
 
 from pydantic import Field
 
-from src.models import ORJSONModel
+from src.models import ORJSONModel, RequestModel
 
 
-class TokenRequest(ORJSONModel):
+class TokenRequest(RequestModel):
     secret_id: str = Field(max_length=256, examples=["sid_3k9x0c2m4n6p8r1t5v7w9y0a"])
     secret_key: str = Field(max_length=256, examples=["sk_" + "x" * 43])
 
 
-class RefreshRequest(ORJSONModel):
-    refresh_token: str = Field(max_length=256)
+class RefreshRequest(RequestModel):
+    # Long enough for an access token sent by mistake: it gets REFRESH_TOKEN_NOT_VALID.
+    refresh_token: str = Field(max_length=4096)
 
 
 class TokenPair(ORJSONModel):

@@ -1,5 +1,6 @@
 """Secrets, hashing and JWTs: the pure cryptography of the auth domain."""
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -11,6 +12,7 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
 
 from src.auth.constants import (
     ACCESS_TOKEN_TYPE,
@@ -61,6 +63,25 @@ def verify_secret_key(secret_key: str, secret_key_hash: str | None) -> bool:
 def hash_refresh_token(token: str) -> str:
     """Refresh tokens carry 256 random bits: a fast hash is enough to store them."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _replay_key(refresh_token: str) -> bytes:
+    digest = hashlib.sha256(b"voice-api refresh replay\0" + refresh_token.encode()).digest()
+    return base64.urlsafe_b64encode(digest)
+
+
+def seal_pair(pair_json: bytes, refresh_token: str) -> bytes:
+    """`pair_json` encrypted and authenticated (Fernet) under a key derived from the
+    refresh token it replaces: only a holder of that token can open it."""
+    return Fernet(_replay_key(refresh_token)).encrypt(pair_json)
+
+
+def open_pair(sealed: bytes, refresh_token: str) -> bytes | None:
+    """What `seal_pair` sealed for this token, or None if it was not for it."""
+    try:
+        return Fernet(_replay_key(refresh_token)).decrypt(sealed)
+    except InvalidToken:
+        return None
 
 
 def constant_time_equal(left: str, right: str) -> bool:

@@ -224,7 +224,9 @@ async def refresh_tokens(
     refresh_token: str,
     caller_client_id: str | None = None,
 ) -> TokenPair:
-    """Rotate a refresh token. Presenting an already-rotated one revokes its family.
+    """Rotate a refresh token. Presenting an already-rotated one revokes its family,
+    except within REFRESH_REUSE_GRACE_SECONDS of its rotation: a client retrying a
+    refresh whose answer it lost then gets the same new pair again.
 
     `caller_client_id` is the subject of a bearer token sent along, if any: a client
     cannot redeem another client's refresh token.
@@ -237,45 +239,66 @@ async def refresh_tokens(
     if not REFRESH_TOKEN_PATTERN.match(refresh_token):
         raise reject("malformed")
     token_hash = security.hash_refresh_token(refresh_token)
-    result = await db_session.execute(
-        select(RefreshToken).where(RefreshToken.token_hash == token_hash)
-    )
-    stored = result.scalar_one_or_none()
+    stored = await _refresh_token_row(db_session, token_hash)
     if stored is None:
         raise reject("unknown")
     if caller_client_id is not None and caller_client_id != stored.client_id:
         raise reject("other_client")
     if stored.revoked_at is not None:
         raise reject("revoked")
-    if stored.used_at is not None:
-        # Reuse of a rotated token: someone else may hold the family. Kill it all.
-        await _revoke_family(db_session, stored.family_id)
-        await db_session.commit()
-        raise reject("reused")
-    if _aware(stored.expires_at) <= _now():
-        raise reject("expired")
-    client = await db_session.get(ApiClient, stored.client_id)
-    if (
-        client is None
-        or not client.is_active
-        or client.credential_version != stored.credential_version
-    ):
-        raise reject("client_inactive")
-    # Claim the token atomically: of two concurrent refreshes only one rotates it;
-    # the other is a reuse.
-    claimed = await db_session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
-        .values(used_at=_now())
+    if stored.used_at is None:
+        if _aware(stored.expires_at) <= _now():
+            raise reject("expired")
+        client = await db_session.get(ApiClient, stored.client_id)
+        if (
+            client is None
+            or not client.is_active
+            or client.credential_version != stored.credential_version
+        ):
+            raise reject("client_inactive")
+        # Claim the token atomically: of concurrent refreshes only one rotates it; the
+        # others wait for its commit and find it rotated (a retry, below).
+        pair = await _issue_pair(db_session, client, settings, family_id=stored.family_id)
+        claimed = await db_session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
+            .values(
+                used_at=_now(),
+                replacement=security.seal_pair(pair.model_dump_json().encode(), refresh_token),
+            )
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            await db_session.commit()
+            TOKENS_ISSUED.labels(grant="refresh_token").inc()
+            return pair
+        await db_session.rollback()  # the pair issued above is never handed out
+        stored = await _refresh_token_row(db_session, token_hash)
+        if stored is None or stored.used_at is None:
+            raise reject("reused")
+    # Rotated already: a retry within the grace period gets the same pair again.
+    grace = timedelta(seconds=settings.REFRESH_REUSE_GRACE_SECONDS)
+    replayed = (
+        security.open_pair(stored.replacement, refresh_token)
+        if stored.replacement is not None and _aware(stored.used_at) + grace > _now()
+        else None
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        await _revoke_family(db_session, stored.family_id)
-        await db_session.commit()
-        raise reject("reused")
-    pair = await _issue_pair(db_session, client, settings, family_id=stored.family_id)
+    if replayed is not None and stored.revoked_at is None:
+        TOKENS_ISSUED.labels(grant="refresh_token_retry").inc()
+        return TokenPair.model_validate_json(replayed)
+    # Reuse of a rotated token: someone else may hold the family. Kill it all.
+    await _revoke_family(db_session, stored.family_id)
     await db_session.commit()
-    TOKENS_ISSUED.labels(grant="refresh_token").inc()
-    return pair
+    raise reject("reused")
+
+
+async def _refresh_token_row(db_session: AsyncSession, token_hash: str) -> RefreshToken | None:
+    # Read afresh every time: a concurrent rotation may have changed the row since.
+    result = await db_session.execute(
+        select(RefreshToken)
+        .where(RefreshToken.token_hash == token_hash)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
 
 
 async def revoke_refresh_token(*, db_session: AsyncSession, refresh_token: str) -> None:

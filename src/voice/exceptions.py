@@ -31,6 +31,15 @@ class OrderNotFound(NotFound):
     pass
 
 
+class AmountTooLarge(UnprocessableEntity):
+    """An order whose total passes what an amount can hold (422)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            errors=[{"loc": ["body"], "msg": "the order's total is too large", "type": "too_large"}]
+        )
+
+
 class InvalidCursor(UnprocessableEntity):
     """A page cursor that is not one of ours (422)."""
 

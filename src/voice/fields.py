@@ -1,11 +1,11 @@
 """Field types shared by the voice sub-domains' request bodies: money, names, codes, ids."""
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 
 def _decimal_string(value: Any) -> Any:
@@ -15,9 +15,12 @@ def _decimal_string(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("money must be a decimal string")
     if isinstance(value, int):
+        if abs(value) >= 10**12:
+            raise ValueError("money must have at most 12 digits before the point")
         return Decimal(value)
     if isinstance(value, str):
-        if not re.fullmatch(r"\s*-?\d{1,12}(\.\d{1,4})?\s*", value):
+        # ASCII digits only: \d would also take Arabic-Indic or full-width digits.
+        if not re.fullmatch(r"\s*-?[0-9]{1,12}(\.[0-9]{1,4})?\s*", value):
             raise ValueError('money must be a decimal string such as "3.50"')
         try:
             return Decimal(value.strip())
@@ -36,7 +39,16 @@ def _iso_only(value: Any) -> Any:
     return value
 
 
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+def _storable(value: datetime) -> datetime:
+    # Kept in UTC: an offset may carry a date past year 9999 ("9999-12-31T23:59-14:00").
+    try:
+        value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValueError("date-time out of range") from None
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_storable)]
 
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

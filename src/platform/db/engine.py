@@ -61,6 +61,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             url,
             async_creator=one_trip_creator(url, timeout=5),
             pool_reset_on_return=None,
+            hide_parameters=True,
             **pool,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
@@ -82,6 +83,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         url,
         poolclass=FairAsyncQueuePool,
         pool_recycle=1800,
+        # Bound values (order text, customer ids) stay out of error messages and logs.
+        hide_parameters=True,
         pool_size=settings.DATABASE_POOL_SIZE,
         max_overflow=settings.DATABASE_MAX_OVERFLOW,
         pool_timeout=settings.DATABASE_POOL_TIMEOUT,

@@ -141,7 +141,9 @@ class RequestContextMiddleware:
 
 class BodySizeLimitMiddleware:
     """413 PAYLOAD_TOO_LARGE once the declared or streamed body passes the limit, and
-    408 REQUEST_TIMEOUT when the body takes longer than `body_timeout` to arrive.
+    408 REQUEST_TIMEOUT when the body takes longer than `body_timeout` to arrive;
+    before that, 422 for a NUL character in the path or query string (the body's
+    are refused by the request models).
 
     A declared Content-Length over the limit is refused before reading a byte; a
     chunked body is counted as it streams, so nothing large is ever buffered.
@@ -157,6 +159,16 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
 
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            # PostgreSQL cannot store a NUL in text; refused before any route sees it.
+            data = {
+                **self._data(),
+                "errors": [
+                    {"loc": ["url"], "msg": "NUL characters are not accepted", "type": "nul"}
+                ],
+            }
+            await envelope_response(422, ErrorCode.VALIDATION_ERROR, data)(scope, receive, send)
+            return
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.isdigit():

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from src.models import Money, ORJSONModel
+from src.models import Money, ORJSONModel, RequestModel
 from src.voice.fields import Alias, Code, MoneyIn, Name
 from src.voice.money import currency_exponent
 
@@ -35,7 +35,7 @@ class CatalogModifierIn(ORJSONModel):
     )
 
 
-class CatalogIn(ORJSONModel):
+class CatalogIn(RequestModel):
     """A whole catalog; PUT replaces the previous one atomically."""
 
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from src.models import Money, ORJSONModel, UTCDateTime
+from src.models import Money, ORJSONModel, RequestModel, UTCDateTime
 from src.voice.fields import Code, CustomerId, IsoDateTime
 from src.voice.speech.schemas import AudioFields
 
@@ -65,7 +65,7 @@ class ImportOrderIn(ORJSONModel):
     items: list[ImportLineIn] = Field(min_length=1, max_length=200)
 
 
-class ImportRequest(ORJSONModel):
+class ImportRequest(RequestModel):
     orders: list[ImportOrderIn] = Field(min_length=1, max_length=10_000)
 
 

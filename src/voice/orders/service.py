@@ -81,7 +81,7 @@ async def take_order(
             # An order is heard again, slowed, when no reading reads as one.
             accept = partial(reads_as_order, index=catalog.index)
             transcript = await transcribe_for_catalog(
-                speech, audio, catalog, db_session, accept=accept
+                speech, audio, catalog, db_session, client=client_id, accept=accept
             )
             text, alternatives, source = transcript.text, transcript.alternatives, "audio"
         else:

@@ -30,12 +30,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from src.platform.observability.metrics import ORDER_LINES, ORDERS_PARSED, UNMATCHED_SPANS
 from src.voice.catalog.models import Catalog
 from src.voice.catalog.service import PreparedCatalog, price_of
-from src.voice.exceptions import OrderNotFound
+from src.voice.exceptions import AmountTooLarge, OrderNotFound
 from src.voice.money import from_minor
 from src.voice.orders.models import Order, OrderLine
 from src.voice.orders.parser import ParseResult, choose_reading, parse_order
 from src.voice.orders.schemas import ImportRequest, OrderLineOut, OrderOut, OrderPage
 from src.voice.recommend.counters import Basket, BasketLine, forget_queued, record_baskets
+
+# Amounts are stored as 64-bit integers of minor units.
+MAX_MINOR_UNITS = 2**63 - 1
 
 
 def new_order_id() -> str:
@@ -120,6 +123,9 @@ def build_order(
                 confidence=line.confidence,
             )
         )
+    total_minor = sum(line.line_total_minor for line in lines)
+    if total_minor > MAX_MINOR_UNITS:
+        raise AmountTooLarge()
     return PricedOrder(
         id=new_order_id(),
         client_id=client_id,
@@ -128,7 +134,7 @@ def build_order(
         transcript=transcript,
         unmatched=list(result.unmatched),
         currency=prepared.currency,
-        total_minor=sum(line.line_total_minor for line in lines),
+        total_minor=total_minor,
         created_at=datetime.now(UTC),
         lines=lines,
     )
@@ -343,6 +349,8 @@ async def import_orders(
             modifiers = sorted(set(line.modifiers))
             unit = price_of(prepared, line.sku, modifiers)
             total += unit * line.quantity
+            if total > MAX_MINOR_UNITS:
+                raise AmountTooLarge()
             line_rows.append(
                 {
                     "order_id": order_id,

@@ -4,12 +4,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from src.models import ORJSONModel
+from src.models import ORJSONModel, RequestModel
 from src.voice.fields import Code, CustomerId, IsoDateTime
 from src.voice.orders.schemas import ImportLineIn
 
 
-class RecommendRequest(ORJSONModel):
+class RecommendRequest(RequestModel):
     customer_id: CustomerId | None = None
     items: list[Code] = Field(default_factory=list, max_length=100)
     limit: int = Field(default=5, ge=1, le=50)

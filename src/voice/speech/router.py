@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, Request
 
+from src.auth.dependencies import CurrentClient
 from src.database import DbSession, release_connection
 from src.models import Envelope, envelope
 from src.voice.catalog.dependencies import OptionalCatalog
@@ -24,12 +25,18 @@ router = APIRouter()
     },
 )
 async def speech_to_text(
-    request: Request, speech: Speech, catalog: OptionalCatalog, db_session: DbSession
+    request: Request,
+    client: CurrentClient,
+    speech: Speech,
+    catalog: OptionalCatalog,
+    db_session: DbSession,
 ) -> Envelope[SpeechOut]:
     """JSON `{"audio": "<base64>", ...}` or multipart with a `file` part."""
     await release_connection(db_session)  # before reading a body that may arrive slowly
     audio = await read_speech_request(request)
-    transcript = await transcribe_for_catalog(speech, audio, catalog, db_session)
+    transcript = await transcribe_for_catalog(
+        speech, audio, catalog, db_session, client=client.client_id
+    )
     return envelope(
         SpeechOut(
             text=transcript.text,

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from src.models import ORJSONModel
+from src.models import ORJSONModel, RequestModel
 
 AudioEncoding = Literal["wav", "flac", "ogg", "mp3", "webm", "m4a", "pcm_s16le", "pcm_f32le"]
 
@@ -12,7 +12,7 @@ AudioEncoding = Literal["wav", "flac", "ogg", "mp3", "webm", "m4a", "pcm_s16le",
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 
 
-class AudioOptions(ORJSONModel):
+class AudioOptions(RequestModel):
     """How to read the audio: also the form fields next to a multipart `file`."""
 
     hertz: int | None = Field(

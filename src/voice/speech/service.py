@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 
-import anyio
 import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +37,7 @@ from src.voice.speech.engine import (
     bundled_model_path,
     load_model,
 )
+from src.voice.speech.slots import FairSlots, SlotsBusy
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class SpeechService:
         self._error: str | None = None
         self._loaded = threading.Event()
         self._loader: threading.Thread | None = None
-        self._slots = anyio.CapacityLimiter(settings.ASR_MAX_CONCURRENCY)
+        self.slots = FairSlots(settings.ASR_MAX_CONCURRENCY)
 
     @property
     def ready(self) -> bool:
@@ -149,13 +149,16 @@ class SpeechService:
         self,
         audio: AudioInput,
         *,
+        client: str,
         hotwords: str | None = None,
         accept: ReadingCheck | None = None,
     ) -> Transcript:
-        """Transcribe off the event loop in one of the decode slots.
+        """Transcribe off the event loop in one of the decode slots, shared fairly
+        between clients (`slots.FairSlots`).
 
         Raises ServiceUnavailable while the model loads, ServiceBusy when no slot came
-        free within ASR_QUEUE_TIMEOUT, AudioInvalid/AudioUnsupported for bad audio.
+        free for `client` within ASR_QUEUE_TIMEOUT, AudioInvalid/AudioUnsupported for
+        bad audio.
         """
         model = self._model
         if model is None:
@@ -163,16 +166,16 @@ class SpeechService:
             raise ServiceUnavailable(
                 data={"checks": {"speech_model": self.state}}, headers={"Retry-After": "5"}
             )
-        with anyio.move_on_after(self.settings.ASR_QUEUE_TIMEOUT) as waiting:
-            await self._slots.acquire()
-        if waiting.cancelled_caught:
+        try:
+            await self.slots.acquire(client, self.settings.ASR_QUEUE_TIMEOUT)
+        except SlotsBusy:
             SPEECH_BUSY.inc()
-            raise ServiceBusy(headers={"Retry-After": "1"})
+            raise ServiceBusy(headers={"Retry-After": "1"}) from None
         try:
             # Not abandoned on cancellation: the slot stays held until the thread ends.
             transcript = await anyio.to_thread.run_sync(model.transcribe, audio, hotwords, accept)
         finally:
-            self._slots.release()
+            self.slots.release(client)
         AUDIO_SECONDS.inc(transcript.duration)
         DECODE_SECONDS.observe(transcript.decode_seconds)
         REAL_TIME_FACTOR.observe(transcript.decode_seconds / max(transcript.duration, 1e-3))
@@ -187,6 +190,7 @@ async def transcribe_for_catalog(
     catalog: PreparedCatalog | None,
     db_session: AsyncSession,
     *,
+    client: str,
     accept: ReadingCheck | None = None,
 ) -> Transcript:
     """Transcribe biased toward what the client sells; with `accept`, readings it
@@ -195,4 +199,4 @@ async def transcribe_for_catalog(
     await release_connection(db_session)
     # Hot words are fitted once per catalog version (cached by phrase tuple).
     hotwords = speech.hotwords_for(catalog.speech_phrases) if catalog is not None else None
-    return await speech.transcribe(audio, hotwords=hotwords, accept=accept)
+    return await speech.transcribe(audio, client=client, hotwords=hotwords, accept=accept)

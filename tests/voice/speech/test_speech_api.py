@@ -193,16 +193,15 @@ async def test_speech_needs_a_token(client: httpx.AsyncClient) -> None:
 async def test_full_queue_is_503_service_busy(
     lifespan: RunningApp, client: httpx.AsyncClient, merchant: dict[str, Any]
 ) -> None:
-    engine = lifespan.state["speech"]
-    holder = object()
-    # ASR_MAX_CONCURRENCY is 1: take the only slot as a long decode would.
-    await engine._slots.acquire_on_behalf_of(holder)
+    speech = lifespan.state["speech"]
+    # ASR_MAX_CONCURRENCY is 1: another client takes the only slot as a long decode would.
+    await speech.slots.acquire("another client", timeout=1)
     try:
         response = await client.post(
             SPEECH, json={"audio": b64(clip("cafe-002"))}, headers=merchant["headers"]
         )
     finally:
-        engine._slots.release_on_behalf_of(holder)
+        speech.slots.release("another client")
     assert_envelope_error(response, 503, "SERVICE_BUSY")
     assert response.headers["retry-after"] == "1"
 
@@ -214,7 +213,7 @@ async def test_event_loop_answers_while_speech_decodes(
     speech = asyncio.create_task(
         client.post(SPEECH, json={"audio": b64(clip("fastfood-103"))}, headers=merchant["headers"])
     )
-    while engine._slots.borrowed_tokens == 0 and not speech.done():
+    while engine.slots.in_use == 0 and not speech.done():
         await asyncio.sleep(0.005)
     answered = 0
     while not speech.done():
@@ -242,7 +241,7 @@ async def test_a_reading_that_is_not_an_order_is_heard_again_slower(
         return False
 
     before = second_listens()
-    heard = await engine.transcribe(AudioInput(clip("cafe-022")), accept=reject)
+    heard = await engine.transcribe(AudioInput(clip("cafe-022")), client="test", accept=reject)
     assert second_listens() == before + 1
     assert len(asked) == 1  # asked about the first listen only
     # The first listen's readings stay first and in order; the slower one's follow.
@@ -251,7 +250,7 @@ async def test_a_reading_that_is_not_an_order_is_heard_again_slower(
     original = decode_audio(clip("cafe-022"), encoding=None, hertz=None, max_seconds=60)
     assert heard.duration == pytest.approx(original.duration, abs=0.01)  # as sent, not slowed
 
-    await engine.transcribe(AudioInput(clip("cafe-022")), accept=lambda readings: True)
+    await engine.transcribe(AudioInput(clip("cafe-022")), client="test", accept=lambda _: True)
     assert second_listens() == before + 1
 
 
