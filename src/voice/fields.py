@@ -51,7 +51,21 @@ def _storable(value: datetime) -> datetime:
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_storable)]
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Words in one catalog name or alias: matching windows grow with the longest phrase.
+MAX_PHRASE_WORDS = 10
+
+
+def _few_words(value: str) -> str:
+    if len(value.split()) > MAX_PHRASE_WORDS:
+        raise ValueError(f"at most {MAX_PHRASE_WORDS} words")
+    return value
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_few_words),
+]
 
 
 Code = Annotated[
@@ -59,7 +73,11 @@ Code = Annotated[
 ]
 
 
-Alias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Alias = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_few_words),
+]
 
 
 CustomerId = Annotated[

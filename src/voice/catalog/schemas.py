@@ -13,6 +13,8 @@ MAX_CATALOG_ITEMS = 5000
 
 
 MAX_CATALOG_MODIFIERS = 500
+# Names and aliases together: each is a phrase the parser matches against.
+MAX_CATALOG_PHRASES = 20_000
 
 
 class CatalogItemIn(ORJSONModel):
@@ -55,6 +57,13 @@ class CatalogIn(RequestModel):
                 for n, m in enumerate(self.modifiers)
             ),
         ]
+        phrases = sum(1 + len(item.aliases) for item in self.items) + sum(
+            1 + len(modifier.aliases) for modifier in self.modifiers
+        )
+        if phrases > MAX_CATALOG_PHRASES:
+            problems.append(
+                f"{phrases} names and aliases: a catalog may hold at most {MAX_CATALOG_PHRASES}"
+            )
         seen: set[str] = set()
         for where, identity, price in entries:
             if identity in seen:

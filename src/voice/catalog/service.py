@@ -3,9 +3,10 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, delete, select
+import anyio.to_thread
+from sqlalchemy import Row, Table, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.database import dialect_insert
@@ -165,16 +166,32 @@ async def get_catalog_header(*, db_session: AsyncSession, client_id: str) -> Cat
 
 async def _load_rows(
     db_session: AsyncSession, client_id: str
-) -> tuple[list[CatalogItem], list[CatalogModifier]]:
+) -> tuple[list[Row[Any]], list[Row[Any]]]:
+    # Plain rows, not ORM objects: a big catalog loads several times faster, and the
+    # event loop serves every tenant meanwhile.
     items = await db_session.execute(
-        select(CatalogItem).where(CatalogItem.client_id == client_id).order_by(CatalogItem.position)
+        select(
+            CatalogItem.sku,
+            CatalogItem.name,
+            CatalogItem.aliases,
+            CatalogItem.price_minor,
+            CatalogItem.category,
+        )
+        .where(CatalogItem.client_id == client_id)
+        .order_by(CatalogItem.position)
     )
     modifiers = await db_session.execute(
-        select(CatalogModifier)
+        select(
+            CatalogModifier.code,
+            CatalogModifier.name,
+            CatalogModifier.aliases,
+            CatalogModifier.price_minor,
+            CatalogModifier.group,
+        )
         .where(CatalogModifier.client_id == client_id)
         .order_by(CatalogModifier.position)
     )
-    return list(items.scalars()), list(modifiers.scalars())
+    return list(items), list(modifiers)
 
 
 async def read_catalog_body(
@@ -265,7 +282,7 @@ async def get_prepared_catalog(
     prepared = PreparedCatalog(
         version=header.version,
         currency=header.currency,
-        index=CatalogIndex.build(
+        index=await build_index(
             [(i.sku, i.name, list(i.aliases)) for i in items],
             [(m.code, m.name, list(m.aliases), m.group) for m in modifiers],
         ),
@@ -277,6 +294,21 @@ async def get_prepared_catalog(
     caches.prepared.put((client_id, prepared.version), prepared)
     caches.versions.put(client_id, prepared.version, prepared.currency)
     return prepared
+
+
+# Catalogs with more entries than this are indexed in a worker thread: a big one
+# takes a good part of a second, and the event loop serves every tenant meanwhile.
+INDEX_INLINE_ENTRIES = 300
+
+
+async def build_index(
+    items: list[tuple[str, str, list[str]]],
+    modifiers: list[tuple[str, str, list[str], str | None]],
+) -> CatalogIndex:
+    """`CatalogIndex.build`, off the event loop for a big catalog."""
+    if len(items) + len(modifiers) <= INDEX_INLINE_ENTRIES:
+        return CatalogIndex.build(items, modifiers)
+    return await anyio.to_thread.run_sync(CatalogIndex.build, items, modifiers)
 
 
 def speech_phrases(item_names: list[str], modifier_names: list[str]) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ line, an item closes it, later modifiers attach to the last line, corrections
 rewrite it, and anything naming nothing in the catalog goes to `unmatched`.
 """
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -39,6 +40,12 @@ _TENS = {
     "eighty": 80, "ninety": 90,
 }  # fmt: skip
 MAX_QUANTITY = 999
+# Phrase comparisons one utterance may spend on spelling- and sound-tolerant lookups.
+# An honest order needs a few thousand; an utterance of hundreds of unknown words
+# against a catalog of thousands of long names would need hundreds of millions.
+# Past the budget, words that match no phrase exactly stay unmatched.
+FUZZY_COMPARISON_BUDGET = 3_000_000
+YIELD_FROM_LOOKUP_COST = 100_000
 
 # Multi-word expressions, longest first where they share a start.
 _QUANTITY_PHRASES: tuple[tuple[tuple[str, ...], int], ...] = (
@@ -219,6 +226,21 @@ class _Lexer:
         self.word_keys = [self.keys[k] for k in self.word_tokens]
         self.word_texts = [self.words[k] for k in self.word_tokens]
         self.word_at = {k: w for w, k in enumerate(self.word_tokens)}
+        # What one spelling- or sound-tolerant lookup costs: windows x phrases.
+        self.lookup_cost = (index.max_length + 3) * max(1, len(index.phrases))
+        self.lookups_left = FUZZY_COMPARISON_BUDGET // self.lookup_cost
+
+    def _can_look_up(self) -> bool:
+        """Whether the fuzzy budget allows one more lookup (and spends it)."""
+        if self.lookups_left <= 0:
+            return False
+        self.lookups_left -= 1
+        if self.lookup_cost > YIELD_FROM_LOOKUP_COST:
+            # A big parse runs in a worker thread (orders.service); between its lookups
+            # the event loop, waiting for the GIL, gets it at once, not after a switch
+            # interval for each of its steps.
+            time.sleep(0)
+        return True
 
     def span(self, i: int, n: int) -> tuple[int, int]:
         return self.tokens[i].start, self.tokens[i + n - 1].end
@@ -375,10 +397,10 @@ class _Lexer:
                 continue
             fuzzy = (
                 self.index.fuzzy(self.keys, i, cutoff=self.fuzzy_cutoff)
-                if len(word) >= self.fuzzy_min_word and not word.isdigit()
+                if len(word) >= self.fuzzy_min_word and not word.isdigit() and self._can_look_up()
                 else None
             )
-            if fuzzy is None and self.spoken and not word.isdigit():
+            if fuzzy is None and self.spoken and not word.isdigit() and self._can_look_up():
                 fuzzy = self._sounds_like(i)
             if fuzzy is not None:
                 plural = self.tokens[i + fuzzy.length - 1].is_plural

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
+import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.config import Settings
@@ -88,7 +89,7 @@ async def take_order(
             assert request.text is not None
             text, alternatives, source = request.text, (), "text"
         for _ in range(ORDER_ATTEMPTS):
-            order = store.build_order(
+            order = await _build_order(
                 client_id=client_id,
                 customer_id=request.customer_id,
                 transcript=text,
@@ -131,6 +132,36 @@ async def take_order(
     return OrderTaken(201, body)
 
 
+# Utterances whose words times the catalog's phrases pass this are parsed in a worker
+# thread: parsing is bounded (parser.FUZZY_COMPARISON_BUDGET) but can take a good part
+# of a second against a big catalog, and the event loop serves every tenant meanwhile.
+PARSE_INLINE_WORK = 50_000
+
+
+async def _build_order(
+    *,
+    client_id: str,
+    customer_id: str | None,
+    transcript: str,
+    source: str,
+    prepared: PreparedCatalog,
+    alternatives: Sequence[str],
+) -> store.PricedOrder:
+    build = partial(
+        store.build_order,
+        client_id=client_id,
+        customer_id=customer_id,
+        transcript=transcript,
+        source=source,
+        prepared=prepared,
+        alternatives=alternatives,
+    )
+    words = sum(len(reading.split()) for reading in (transcript, *alternatives))
+    if words * len(prepared.index.phrases) <= PARSE_INLINE_WORK:
+        return build()
+    return await anyio.to_thread.run_sync(build)
+
+
 async def read_order(*, db_session: AsyncSession, client_id: str, order_id: str) -> OrderOut:
     """The client's order; another client's order is NOT_FOUND like a missing one."""
     order = await store.get_order(db_session=db_session, client_id=client_id, order_id=order_id)
@@ -167,14 +198,20 @@ async def import_history(
 
     Raises ImportRejected listing every unknown SKU or modifier; nothing is stored then.
     """
+    # Checking and pricing 10,000 orders takes a while: off the event loop.
+    rows = await anyio.to_thread.run_sync(_checked_import_rows, request, catalog, client_id)
+    imported = await store.insert_import(db_session, client_id, rows)
+    await db_session.commit()
+    return ImportResult(imported=imported)
+
+
+def _checked_import_rows(
+    request: ImportRequest, catalog: PreparedCatalog, client_id: str
+) -> store.ImportRows:
     problems = store.import_problems(request, catalog)
     if problems:
         raise ImportRejected(problems[: store.MAX_IMPORT_PROBLEMS])
-    imported = await store.import_orders(
-        db_session=db_session, client_id=client_id, request=request, prepared=catalog
-    )
-    await db_session.commit()
-    return ImportResult(imported=imported)
+    return store.import_rows(request, catalog, client_id)
 
 
 # Orders converted and inserted per batch: a POS export can hold years of sales.

@@ -332,13 +332,18 @@ def import_problems(request: ImportRequest, prepared: PreparedCatalog) -> list[I
     return problems
 
 
-async def import_orders(
-    *, db_session: AsyncSession, client_id: str, request: ImportRequest, prepared: PreparedCatalog
-) -> int:
-    """Store past orders priced at today's catalog and count them (caller commits)."""
-    order_rows: list[dict[str, Any]] = []
-    line_rows: list[dict[str, Any]] = []
-    baskets: list[Basket] = []
+@dataclass(slots=True)
+class ImportRows:
+    """An import's rows, priced at the catalog, ready to insert."""
+
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    baskets: list[Basket] = field(default_factory=list)
+
+
+def import_rows(request: ImportRequest, prepared: PreparedCatalog, client_id: str) -> ImportRows:
+    """Price past orders at today's catalog into rows (pure; CPU-bound for big imports)."""
+    rows = ImportRows()
     for incoming in request.orders:
         order_id = new_order_id()
         created = incoming.created_at
@@ -351,7 +356,7 @@ async def import_orders(
             total += unit * line.quantity
             if total > MAX_MINOR_UNITS:
                 raise AmountTooLarge()
-            line_rows.append(
+            rows.lines.append(
                 {
                     "order_id": order_id,
                     "position": position,
@@ -365,7 +370,7 @@ async def import_orders(
                     "confidence": None,
                 }
             )
-        order_rows.append(
+        rows.orders.append(
             {
                 "id": order_id,
                 "client_id": client_id,
@@ -378,7 +383,7 @@ async def import_orders(
                 "created_at": created,
             }
         )
-        baskets.append(
+        rows.baskets.append(
             Basket(
                 customer_id=incoming.customer_id,
                 created_at=created,
@@ -388,11 +393,23 @@ async def import_orders(
                 ),
             )
         )
-    for start in range(0, len(order_rows), 1000):
-        await db_session.execute(insert(Order), order_rows[start : start + 1000])
-    for start in range(0, len(line_rows), 1000):
-        await db_session.execute(insert(OrderLine), line_rows[start : start + 1000])
+    return rows
+
+
+async def insert_import(db_session: AsyncSession, client_id: str, rows: ImportRows) -> int:
+    """Store an import's rows and count them for recommendations (caller commits)."""
+    for start in range(0, len(rows.orders), 1000):
+        await db_session.execute(insert(Order), rows.orders[start : start + 1000])
+    for start in range(0, len(rows.lines), 1000):
+        await db_session.execute(insert(OrderLine), rows.lines[start : start + 1000])
     # Counted here and now, so the trigger's queue entries for them go.
-    await record_baskets(db_session=db_session, client_id=client_id, baskets=baskets)
-    await forget_queued(db_session, [row["id"] for row in order_rows])
-    return len(order_rows)
+    await record_baskets(db_session=db_session, client_id=client_id, baskets=rows.baskets)
+    await forget_queued(db_session, [row["id"] for row in rows.orders])
+    return len(rows.orders)
+
+
+async def import_orders(
+    *, db_session: AsyncSession, client_id: str, request: ImportRequest, prepared: PreparedCatalog
+) -> int:
+    """Store past orders priced at today's catalog and count them (caller commits)."""
+    return await insert_import(db_session, client_id, import_rows(request, prepared, client_id))
