@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     # A rotated refresh token presented again this soon gets the same new pair back
     # (a retry of a lost answer); later, or ever after, reuse revokes the family.
     REFRESH_REUSE_GRACE_SECONDS: int = Field(default=10, ge=0, le=300)
+    # argon2 verifications at once per process: each takes 64 MiB for ~0.1 s, so a
+    # burst of guesses waits its turn instead of growing the worker by 64 MiB a guess.
+    AUTH_HASHING_CONCURRENCY: int = Field(default=2, ge=1, le=32)
 
     MAX_BODY_SIZE: int = Field(default=26_214_400, ge=1024)
     # Slow clients: a request's headers must arrive within HTTP_HEADER_TIMEOUT seconds

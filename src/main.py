@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from fastapi.routing import APIRoute
@@ -76,6 +77,9 @@ def _lifespan(settings: Settings) -> Any:
                         "engine": engine,
                         "sessionmaker": sessionmaker,
                         "auth_caches": AuthCaches(),
+                        "password_hashing": anyio.CapacityLimiter(
+                            settings.AUTH_HASHING_CONCURRENCY
+                        ),
                         **voice_state,
                     }
                 finally:

@@ -43,6 +43,7 @@ async def issue_token(
         settings=request.app.state.settings,
         secret_id=body.secret_id,
         secret_key=body.secret_key,
+        hashing=getattr(request.state, "password_hashing", None),
     )
     _no_store(response)
     return envelope(pair)

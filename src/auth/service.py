@@ -31,6 +31,7 @@ from src.auth.exceptions import (
 from src.auth.models import ApiClient, RefreshToken
 from src.auth.schemas import ClientCredentials, TokenPair
 from src.config import Settings
+from src.database import release_connection
 from src.platform.cache import Cache
 from src.platform.observability.metrics import AUTH_FAILURES, TOKENS_ISSUED
 
@@ -186,9 +187,17 @@ async def _issue_pair(
 
 
 async def issue_tokens(
-    *, db_session: AsyncSession, settings: Settings, secret_id: str, secret_key: str
+    *,
+    db_session: AsyncSession,
+    settings: Settings,
+    secret_id: str,
+    secret_key: str,
+    hashing: anyio.CapacityLimiter | None = None,
 ) -> TokenPair:
-    """Exchange API credentials for an access token and a new refresh-token family."""
+    """Exchange API credentials for an access token and a new refresh-token family.
+
+    The argon2 check runs in a worker thread, at most `hashing`'s capacity at once.
+    """
     if not SECRET_ID_PATTERN.match(secret_id):
         AUTH_FAILURES.labels(endpoint="token", reason="secret_id_malformed").inc()
         raise SecretIdInvalid()
@@ -198,7 +207,11 @@ async def issue_tokens(
     client = await get_client_by_secret_id(db_session=db_session, secret_id=secret_id)
     # Always one argon2 verification, known id or not: the timing tells nothing.
     stored_hash = client.secret_key_hash if client else None
-    valid = await anyio.to_thread.run_sync(security.verify_secret_key, secret_key, stored_hash)
+    # No connection is held while the check waits its turn and runs.
+    await release_connection(db_session)
+    valid = await anyio.to_thread.run_sync(
+        security.verify_secret_key, secret_key, stored_hash, limiter=hashing
+    )
     if client is None or not valid or not client.is_active:
         reason = "unknown_client" if client is None else "wrong_key" if not valid else "disabled"
         AUTH_FAILURES.labels(endpoint="token", reason=reason).inc()

@@ -6,9 +6,8 @@ reads a few of their rows by primary-key prefix and never scans the order histor
 
 Why a queue: every order of a merchant adds to the same rows (its basket total, its
 best sellers' counts). Upserted in the order's own transaction, those rows stay
-locked until its commit and the merchant's orders wait for one another: 16 concurrent
-orders on PostgreSQL ran at 176/s with a p99 of 373 ms, against 341/s and 86 ms
-without the counters. So an order's id only goes into `rec_pending_orders`, put there
+locked until its commit and the merchant's orders wait for one another (figures in
+docs/OPERATIONS.md). So an order's id only goes into `rec_pending_orders`, put there
 by a trigger on `orders` in the order's own transaction (migration 0004; nothing is
 lost if the process dies after the commit), and
 `fold_queued` claims queued orders in batches with a `DELETE ... RETURNING` (two
@@ -254,9 +253,9 @@ async def _add(
 
 @lru_cache(maxsize=32)
 def _upsert_statement(dialect: str, model: Any, counter: str, latest: str | None) -> Any:
-    # On the Core Table, not the ORM class: the session runs an ORM-entity insert with
-    # many rows through its bulk-insert machinery, about 0.8 ms of an order's ~8 ms.
-    # (ON CONFLICT statements get no compiled-cache key either way: ~0.1 ms each.)
+    # On the Core Table, not the ORM class: the session would run an ORM-entity insert
+    # of many rows through its slower bulk-insert machinery. Cached per shape: ON
+    # CONFLICT statements get no compiled-cache key.
     insert = insert_of(dialect)
     return _add_on_conflict(insert(model.__table__), model.__table__, counter, latest)
 
