@@ -7,8 +7,6 @@ request meanwhile is answered as usual.
 """
 
 import asyncio
-import random
-import string
 import time
 from typing import Any
 
@@ -18,34 +16,10 @@ import pytest
 from src.voice.catalog.index import CatalogIndex
 from src.voice.orders import parser
 from src.voice.orders.parser import parse_order
+from tests.bench.parser_bench import hostile_catalog, unknown_words
 from tests.conftest import RunningApp, assert_envelope_error, create_api_client, token_for
 
 pytestmark = pytest.mark.anyio
-
-
-def _word(rng: random.Random) -> str:
-    return "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 9)))
-
-
-def hostile_catalog(seed: int = 7) -> dict[str, Any]:
-    rng = random.Random(seed)
-    return {
-        "currency": "USD",
-        "items": [
-            {
-                "sku": f"SKU{n}",
-                "name": " ".join(_word(rng) for _ in range(10)),
-                "aliases": [" ".join(_word(rng) for _ in range(10)) for _ in range(3)],
-                "price": "1.00",
-            }
-            for n in range(5000)
-        ],
-    }
-
-
-def unknown_words(seed: int = 8) -> str:
-    rng = random.Random(seed)
-    return " ".join(_word(rng) for _ in range(400))[:2000]
 
 
 def test_the_parse_spends_no_more_than_its_budget() -> None:
