@@ -96,7 +96,8 @@ async def test_a_hostile_tenant_does_not_delay_another(
         f"tenant's GET /catalog meanwhile took at most {worst[0] * 1000:.0f} ms during the "
         f"build and {worst[1] * 1000:.0f} ms during the parse ({usual * 1000:.0f} ms alone)"
     )
-    # Both run in a worker thread; the build's Python holds the GIL for its switch
-    # intervals, so the other tenant may wait a few of them.
+    # Both run in a worker thread that hands the GIL back now and then. Loading the
+    # catalog's 20,000 rows before the build is the event loop's own work (seen: up
+    # to ~80 ms more than alone), hence the wider bound for the first order.
     assert worst[1] < usual + 0.1
-    assert worst[0] < usual + 0.25
+    assert worst[0] < usual + 0.15

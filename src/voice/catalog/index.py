@@ -1,5 +1,6 @@
 """`CatalogIndex`: a catalog prepared for parsing, built once per catalog version."""
 
+import time
 from dataclasses import dataclass, field
 
 import jellyfish
@@ -83,7 +84,11 @@ class CatalogIndex:
             index._add(name, entry, 0.98)
             for alias in aliases:
                 index._add(alias, entry, 0.96)
-        for sku, name, aliases in items:
+        for position, (sku, name, aliases) in enumerate(items):
+            if position % 16 == 15:
+                # A big catalog is indexed in a worker thread: let the event loop,
+                # waiting for the GIL, have it now and then.
+                time.sleep(0)
             entry = Entry(ITEM, sku, name)
             index.items[sku] = entry
             index._add(name, entry, 0.99)
@@ -136,6 +141,8 @@ class CatalogIndex:
             window = " ".join(keys[start : start + length])
             if len(window) < 4:
                 continue
+            if len(self._choices) >= YIELD_FROM_PHRASES:
+                time.sleep(0)  # see YIELD_FROM_PHRASES
             found = process.extractOne(
                 window, self._choices, scorer=Indel.normalized_similarity, score_cutoff=cutoff
             )
@@ -166,6 +173,8 @@ class CatalogIndex:
         best_similarity = 0.0
         longest = min(self.max_length + max_extra, len(words) - start)
         for length in range(1, longest + 1):
+            if len(self._sounds) >= YIELD_FROM_PHRASES:
+                time.sleep(0)  # see YIELD_FROM_PHRASES
             window = "".join(words[start : start + length])
             sound = sound_key(window)
             if len(sound) < MIN_SOUND_KEY:
@@ -189,6 +198,10 @@ class CatalogIndex:
         return best
 
 
+# A lookup in a catalog this big is parsed in a worker thread (orders.service), and
+# each window's scan holds the GIL for a few milliseconds: between windows the event
+# loop, waiting for it, gets it at once instead of after a switch interval.
+YIELD_FROM_PHRASES = 2000
 # Sound keys shorter than this ("WTS", "LTS") match far too much.
 MIN_SOUND_KEY = 5
 # "iceturmericanos" vs "icedamericano" is 0.79; unrelated words of similar sound are

@@ -8,7 +8,6 @@ line, an item closes it, later modifiers attach to the last line, corrections
 rewrite it, and anything naming nothing in the catalog goes to `unmatched`.
 """
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -45,7 +44,6 @@ MAX_QUANTITY = 999
 # against a catalog of thousands of long names would need hundreds of millions.
 # Past the budget, words that match no phrase exactly stay unmatched.
 FUZZY_COMPARISON_BUDGET = 3_000_000
-YIELD_FROM_LOOKUP_COST = 100_000
 
 # Multi-word expressions, longest first where they share a start.
 _QUANTITY_PHRASES: tuple[tuple[tuple[str, ...], int], ...] = (
@@ -235,11 +233,6 @@ class _Lexer:
         if self.lookups_left <= 0:
             return False
         self.lookups_left -= 1
-        if self.lookup_cost > YIELD_FROM_LOOKUP_COST:
-            # A big parse runs in a worker thread (orders.service); between its lookups
-            # the event loop, waiting for the GIL, gets it at once, not after a switch
-            # interval for each of its steps.
-            time.sleep(0)
         return True
 
     def span(self, i: int, n: int) -> tuple[int, int]:
