@@ -80,11 +80,6 @@ class Conflict(DomainError):
     CODE = ErrorCode.CONFLICT
 
 
-class PayloadTooLarge(DomainError):
-    STATUS_CODE = 413
-    CODE = ErrorCode.PAYLOAD_TOO_LARGE
-
-
 class UnsupportedMediaType(DomainError):
     STATUS_CODE = 415
     CODE = ErrorCode.UNSUPPORTED_MEDIA_TYPE
@@ -157,16 +152,12 @@ def error_code_for_status(status: int) -> str:
     return ErrorCode.INTERNAL_ERROR if status >= 500 else HTTPStatus(status).name
 
 
-def domain_error_response(error: DomainError) -> Response:
-    """The envelope of a domain error: its status, code, data and headers."""
-    data = _base_data()
-    data.update(error.data)
-    return envelope_response(error.status_code, error.code, data, headers=error.headers or None)
-
-
 async def domain_error_handler(_request: Request, exc: Exception) -> Response:
+    """The envelope of a domain error: its status, code, data and headers."""
     assert isinstance(exc, DomainError)
-    return domain_error_response(exc)
+    data = _base_data()
+    data.update(exc.data)
+    return envelope_response(exc.status_code, exc.code, data, headers=exc.headers or None)
 
 
 async def http_exception_handler(request: Request, exc: Exception) -> Response:

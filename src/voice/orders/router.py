@@ -11,6 +11,7 @@ from src.voice.catalog.dependencies import CatalogCachesDep, CurrentCatalog, Las
 from src.voice.orders import service
 from src.voice.orders.dependencies import IdempotencyKeyHeader
 from src.voice.orders.schemas import ImportRequest, ImportResult, OrderOut, OrderPage, OrderRequest
+from src.voice.speech.dependencies import speech_service
 from src.voice.speech.intake import audio_from_base64
 
 router = APIRouter()
@@ -47,7 +48,8 @@ async def create_order(
         request=body,
         audio=audio_from_base64(body.audio, body) if body.audio is not None else None,
         catalog=catalog,
-        speech=getattr(request.state, "speech", None),
+        # 503 without a speech service, but only an audio order needs one.
+        speech=speech_service(request) if body.audio is not None else None,
         idempotency_key=key,
         pending_releases=getattr(request.state, "idempotency_releases", None),
     )
