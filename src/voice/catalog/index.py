@@ -49,6 +49,7 @@ class PhraseMatch:
     entry: Entry
     length: int  # tokens consumed
     score: float  # 1.0 exact name, slightly less for an alias, less again for fuzzy
+    phrase: tuple[str, ...] = ()  # the catalog phrase matched, as keys
 
 
 @dataclass
@@ -61,7 +62,10 @@ class CatalogIndex:
     vocabulary: frozenset[str] = frozenset()
     items: dict[str, Entry] = field(default_factory=dict)
     modifiers: dict[str, Entry] = field(default_factory=dict)
+    # Each item's words over its name and aliases: what "the muffin" is matched against.
+    item_words: dict[str, frozenset[str]] = field(default_factory=dict)
     _choices: list[str] = field(default_factory=list)
+    _vocabulary_list: list[str] = field(default_factory=list)
     _choice_keys: list[tuple[str, ...]] = field(default_factory=list)
     # Each phrase as written and its metaphone with the spaces removed (sounds_like()).
     _spoken: dict[tuple[str, ...], str] = field(default_factory=dict)
@@ -94,6 +98,11 @@ class CatalogIndex:
             index._add(name, entry, 0.99)
             for alias in aliases:
                 index._add(alias, entry, 0.97)
+        words: dict[str, set[str]] = {}
+        for key, (entry, _score) in index.phrases.items():
+            if entry.kind == ITEM:
+                words.setdefault(entry.code, set()).update(key)
+        index.item_words = {sku: frozenset(found) for sku, found in words.items()}
         index.max_length = max((len(key) for key in index.phrases), default=1)
         index.first_words = frozenset(key[0] for key in index.phrases)
         index.vocabulary = frozenset(word for key in index.phrases for word in key)
@@ -149,11 +158,35 @@ class CatalogIndex:
             if found is None:
                 continue
             _choice, similarity, position = found
-            entry, base = self.phrases[self._choice_keys[position]]
+            phrase = self._choice_keys[position]
+            entry, base = self.phrases[phrase]
             score = base * similarity
             if best is None or score >= best.score:
-                best = PhraseMatch(entry, length, score)
+                best = PhraseMatch(entry, length, score, phrase)
         return best
+
+    def near_vocabulary(self, word: str, *, cutoff: float) -> bool:
+        """Whether `word` is spelt like some word of a catalog name."""
+        if not self._vocabulary_list:
+            self._vocabulary_list = sorted(self.vocabulary)
+        return (
+            process.extractOne(
+                word, self._vocabulary_list, scorer=Indel.normalized_similarity, score_cutoff=cutoff
+            )
+            is not None
+        )
+
+    def fuzzy_window(self, keys: list[str], *, cutoff: float) -> PhraseMatch | None:
+        """The phrase closest in spelling to exactly these words, or None below `cutoff`."""
+        found = process.extractOne(
+            " ".join(keys), self._choices, scorer=Indel.normalized_similarity, score_cutoff=cutoff
+        )
+        if found is None:
+            return None
+        _choice, similarity, position = found
+        phrase = self._choice_keys[position]
+        entry, base = self.phrases[phrase]
+        return PhraseMatch(entry, len(keys), base * similarity, phrase)
 
     def sounds_like(
         self, words: list[str], start: int, *, cutoff: float, max_extra: int = 2

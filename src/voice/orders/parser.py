@@ -11,16 +11,22 @@ rewrite it, and anything naming nothing in the catalog goes to `unmatched`.
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rapidfuzz.distance import Indel
+
 from src.voice.catalog.index import ITEM, MODIFIER, CatalogIndex, Entry, PhraseMatch
 from src.voice.catalog.text import PUNCTUATION, Token, tokenize
 
-NUM, PHRASE, SEP, CORR, REMOVE, UNKNOWN, WITH = (
-    "num", "phrase", "sep", "corr", "remove", "unknown", "with"
+NUM, PHRASE, SEP, CORR, REMOVE, UNKNOWN, WITH, WORD = (
+    "num", "phrase", "sep", "corr", "remove", "unknown", "with", "word"
 )  # fmt: skip
 
 FUZZY_CUTOFF = 0.86
 # Transcripts garble names in ways typists do not ("ice latte", "cheese burgers").
 SPOKEN_FUZZY_CUTOFF = 0.84
+# How close an unknown word must be to a word of some catalog name to be its misspelling.
+_MISSPELLING_CUTOFF = 0.75
+# How alike the first word of a misspelt name of several words must be to the name's.
+_FIRST_WORD_SIMILARITY = 0.6
 # Metaphone similarity for a name a recogniser wrote by ear (see CatalogIndex.sounds_like).
 SOUND_CUTOFF = 0.86
 # What speech recognisers write for a spoken number before an item ("free lattes").
@@ -127,7 +133,7 @@ class Atom:
     entry: Entry | None = None  # PHRASE
     score: float = 1.0
     plural: bool = False
-    word: str = ""  # UNKNOWN
+    word: str = ""  # UNKNOWN and WORD: the word; NUM: the first word that said it
     guess: bool = False  # a number homophone or a spelling-tolerant match
 
 
@@ -142,6 +148,7 @@ class OrderLineDraft:
     end: int
     confidence: float
     groups: dict[str, str] = field(default_factory=dict)
+    split: bool = False  # part of it was split off ("two lattes, one with soy milk")
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,11 +254,55 @@ class _Lexer:
         """The catalog phrase starting at token `i`: (entry, tokens consumed, score)."""
         match = self.index.exact(self.keys, i)
         found = (match.entry, match.length, match.score) if match is not None else None
+        longer = self._misspelt_longer(i, found[1] if found is not None else 0)
+        if longer is not None:
+            return longer.entry, longer.length, longer.score
         if self.spoken and i in self.word_at:
             across = self._phrase_across_pause(i)
             if across is not None and (found is None or across[1] > found[1]):
                 return across
         return found
+
+    def _misspelt_longer(self, i: int, exact_length: int) -> PhraseMatch | None:
+        """A name longer than the exact match at `i` whose extra words include a word no
+        catalog name uses: "ham and cheese croisants", "green tea latee", "no pickels".
+
+        Only from a word that starts some name; longest window first, so that the
+        misspelt word joins the name rather than being left over.
+        """
+        if self.keys[i] not in self.index.first_words:
+            return None
+        end = i + exact_length
+        limit = min(len(self.tokens), i + self.index.max_length + 1)
+        unknown = None
+        for k in range(end, limit):
+            token = self.tokens[k]
+            if token.is_punct:
+                break
+            if (
+                token.key not in self.index.vocabulary
+                and token.key not in FILLERS
+                and not token.text.isdigit()
+                and len(token.text) >= 4
+            ):
+                unknown = k
+                break
+        if unknown is None or not self._can_look_up():
+            return None
+        if not self.index.near_vocabulary(self.keys[unknown], cutoff=_MISSPELLING_CUTOFF):
+            return None
+        best: PhraseMatch | None = None
+        for length in range(unknown - i + 1, limit - i + 1):
+            if any(t.is_punct for t in self.tokens[i : i + length]):
+                break
+            match = self.index.fuzzy_window(self.keys[i : i + length], cutoff=self.fuzzy_cutoff)
+            if (
+                match is not None
+                and match.phrase[:1] == (self.keys[i],)
+                and (best is None or match.score > best.score)
+            ):
+                best = match
+        return best
 
     def _sounds_like(self, i: int) -> PhraseMatch | None:
         """A name heard in the words from token `i`, across any pauses; in tokens."""
@@ -308,6 +359,107 @@ class _Lexer:
             and (following is None or following.is_punct or following.text == "and")
         )
 
+    def _quantity_at(self, i: int) -> tuple[int, int] | None:
+        """(value, tokens consumed) of a quantity phrase or number at token `i`."""
+        quantity = next(
+            (
+                (_QUANTITY_VALUES[p], len(p))
+                for p in _QUANTITIES.get(self.words[i], ())
+                if _match_words(self.words, i, p)
+            ),
+            None,
+        )
+        return quantity if quantity is not None else _number_at(self.words, i)
+
+    def _number_word_at(self, i: int) -> tuple[Atom, int] | None:
+        """A quantity, an article, or a homophone standing for a number at token `i`,
+        and the tokens it takes."""
+        word = self.words[i]
+        quantity = self._quantity_at(i)
+        length = quantity[1] if quantity is not None else 1
+        start, end = self.span(i, length)
+        value, article, guess = 0, False, False
+        if quantity is not None:
+            value = quantity[0]
+        elif word in ("a", "an", "another"):
+            value, article = 1, True
+        elif word in ("to", "too", "for") and self.next_is_plural_item(i + 1):
+            value, guess = (2 if word != "for" else 4), True
+        elif (
+            self.spoken
+            and word in _SPOKEN_NUMBER_HOMOPHONES
+            and self.next_is_plural_item(i + 1, plural=False)
+        ):
+            value, guess = _SPOKEN_NUMBER_HOMOPHONES[word], True
+        else:
+            return None
+        atom = Atom(NUM, start, end, value=value, article=article, word=word, guess=guess)
+        return atom, length
+
+    def _fuzzy_at(self, i: int) -> PhraseMatch | None:
+        """A catalog phrase at token `i` read with spelling (and, spoken, sound) tolerance."""
+        word = self.words[i]
+        fuzzy = (
+            self.index.fuzzy(self.keys, i, cutoff=self.fuzzy_cutoff)
+            if len(word) >= self.fuzzy_min_word and not word.isdigit() and self._can_look_up()
+            else None
+        )
+        if (
+            fuzzy is not None
+            and fuzzy.length > 1
+            and fuzzy.phrase
+            and Indel.normalized_similarity(self.keys[i], fuzzy.phrase[0]) < _FIRST_WORD_SIMILARITY
+        ):
+            # A window that only matches by swallowing a word before the name
+            # ("soups grilled pork with noodles").
+            fuzzy = None
+        if fuzzy is None and self.spoken and not word.isdigit() and self._can_look_up():
+            fuzzy = self._sounds_like(i)
+        return fuzzy
+
+    def run_words(self, reserved: frozenset[str]) -> list[Atom]:
+        """Atoms for reading edits of a cart: catalog phrases, numbers and punctuation as
+        in `run`, and every other word as a WORD atom, so that the verbs, pronouns and
+        prepositions an order ignores stay readable. Words in `reserved` (and fillers)
+        are never read as misspelt catalog names."""
+        i, n = 0, len(self.tokens)
+        while i < n:
+            token = self.tokens[i]
+            if token.is_punct:
+                i = self.add(SEP, i, 1)
+                continue
+            found = self.phrase_at(i)
+            if found is not None:
+                entry, length, score = found
+                plural = self.tokens[i + length - 1].is_plural
+                i = self.add(PHRASE, i, length, entry=entry, score=score, plural=plural)
+                continue
+            number = self._number_word_at(i)
+            if number is not None:
+                atom, length = number
+                self.atoms.append(atom)
+                i += length
+                continue
+            word = token.text
+            fuzzy = self._fuzzy_at(i)
+            if (
+                fuzzy is not None
+                and (word in reserved or word in FILLERS or token.key in FILLERS)
+                and (fuzzy.length == 1 or fuzzy.phrase[:1] != (token.key,))
+            ):
+                # A command or filler word is itself, unless it starts a longer name
+                # ("everything bagle").
+                fuzzy = None
+            if fuzzy is not None:
+                plural = self.tokens[i + fuzzy.length - 1].is_plural
+                i = self.add(
+                    PHRASE, i, fuzzy.length, entry=fuzzy.entry, score=fuzzy.score,
+                    plural=plural, guess=True,
+                )  # fmt: skip
+                continue
+            i = self.add(WORD, i, 1, word=word)
+        return self.atoms
+
     def run(self) -> list[Atom]:
         i, n = 0, len(self.tokens)
         while i < n:
@@ -334,16 +486,7 @@ class _Lexer:
             if (phrase := _first_phrase(self.words, i, _CORRECTIONS)) is not None:
                 i = self.add(CORR, i, len(phrase))
                 continue
-            quantity = next(
-                (
-                    (_QUANTITY_VALUES[p], len(p))
-                    for p in _QUANTITIES.get(self.words[i], ())
-                    if _match_words(self.words, i, p)
-                ),
-                None,
-            )
-            if quantity is None:
-                quantity = _number_at(self.words, i)
+            quantity = self._quantity_at(i)
             if quantity is not None:
                 i = self.add(NUM, i, quantity[1], value=quantity[0])
                 continue
@@ -388,13 +531,7 @@ class _Lexer:
             if word in FILLERS or token.key in FILLERS:
                 i += 1
                 continue
-            fuzzy = (
-                self.index.fuzzy(self.keys, i, cutoff=self.fuzzy_cutoff)
-                if len(word) >= self.fuzzy_min_word and not word.isdigit() and self._can_look_up()
-                else None
-            )
-            if fuzzy is None and self.spoken and not word.isdigit() and self._can_look_up():
-                fuzzy = self._sounds_like(i)
+            fuzzy = self._fuzzy_at(i)
             if fuzzy is not None:
                 plural = self.tokens[i + fuzzy.length - 1].is_plural
                 i = self.add(
@@ -502,8 +639,11 @@ class _Interpreter:
         """
         num = self.atoms[k]
         last = self.last
-        if last is None or num.article or num.value > last.quantity or num.value == 0:
+        if last is None or num.article or num.value == 0:
             return None
+        # "a lemonade with no sugar, and one with no ice": as many as the last line
+        # holds (or more) is a line of its own, with only its own modifiers.
+        separate = num.value >= last.quantity and not last.split
         j = k + 1
         # "three cappuccinos, one of them, decaf": a pause before the modifier.
         while j < len(self.atoms) and self.atoms[j].kind == SEP:
@@ -521,16 +661,18 @@ class _Interpreter:
         part = OrderLineDraft(
             last.sku,
             num.value,
-            list(last.modifiers),
+            [] if separate else list(last.modifiers),
             num.start,
             mods[-1].end,
             min(m.score for m in mods),
-            dict(last.groups),
+            {} if separate else dict(last.groups),
         )
         for mod in mods:
             assert mod.entry is not None
             self._apply_modifier(part, mod.entry)
-        last.quantity -= num.value
+        if not separate:
+            last.quantity -= num.value
+            last.split = True
         self.lines.append(part)
         return j
 
@@ -618,6 +760,17 @@ class _Interpreter:
                         self._flush_unknown()
                     else:
                         self._open_line(atom)
+                elif (
+                    self.qty is not None
+                    and self.qty.article
+                    and self.last is not None
+                    and not self.pre_mods
+                    and self._next_item_in_phrase(k + 1) is None
+                ):
+                    # "a latte with an extra shot": the article is the modifier's.
+                    self._apply_modifier(self.last, entry)
+                    self.last.end = max(self.last.end, atom.end)
+                    self.qty = None
                 elif self._next_item_in_phrase(k + 1) is not None or self.qty is not None:
                     self.pre_mods.append(atom)
                 elif self.last is not None:
@@ -657,6 +810,14 @@ def _merge(lines: list[OrderLineDraft], text: str) -> tuple[ParsedLine, ...]:
                 round(min(previous.confidence, line.confidence), 2),
             )
     return tuple(merged.values())
+
+
+def lex_words(
+    text: str, index: CatalogIndex, *, spoken: bool = False, reserved: frozenset[str] = frozenset()
+) -> list[Atom]:
+    """The utterance as catalog phrases, numbers, punctuation and plain words (see
+    `_Lexer.run_words`): what the session turn engine reads edits from."""
+    return _Lexer(tokenize(text), index, spoken=spoken).run_words(reserved)
 
 
 def parse_order(text: str, index: CatalogIndex, *, spoken: bool = False) -> ParseResult:

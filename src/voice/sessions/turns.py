@@ -1,0 +1,933 @@
+"""`read_turn`: one utterance of a session, read against its cart, to actions (pure).
+
+The utterance is lexed like an order (catalog phrases, numbers, punctuation) but with
+every other word kept, then cut into clauses at punctuation and conjunctions. Each
+clause is read by what it does, not by a template: undo and clear phrases; "instead";
+a change verb with the line it names and what it becomes; modifiers aimed at a line
+by a preposition ("oat milk in the latte"); removal verbs and negations; "more" and
+"less"; and otherwise an addition, which the order parser reads (consecutive adding
+clauses together, so that "a latte, and two scones" is one order). Lines a clause
+refers to are resolved against the cart: by item, else by the words of the name
+("the muffin" for a blueberry muffin), the most recently touched first; "it" and
+"that" are the line most recently added or changed.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz.distance import Indel
+
+from src.voice.catalog.index import ITEM, MODIFIER, CatalogIndex, Entry
+from src.voice.catalog.text import canon as _key
+from src.voice.orders.parser import (
+    FILLERS,
+    NUM,
+    PHRASE,
+    SEP,
+    WORD,
+    Atom,
+    lex_words,
+    parse_order,
+)
+from src.voice.sessions.cart import (
+    ADD,
+    CLEAR,
+    REMOVE,
+    REPLACE,
+    SET_MODIFIERS,
+    SET_QUANTITY,
+    Action,
+    Cart,
+    CartLine,
+    apply_action,
+    remember,
+    undo_last,
+)
+
+Phrase = tuple[str, ...]
+
+# Ways to say the order is complete. Matched on folded words with apostrophes dropped.
+DONE_PHRASES: tuple[Phrase, ...] = tuple(
+    tuple(p.split())
+    for p in (
+        "thats all", "thats it", "that is all", "that is it", "thats everything",
+        "that is everything", "thatll be all", "that will be all", "thatll be it",
+        "that will be it", "thatll be everything", "that will be everything",
+        "thatll do", "that will do", "that would be all", "thatd be all", "thatd be it",
+        "that should be all", "that should be it", "that should do it", "that does it",
+        "that covers it", "thatll cover it", "thats enough", "thats the lot",
+        "thats about it", "thats about all", "nothing else", "nothing more",
+        "nothing further", "im done", "i am done", "were done", "we are done",
+        "im finished", "i am finished", "im good", "i am good", "were good",
+        "we are good", "im all set", "were all set", "all set", "all good",
+        "ready to pay", "ring me up", "ring it up", "ring that up", "thats my order",
+        "that is my order", "complete my order", "finish my order", "done ordering",
+        "finished ordering", "no thanks", "no thank you", "thats it for me",
+        "thats all for me", "thats all for now", "thats it for now",
+    )
+)  # fmt: skip
+_DONE_ALONE = frozenset({"done", "finished", "complete", "checkout"})
+UNDO_PHRASES: tuple[Phrase, ...] = tuple(
+    tuple(p.split())
+    for p in (
+        "undo", "never mind", "nevermind", "take that back", "take it back",
+        "scratch that", "forget that", "forget it", "forget about it", "cancel that",
+        "go back", "revert", "revert that", "ignore that", "disregard that",
+        "reverse that", "my mistake", "my bad", "strike that", "delete that",
+        "forget what i said", "forget i said that", "back up", "oops",
+    )
+)  # fmt: skip
+CLEAR_PHRASES: tuple[Phrase, ...] = tuple(
+    tuple(p.split())
+    for p in (
+        "start over", "start again", "start fresh", "start from scratch", "from scratch",
+        "begin again", "reset", "restart", "clean slate", "do it over",
+    )
+)  # fmt: skip
+# A removal verb with one of these and no item clears the cart ("cancel everything").
+_WHOLE = frozenset({"everything", "all", "order", "cart", "whole", "entire", "lot", "basket"})
+_REMOVE_WORDS = frozenset(
+    """remove delete drop scratch cancel forget lose ditch skip nix omit exclude
+    eliminate erase strike axe kill minus cut clear scrap empty wipe""".split()  # noqa: SIM905 (a word list reads better as text)
+)
+_REMOVE_PHRASES: tuple[Phrase, ...] = tuple(
+    tuple(p.split())
+    for p in (
+        "get rid of", "dont want", "do not want", "dont need", "do not need",
+        "no longer want", "dont wanna", "leave out", "leave off", "not want",
+    )
+)  # fmt: skip
+# "take the cookies off", "take out the muffin": take with one of these later on.
+_TAKE_AWAY = frozenset({"off", "out", "away"})
+_CHANGE_WORDS = frozenset(
+    """change switch swap replace substitute sub exchange trade turn make convert
+    update modify upgrade downgrade""".split()  # noqa: SIM905 (a word list reads better as text)
+)
+_MORE = frozenset({"more", "additional", "extra"})
+_LESS = frozenset({"less", "fewer"})
+_NEGATIONS = frozenset({"no", "not", "without", "minus", "hold", "skip", "nix"})
+_PREPOSITIONS = frozenset({"to", "on", "in", "from", "off", "onto", "into", "for", "of"})
+_PRONOUNS = frozenset({"it", "that", "this", "them", "those", "these", "they", "one"})
+_DETERMINERS = frozenset({"the", "my", "those", "these", "this", "that", "your", "our"})
+_CONJUNCTIONS = frozenset({"and", "then", "also", "plus", "but"})
+_ONLY = frozenset({"only", "just"})
+_CORRECTIONS = frozenset({"actually", "sorry", "wait", "mean", "no", "rather", "make"})
+# Words before a name of a cart line that is not quite a catalog name ("no baguettes").
+_REFERRING = _DETERMINERS | {"no", "any", "not", "without"}
+# Words the lexer must never read as a misspelt catalog name.
+RESERVED_WORDS = frozenset(
+    {w for p in (*DONE_PHRASES, *UNDO_PHRASES, *CLEAR_PHRASES, *_REMOVE_PHRASES) for w in p}
+    | _DONE_ALONE | _WHOLE | _REMOVE_WORDS | _TAKE_AWAY | _CHANGE_WORDS | _MORE | _LESS
+    | _NEGATIONS | _PREPOSITIONS | _PRONOUNS | _DETERMINERS | _CONJUNCTIONS | _ONLY
+    | _CORRECTIONS | _REFERRING
+    | {"instead", "than", "want", "add", "put", "remove", "with", "another"}
+)  # fmt: skip
+_NEUTRAL = "neutral"  # a clause without a command word: part of an order or an edit
+# Below this, a line or a turn asks for a person to look (see docs/SESSIONS.md).
+REVIEW_CONFIDENCE = 0.85
+# How alike a word must be to a word of a cart line's name to refer to it ("skones").
+_REFERENCE_SIMILARITY = 0.75
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOutcome:
+    """What one turn did: the new cart, its actions, and what was not understood."""
+
+    cart: Cart
+    actions: tuple[Action, ...]
+    unmatched: tuple[str, ...]
+    unavailable: tuple[str, ...]  # names of sold-out items the turn asked for
+    done: bool
+    needs_review: bool
+
+
+@dataclass(slots=True)
+class _Mention:
+    """A reference to an item in a clause: a catalog item or words naming a cart line."""
+
+    entry: Entry | None
+    keys: tuple[str, ...]
+    start: int  # atom positions within the clause
+    end: int
+    quantity: Atom | None = None
+    modifiers: list[Atom] = field(default_factory=list)
+    score: float = 1.0
+
+
+@dataclass(slots=True)
+class _Clause:
+    atoms: list[Atom]
+    text_start: int
+    text_end: int
+
+    def words(self) -> list[str]:
+        return [a.word for a in self.atoms if a.kind == WORD]
+
+    def has(self, phrases: Iterable[Phrase]) -> bool:
+        return any(_find(self.words(), p) >= 0 for p in phrases)
+
+
+def _find(words: Sequence[str], phrase: Phrase) -> int:
+    n = len(phrase)
+    for i in range(len(words) - n + 1):
+        if tuple(words[i : i + n]) == phrase:
+            return i
+    return -1
+
+
+def _strip_phrases(atoms: list[Atom], phrases: Sequence[Phrase]) -> tuple[list[Atom], bool]:
+    """Atoms with every run of WORD atoms spelling one of `phrases` replaced by a
+    separator; and whether any was found."""
+    found = False
+    out: list[Atom] = []
+    i = 0
+    while i < len(atoms):
+        hit = None
+        for phrase in phrases:
+            n = len(phrase)
+            window = atoms[i : i + n]
+            if len(window) == n and all(
+                a.kind == WORD and a.word == w for a, w in zip(window, phrase, strict=True)
+            ):
+                hit = n
+                break
+        if hit is None:
+            out.append(atoms[i])
+            i += 1
+            continue
+        found = True
+        out.append(Atom(SEP, atoms[i].start, atoms[i + hit - 1].end))
+        i += hit
+    return out, found
+
+
+def _split_clauses(atoms: list[Atom]) -> list[_Clause]:
+    clauses: list[_Clause] = []
+    current: list[Atom] = []
+    for atom in atoms:
+        if atom.kind == SEP or (atom.kind == WORD and atom.word in _CONJUNCTIONS):
+            if current:
+                clauses.append(_Clause(current, current[0].start, current[-1].end))
+            current = []
+            continue
+        current.append(atom)
+    if current:
+        clauses.append(_Clause(current, current[0].start, current[-1].end))
+    return clauses
+
+
+class _TurnReader:
+    def __init__(
+        self,
+        text: str,
+        cart: Cart,
+        index: CatalogIndex,
+        *,
+        turn_id: str,
+        unavailable: frozenset[str],
+        spoken: bool,
+    ) -> None:
+        self.text = text
+        self.cart = cart
+        self.index = index
+        self.turn_id = turn_id
+        self.unavailable_skus = unavailable
+        self.spoken = spoken
+        self.actions: list[Action] = []
+        self.unmatched: list[str] = []
+        self.unavailable: list[str] = []
+        self.before = cart
+        self.guessed = False
+
+    # --- applying ------------------------------------------------------------------
+
+    def _do(self, action: Action) -> None:
+        self.cart = apply_action(self.cart, action)
+        self.actions.append(action)
+
+    def _new_line_id(self) -> str:
+        return f"l{self.cart.next_line}"
+
+    def _add(self, sku: str, quantity: int, modifiers: Sequence[str], confidence: float) -> None:
+        mods = tuple(sorted(set(modifiers)))
+        same = self.cart.same_line(sku, mods)
+        line_id = same.line_id if same is not None else self._new_line_id()
+        self._do(Action(ADD, line_id, sku, quantity, mods, confidence))
+
+    def _set_quantity(self, line: CartLine, quantity: int) -> None:
+        if quantity <= 0:
+            self._do(Action(REMOVE, line.line_id, line.sku))
+        else:
+            self._do(Action(SET_QUANTITY, line.line_id, line.sku, quantity))
+
+    def _with_modifier(self, modifiers: Sequence[str], entry: Entry) -> list[str]:
+        """`modifiers` plus `entry`, replacing one of the same exclusive group."""
+        out = [m for m in modifiers if m != entry.code]
+        if entry.group is not None:
+            out = [m for m in out if self._group(m) != entry.group]
+        out.append(entry.code)
+        return out
+
+    def _group(self, code: str) -> str | None:
+        entry = self.index.modifiers.get(code)
+        return entry.group if entry is not None else None
+
+    def _set_modifiers(self, line: CartLine, modifiers: Sequence[str], score: float) -> None:
+        mods = tuple(sorted(set(modifiers)))
+        if mods != tuple(sorted(line.modifiers)):
+            self._do(
+                Action(SET_MODIFIERS, line.line_id, line.sku, modifiers=mods, confidence=score)
+            )
+
+    # --- references ------------------------------------------------------------------
+
+    def _line_words(self, sku: str) -> frozenset[str]:
+        return self.index.item_words.get(sku, frozenset())
+
+    def _resolve(self, mention: _Mention) -> CartLine | None:
+        """The cart line a mention refers to, or None."""
+        lines = self.cart.lines
+        if mention.entry is not None and mention.entry.kind == ITEM:
+            same = [ln for ln in lines if ln.sku == mention.entry.code]
+            if same:
+                return max(same, key=lambda ln: ln.touched)
+        keys = [k for k in mention.keys if k not in FILLERS and k not in _DETERMINERS]
+        if not keys:
+            return None
+        best: tuple[float, int, CartLine] | None = None
+        for line in lines:
+            words = self._line_words(line.sku)
+            matched = 0.0
+            for key in keys:
+                if key in words:
+                    matched += 1
+                elif any(
+                    Indel.normalized_similarity(key, w) >= _REFERENCE_SIMILARITY for w in words
+                ):
+                    matched += 0.8
+            if matched < len(keys) * 0.8:
+                continue
+            rank = (matched, line.touched, line)
+            if best is None or rank[:2] > best[:2]:
+                best = rank
+        return best[2] if best is not None else None
+
+    def _pronoun_line(self) -> CartLine | None:
+        return self.cart.last_touched()
+
+    def _mentions(self, clause: _Clause) -> list[_Mention]:
+        """Items named in a clause, with their quantities and the modifiers around them;
+        and words after a determiner that name a line of the cart ("the muffin")."""
+        atoms = clause.atoms
+        mentions: list[_Mention] = []
+        pending_qty: Atom | None = None
+        pending_mods: list[Atom] = []
+        k = 0
+        while k < len(atoms):
+            atom = atoms[k]
+            if atom.kind == NUM:
+                pending_qty, pending_mods = atom, []
+            elif atom.kind == PHRASE and atom.entry is not None and atom.entry.kind == MODIFIER:
+                pending_mods.append(atom)
+            elif atom.kind == PHRASE and atom.entry is not None and atom.entry.kind == ITEM:
+                key = tuple(_key(w) for w in self.text[atom.start : atom.end].lower().split())
+                mentions.append(
+                    _Mention(atom.entry, key, k, k + 1, pending_qty, list(pending_mods), atom.score)
+                )
+                pending_qty, pending_mods = None, []
+                k += 1
+                continue
+            elif _is_content(atom):
+                partial = self._partial_mention(atoms, k, pending_qty)
+                if partial is not None:
+                    mentions.append(partial)
+                    pending_qty, pending_mods = None, []
+                    k = partial.end
+                    continue
+                pending_mods = []
+            elif atom.kind == WORD and atom.word in _PREPOSITIONS:
+                pending_mods = []
+            k += 1
+        # Modifiers after an item belong to it ("the latte with oat milk").
+        for n, mention in enumerate(mentions):
+            stop = mentions[n + 1].start if n + 1 < len(mentions) else len(atoms)
+            for atom in atoms[mention.end : stop]:
+                if atom.kind == PHRASE and atom.entry is not None and atom.entry.kind == MODIFIER:
+                    mention.modifiers.append(atom)
+                elif atom.kind == NUM:
+                    break
+        return mentions
+
+    def _partial_mention(self, atoms: list[Atom], k: int, quantity: Atom | None) -> _Mention | None:
+        """Plain words from atom `k` on that name a line of the cart ("the muffin")."""
+        j = k
+        words: list[str] = []
+        while j < len(atoms) and _is_content(atoms[j]):
+            words.append(_key(atoms[j].word))
+            j += 1
+        if not words:
+            return None
+        mention = _Mention(None, tuple(words), k, j, quantity, [], 0.9)
+        return mention if self._resolve(mention) is not None else None
+
+    # --- clauses ---------------------------------------------------------------------
+
+    def _words_before(self, clause: _Clause, position: int) -> list[str]:
+        return [a.word for a in clause.atoms[:position] if a.kind == WORD]
+
+    def _negated(self, clause: _Clause, position: int) -> bool:
+        """Whether the modifier at `position` is negated by the words just before it."""
+        for atom in reversed(clause.atoms[:position]):
+            if atom.kind != WORD:
+                return False
+            if atom.word in _NEGATIONS or atom.word in _REMOVE_WORDS or atom.word == "take":
+                return True
+            if atom.word not in ("the", "any", "your", "a", "an", "some"):
+                return False
+        return False
+
+    def _modifier_edits(
+        self, clause: _Clause, line: CartLine, modifiers: Sequence[Atom], *, negate_all: bool
+    ) -> None:
+        """Add or take away `modifiers` on `line`: a negated modifier the line has is
+        taken off; a negated one it lacks becomes its catalog "no ..." modifier if
+        there is one; any other is added (replacing one of the same group)."""
+        mods = list(line.modifiers)
+        score = 1.0
+        for atom in modifiers:
+            assert atom.entry is not None
+            position = clause.atoms.index(atom)
+            negated = negate_all or self._negated(clause, position)
+            if negated and atom.entry.code in mods:
+                mods.remove(atom.entry.code)
+                continue
+            if negated:
+                opposite = self._negative_of(atom)
+                if opposite is None:
+                    continue
+                mods = self._with_modifier(mods, opposite)
+            else:
+                mods = self._with_modifier(mods, atom.entry)
+            score = min(score, atom.score)
+        self._set_modifiers(line, mods, score)
+
+    def _negative_of(self, atom: Atom) -> Entry | None:
+        """The catalog modifier "no <words>" for a negated modifier or word, if any."""
+        keys = ["no", *(_key(w) for w in self.text[atom.start : atom.end].lower().split())]
+        match = self.index.exact(keys, 0)
+        if match is not None and match.length == len(keys) and match.entry.kind == MODIFIER:
+            return match.entry
+        return None
+
+    def _negated_words(self, clause: _Clause) -> list[Atom]:
+        """Unknown words after a negation that spell a catalog "no ..." modifier
+        ("take the onions off": "onions" -> no onions)."""
+        found: list[Atom] = []
+        atoms = clause.atoms
+        for k, atom in enumerate(atoms):
+            if _is_content(atom) and self._negated(clause, k):
+                opposite = self._negative_of(atom)
+                if opposite is not None:
+                    found.append(Atom(PHRASE, atom.start, atom.end, entry=opposite))
+        return found
+
+    def read(self) -> TurnOutcome:
+        atoms = lex_words(self.text, self.index, spoken=self.spoken, reserved=RESERVED_WORDS)
+        atoms, done = _strip_phrases(atoms, DONE_PHRASES)
+        atoms = _prepositions_back(atoms)
+        clauses = _split_clauses(atoms)
+        # Clauses that add (or only describe) run together into one order, read by the
+        # order parser as a whole: "two ham and cheese croisants warmed up, a latte".
+        run: list[tuple[str, _Clause]] = []
+        previous_op: str | None = None
+        for n, clause in enumerate(clauses):
+            following = clauses[n + 1] if n + 1 < len(clauses) else None
+            words = clause.words()
+            if not any(a.kind in (PHRASE, NUM) for a in clause.atoms) and (
+                (len(words) == 1 and words[0] in _DONE_ALONE)
+                or (words[-2:] == ["no", "more"] and len(words) <= 3)
+            ):
+                done = True
+                continue
+            op = self._classify(clause, previous_op, following)
+            if op in (ADD, _NEUTRAL):
+                run.append((op, clause))
+            else:
+                self._flush_run(run)
+                run = []
+                self._read_clause(op, clause, following)
+            previous_op = op
+        self._flush_run(run)
+        changed = _lines_key(self.cart.lines) != _lines_key(self.before.lines)
+        if changed:
+            self.cart = remember(self.cart, self.before, self.turn_id)
+        confident = all(a.confidence >= REVIEW_CONFIDENCE for a in self.actions)
+        understood = bool(self.actions) or done
+        return TurnOutcome(
+            cart=self.cart,
+            actions=tuple(self.actions),
+            unmatched=tuple(self.unmatched),
+            unavailable=tuple(self.unavailable),
+            done=done,
+            needs_review=not confident or not understood or bool(self.unmatched),
+        )
+
+    def _flush_run(self, run: list[tuple[str, _Clause]]) -> None:
+        """Clauses without a command: an order if any names an item; else each one
+        edits the line last touched (modifiers, or a corrected number)."""
+        if not run:
+            return
+        if any(op == ADD for op, _clause in run):
+            self._flush_adds([clause for _op, clause in run])
+            return
+        for _op, clause in run:
+            mods = self._modifier_atoms(clause)
+            words = set(clause.words())
+            numbers = [a for a in clause.atoms if a.kind == NUM and not a.article]
+            line = self._pronoun_line()
+            if mods and line is not None:
+                self._modifier_edits(clause, line, mods, negate_all=False)
+            elif numbers and line is not None and words & _CORRECTIONS:
+                self._set_quantity(line, numbers[0].value)
+            else:
+                self._note_unmatched(clause)
+
+    def _classify(self, clause: _Clause, previous_op: str | None, following: _Clause | None) -> str:
+        words = clause.words()
+        atoms = clause.atoms
+        has_item = any(a.kind == PHRASE and a.entry and a.entry.kind == ITEM for a in atoms)
+        has_mod = any(a.kind == PHRASE and a.entry and a.entry.kind == MODIFIER for a in atoms)
+        has_num = any(a.kind == NUM and not a.article for a in atoms)
+        if not has_item and not has_mod and clause.has(UNDO_PHRASES):
+            return "undo"
+        if not has_item and not has_mod:
+            if clause.has(CLEAR_PHRASES):
+                return CLEAR
+            removing = set(words) & _REMOVE_WORDS or clause.has(_REMOVE_PHRASES)
+            if removing and set(words) & _WHOLE and not self._mentions(clause):
+                return CLEAR
+        if "instead" in words or clause.has([("rather", "than")]):
+            return "instead"
+        if set(words) & _CHANGE_WORDS:
+            return "change"
+        if self._is_removal(clause):
+            return REMOVE
+        if set(words) & (_MORE | _LESS) or any(
+            a.kind == NUM and a.word == "another" for a in atoms
+        ):
+            return "more"
+        if self._aimed_modifiers(clause) is not None:
+            return "aimed"
+        mentions = self._mentions(clause)
+        if set(words) & _ONLY and has_num and any(self._resolve(m) for m in mentions):
+            return "only"
+        if mentions and following is not None and _is_not_number(following):
+            return "not"
+        if (
+            previous_op == REMOVE
+            and mentions
+            and atoms[0].kind == WORD
+            and atoms[0].word in _DETERMINERS | {"no"}
+            and all(self._resolve(m) is not None for m in mentions)
+        ):
+            return REMOVE
+        if has_item:
+            return ADD
+        if any(a.kind == WORD and a.word in _PRONOUNS for a in atoms) and (has_mod or has_num):
+            return "pronoun"
+        return _NEUTRAL
+
+    def _aimed_modifiers(self, clause: _Clause) -> tuple[list[Atom], _Mention] | None:
+        """Modifiers aimed at a cart line by a preposition: "extra chili on the noodles",
+        "no soy milk in the cappuccino"."""
+        atoms = clause.atoms
+        mods = self._modifier_atoms(clause)
+        if not mods:
+            return None
+        first_mod = min((atoms.index(m) for m in mods if m in atoms), default=None)
+        if first_mod is None:
+            return None
+        for mention in self._mentions(clause):
+            if mention.start <= first_mod:
+                continue
+            between = [a.word for a in atoms[first_mod : mention.start] if a.kind == WORD]
+            if set(between) & _PREPOSITIONS and self._resolve(mention) is not None:
+                return [m for m in mods if m not in mention.modifiers], mention
+        return None
+
+    def _is_removal(self, clause: _Clause) -> bool:
+        words = clause.words()
+        if set(words) & _REMOVE_WORDS or clause.has(_REMOVE_PHRASES):
+            return True
+        if "take" in words and set(words[words.index("take") + 1 :]) & _TAKE_AWAY:
+            return True
+        # "no banana bread", "not the latte", "without the fries": a negation before an item.
+        for k, atom in enumerate(clause.atoms):
+            if atom.kind == WORD and atom.word in ("no", "not", "without"):
+                nxt = next((a for a in clause.atoms[k + 1 :] if not _is_article(a)), None)
+                if nxt is not None and nxt.kind == PHRASE and nxt.entry and nxt.entry.kind == ITEM:
+                    return True
+                if nxt is not None and nxt.kind == WORD and self._mentions(clause):
+                    return True
+        return False
+
+    def _read_clause(self, op: str, clause: _Clause, following: _Clause | None) -> None:
+        if op == "undo":
+            self.cart, action = undo_last(self.cart)
+            if action is not None:
+                self.actions.append(action)
+                self.before = self.cart
+            return
+        if op == CLEAR:
+            if self.cart.lines:
+                self._do(Action(CLEAR))
+            return
+        if op == "instead":
+            self._instead(clause)
+        elif op == "change":
+            self._change(clause)
+        elif op == REMOVE:
+            self._remove(clause)
+        elif op == "more":
+            self._more(clause)
+        elif op == "only" or op == "not":
+            self._requantify_named(clause, following)
+        elif op == "aimed":
+            aimed = self._aimed_modifiers(clause)
+            assert aimed is not None
+            mods, mention = aimed
+            line = self._resolve(mention)
+            if line is not None and mods:
+                self._modifier_edits(clause, line, mods, negate_all=False)
+        elif op == "pronoun":
+            self._flush_run([(_NEUTRAL, clause)])
+        else:
+            self._note_unmatched(clause)
+
+    def _modifier_atoms(self, clause: _Clause) -> list[Atom]:
+        mods = [
+            a for a in clause.atoms if a.kind == PHRASE and a.entry and a.entry.kind == MODIFIER
+        ]
+        return [*mods, *self._negated_words(clause)]
+
+    def _note_unmatched(self, clause: _Clause) -> None:
+        content = [
+            a.word
+            for a in clause.atoms
+            if a.kind == WORD and a.word not in FILLERS and a.word not in RESERVED_WORDS
+        ]
+        if content:
+            self.unmatched.append(self.text[clause.text_start : clause.text_end])
+
+    def _flush_adds(self, clauses: list[_Clause]) -> None:
+        if not clauses:
+            return
+        span = self.text[clauses[0].text_start : clauses[-1].text_end]
+        result = parse_order(span, self.index, spoken=self.spoken)
+        for line in result.lines:
+            if line.sku in self.unavailable_skus:
+                self.unavailable.append(self.index.items[line.sku].name)
+                self.unmatched.append(line.matched_text)
+                continue
+            self._add(line.sku, line.quantity, line.modifiers, line.confidence)
+        self.unmatched.extend(result.unmatched)
+
+    def _new_from_mention(self, mention: _Mention) -> tuple[str, int | None, list[Atom]] | None:
+        assert mention.entry is not None
+        sku = mention.entry.code
+        if sku in self.unavailable_skus:
+            self.unavailable.append(mention.entry.name)
+            self.unmatched.append(mention.entry.name.lower())
+            return None
+        qty = mention.quantity
+        quantity = qty.value if qty is not None and not qty.article else None
+        return sku, quantity, [*mention.modifiers]
+
+    def _replace(self, line: CartLine, mention: _Mention, clause: _Clause) -> None:
+        assert mention.entry is not None
+        new = self._new_from_mention(mention)
+        if new is None:
+            return
+        sku, quantity, mod_atoms = new
+        if sku == line.sku:
+            if quantity is not None:
+                self._set_quantity(line, quantity)
+            if mod_atoms:
+                self._modifier_edits(
+                    clause, self.cart.line(line.line_id) or line, mod_atoms, negate_all=False
+                )
+            return
+        mods = list(line.modifiers)
+        for atom in mod_atoms:
+            assert atom.entry is not None
+            mods = self._with_modifier(mods, atom.entry)
+        self._do(
+            Action(
+                REPLACE,
+                line.line_id,
+                sku,
+                quantity if quantity is not None else line.quantity,
+                tuple(sorted(set(mods))),
+                confidence=mention.score,
+                extra={"replaced_sku": line.sku},
+            )
+        )
+
+    def _instead(self, clause: _Clause) -> None:
+        words_atoms = clause.atoms
+        mentions = self._mentions(clause)
+        position = next(
+            k
+            for k, a in enumerate(words_atoms)
+            if a.kind == WORD and a.word in ("instead", "rather")
+        )
+        old_line: CartLine | None = None
+        new: list[_Mention] = []
+        after = [m for m in mentions if m.start > position]
+        before = [m for m in mentions if m.start < position]
+        if after:
+            old_line = self._resolve(after[0])
+            new = before + after[1:]
+        if old_line is None:
+            old_line = self._pronoun_line()
+            new = mentions
+        if old_line is None or not new:
+            for mention in new:
+                self._add_mention(mention)
+            return
+        self._replace(old_line, new[0], clause)
+        for mention in new[1:]:
+            self._add_mention(mention)
+
+    def _add_mention(self, mention: _Mention) -> None:
+        if mention.entry is None:
+            return
+        new = self._new_from_mention(mention)
+        if new is None:
+            return
+        sku, quantity, mod_atoms = new
+        mods: list[str] = []
+        for atom in mod_atoms:
+            assert atom.entry is not None
+            mods = self._with_modifier(mods, atom.entry)
+        self._add(sku, quantity or 1, mods, mention.score)
+
+    def _change(self, clause: _Clause) -> None:
+        atoms = clause.atoms
+        verb = next(k for k, a in enumerate(atoms) if a.kind == WORD and a.word in _CHANGE_WORDS)
+        mentions = [m for m in self._mentions(clause) if m.start > verb]
+        pronoun = next(
+            (
+                k
+                for k, a in enumerate(atoms[verb + 1 :], verb + 1)
+                if a.kind == WORD and a.word in _PRONOUNS - {"one"}
+            ),
+            None,
+        )
+        first_ref = mentions[0] if mentions else None
+        if first_ref is not None and (pronoun is None or first_ref.start < pronoun):
+            old = self._resolve(first_ref)
+            if old is not None:
+                self._change_line(clause, old, first_ref.end, mentions[1:])
+                return
+        if pronoun is not None:
+            old = self._pronoun_line()
+            if old is not None:
+                rest = [m for m in mentions if m.start > pronoun]
+                self._change_line(clause, old, pronoun + 1, rest)
+                return
+        # Nothing in the cart to change: whatever it names is an addition.
+        if mentions:
+            self._flush_adds([clause])
+        else:
+            self._note_unmatched(clause)
+
+    def _change_line(
+        self, clause: _Clause, line: CartLine, after: int, rest: list[_Mention]
+    ) -> None:
+        """ "change <line> to ...": another item replaces it, a number sets its
+        quantity, modifiers edit it."""
+        atoms = clause.atoms
+        if rest and rest[0].entry is not None:
+            target = rest[0]
+            if (
+                target.entry is not None
+                and target.entry.code == line.sku
+                and target.quantity is None
+            ):
+                # "make it three bottled waters" read as the same item.
+                pass
+            self._replace(line, target, clause)
+            for mention in rest[1:]:
+                self._add_mention(mention)
+            return
+        numbers = [a for a in atoms[after:] if a.kind == NUM and not a.article]
+        if numbers:
+            self._set_quantity(line, numbers[0].value)
+            line = self.cart.line(line.line_id) or line
+        mods = (
+            [a for a in self._modifier_atoms(clause) if clause.atoms.index(a) >= after]
+            if any(a in clause.atoms for a in self._modifier_atoms(clause))
+            else self._modifier_atoms(clause)
+        )
+        if mods and self.cart.line(line.line_id) is not None:
+            self._modifier_edits(clause, line, mods, negate_all=False)
+        if not numbers and not mods:
+            self._note_unmatched(clause)
+
+    def _remove(self, clause: _Clause) -> None:
+        mentions = self._mentions(clause)
+        mods = self._modifier_atoms(clause)
+        # Modifiers taken off a named line ("the oat milk out of the latte").
+        if mods and mentions:
+            first_mod = (
+                min(clause.atoms.index(m) for m in mods if m in clause.atoms)
+                if any(m in clause.atoms for m in mods)
+                else 0
+            )
+            target = mentions[-1]
+            if target.start > first_mod or not any(m in clause.atoms for m in mods):
+                line = self._resolve(target)
+                if line is not None:
+                    self._modifier_edits(clause, line, mods, negate_all=True)
+                    return
+        if mods and not mentions:
+            line = self._line_with(mods) or self._pronoun_line()
+            if line is not None:
+                self._modifier_edits(clause, line, mods, negate_all=True)
+            return
+        if not mentions:
+            words = clause.words()
+            if set(words) & _PRONOUNS:
+                line = self._pronoun_line()
+                if line is not None:
+                    self._do(Action(REMOVE, line.line_id, line.sku))
+                    return
+            self._note_unmatched(clause)
+            return
+        for mention in mentions:
+            line = self._resolve(mention)
+            if line is None:
+                self.unmatched.append(" ".join(mention.keys))
+                continue
+            qty = mention.quantity
+            counted = (
+                qty is not None
+                and not qty.article
+                and not _after_determiner(clause, qty)
+                and qty.value < line.quantity
+            )
+            if counted:
+                assert qty is not None
+                self._set_quantity(line, line.quantity - qty.value)
+            else:
+                self._do(Action(REMOVE, line.line_id, line.sku))
+
+    def _line_with(self, mods: Sequence[Atom]) -> CartLine | None:
+        codes = {a.entry.code for a in mods if a.entry is not None}
+        having = [ln for ln in self.cart.lines if codes & set(ln.modifiers)]
+        return max(having, key=lambda ln: ln.touched) if having else None
+
+    def _more(self, clause: _Clause) -> None:
+        words = clause.words()
+        less = bool(set(words) & _LESS)
+        mentions = self._mentions(clause)
+        number = next((a for a in clause.atoms if a.kind == NUM), None)
+        amount = number.value if number is not None else 1
+        if not mentions:
+            line = self._pronoun_line()
+            if line is not None:
+                self._set_quantity(line, line.quantity + (-amount if less else amount))
+            return
+        for mention in mentions:
+            line = self._resolve(mention)
+            if line is None:
+                if not less:
+                    self._add_mention(mention)
+                continue
+            step = mention.quantity.value if mention.quantity is not None else amount
+            if less:
+                self._set_quantity(line, line.quantity - step)
+            elif mention.modifiers:
+                # "another latte with oat milk" when the latte has none: a line of its own.
+                self._add_mention(mention)
+            else:
+                self._do(Action(ADD, line.line_id, line.sku, step, line.modifiers, mention.score))
+
+    def _requantify_named(self, clause: _Clause, following: _Clause | None) -> None:
+        for mention in self._mentions(clause):
+            line = self._resolve(mention)
+            qty = mention.quantity
+            if line is None or qty is None:
+                self._add_mention(mention)
+                continue
+            self._set_quantity(line, qty.value)
+
+
+def _prepositions_back(atoms: list[Atom]) -> list[Atom]:
+    """ "change the noodles to beef noodle soups": after a name, "to" and "for" are
+    prepositions, not the numbers the order lexer hears in them."""
+    out: list[Atom] = []
+    for atom in atoms:
+        if (
+            atom.kind == NUM
+            and atom.word in ("to", "too", "for")
+            and out
+            and (out[-1].kind == PHRASE or _is_content(out[-1]))
+        ):
+            atom = Atom(WORD, atom.start, atom.end, word=atom.word)
+        out.append(atom)
+    return out
+
+
+def _is_content(atom: Atom) -> bool:
+    """A word that is no command, filler or function word: part of a name, maybe."""
+    return atom.kind == WORD and atom.word not in RESERVED_WORDS and atom.word not in FILLERS
+
+
+def _is_article(atom: Atom) -> bool:
+    return (atom.kind == WORD and atom.word in ("the", "any", "a", "an", "my", "your")) or (
+        atom.kind == NUM and atom.article
+    )
+
+
+def _after_determiner(clause: _Clause, atom: Atom) -> bool:
+    k = clause.atoms.index(atom)
+    return k > 0 and clause.atoms[k - 1].kind == WORD and clause.atoms[k - 1].word in _DETERMINERS
+
+
+def _is_not_number(clause: _Clause) -> bool:
+    """ "..., not one": the correction half of "two teas, not one"."""
+    atoms = clause.atoms
+    return (
+        len(atoms) >= 2
+        and atoms[0].kind == WORD
+        and atoms[0].word == "not"
+        and atoms[1].kind == NUM
+        and not any(a.kind == PHRASE for a in atoms)
+    )
+
+
+def _lines_key(lines: Sequence[CartLine]) -> list[tuple[str, str, int, tuple[str, ...]]]:
+    return [(ln.line_id, ln.sku, ln.quantity, tuple(sorted(ln.modifiers))) for ln in lines]
+
+
+def read_turn(
+    text: str,
+    cart: Cart,
+    index: CatalogIndex,
+    *,
+    turn_id: str,
+    unavailable: frozenset[str] = frozenset(),
+    spoken: bool = False,
+) -> TurnOutcome:
+    """Read one utterance against the cart: the actions it takes, applied in the order
+    spoken, and the cart after them.
+
+    `unavailable` SKUs are never added (their names go to `unmatched` and
+    `unavailable`). `turn_id` names the turn for a later "undo". Never raises on any
+    text; never puts a SKU or modifier outside `index` in the cart.
+    """
+    return _TurnReader(
+        text, cart, index, turn_id=turn_id, unavailable=unavailable, spoken=spoken
+    ).read()
