@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     # slowed down; costs one more decode for those orders only.
     ASR_SECOND_LISTEN: bool = True
 
+    # An open order session without a turn for this long is expired (decided on read).
+    SESSION_TTL_SECONDS: int = Field(default=900, ge=10, le=7 * 24 * 3600)
+
     IDEMPOTENCY_TTL_SECONDS: int = Field(default=24 * 3600, ge=3600)
     IDEMPOTENCY_LOCK_SECONDS: int = Field(default=60, ge=1)
 

@@ -80,6 +80,11 @@ class Conflict(DomainError):
     CODE = ErrorCode.CONFLICT
 
 
+class PreconditionFailed(DomainError):
+    STATUS_CODE = 412
+    CODE = "PRECONDITION_FAILED"
+
+
 class UnsupportedMediaType(DomainError):
     STATUS_CODE = 415
     CODE = ErrorCode.UNSUPPORTED_MEDIA_TYPE

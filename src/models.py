@@ -107,6 +107,8 @@ _ERROR_DOCS = {
     401: "AUTHENTICATION_REQUIRED or INVALID_TOKEN",
     403: "AUTHORIZATION_FAILED",
     404: "NOT_FOUND (also another client's resource)",
+    409: "A conflict: the error code says which (API.md, Errors)",
+    412: "SESSION_VERSION_MISMATCH: If-Match names a version the session has moved past",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "VALIDATION_ERROR (data.errors lists each problem)",

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import async_engine_from_config
 import src.auth.models
 import src.voice.catalog.models
 import src.voice.orders.models
-import src.voice.recommend.models  # noqa: F401
+import src.voice.recommend.models
+import src.voice.sessions.models  # noqa: F401
 from src.config import get_settings
 from src.database import Base
 

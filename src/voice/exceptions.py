@@ -3,13 +3,64 @@
 from collections.abc import Sequence
 from typing import Any
 
-from src.exceptions import Conflict, NotFound, UnprocessableEntity, UnsupportedMediaType
+from src.exceptions import (
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    UnprocessableEntity,
+    UnsupportedMediaType,
+)
 
 
 class ErrorCode:
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
     AUDIO_INVALID = "AUDIO_INVALID"
+    SESSION_CLOSED = "SESSION_CLOSED"
+    ITEM_UNAVAILABLE = "ITEM_UNAVAILABLE"
+    SESSION_VERSION_MISMATCH = "SESSION_VERSION_MISMATCH"
+    CART_EMPTY = "CART_EMPTY"
+
+
+class SessionNotFound(NotFound):
+    pass
+
+
+class ItemNotFound(NotFound):
+    pass
+
+
+class SessionClosed(Conflict):
+    """A turn, confirm or cancel on a session that is no longer open (409)."""
+
+    CODE = ErrorCode.SESSION_CLOSED
+
+    def __init__(self, status: str) -> None:
+        super().__init__(data={"status": status})
+
+
+class ItemUnavailable(Conflict):
+    """Confirming a cart that holds a sold-out item (409, `data.lines`)."""
+
+    CODE = ErrorCode.ITEM_UNAVAILABLE
+
+    def __init__(self, lines: Sequence[dict[str, Any]]) -> None:
+        super().__init__(data={"lines": list(lines)})
+
+
+class SessionVersionMismatch(PreconditionFailed):
+    """`If-Match` names a version the session has moved past (412)."""
+
+    CODE = ErrorCode.SESSION_VERSION_MISMATCH
+
+    def __init__(self, version: int) -> None:
+        super().__init__(data={"version": version}, headers={"ETag": f'"{version}"'})
+
+
+class CartEmpty(UnprocessableEntity):
+    """Confirming a cart with nothing in it (422)."""
+
+    CODE = ErrorCode.CART_EMPTY
 
 
 class CatalogMissing(UnprocessableEntity):

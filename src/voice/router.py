@@ -10,6 +10,13 @@ from fastapi import APIRouter
 from src.voice.catalog.router import router as catalog_router
 from src.voice.orders.router import router as orders_router
 from src.voice.recommend.router import router as recommend_router
+from src.voice.sessions.router import router as sessions_router
 from src.voice.speech.router import router as speech_router
 
-routers: tuple[APIRouter, ...] = (catalog_router, orders_router, speech_router, recommend_router)
+routers: tuple[APIRouter, ...] = (
+    catalog_router,
+    orders_router,
+    sessions_router,
+    speech_router,
+    recommend_router,
+)

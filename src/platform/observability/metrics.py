@@ -62,6 +62,19 @@ ORDER_LINES = Histogram(
 )
 UNMATCHED_SPANS = Counter("voice_unmatched_spans_total", "Spans that matched no catalog entry")
 IDEMPOTENT_REPLAYS = Counter("voice_idempotent_replays_total", "Responses replayed by key")
+SESSION_EVENTS = Counter(
+    "voice_sessions_total",
+    "Order sessions by event: started, confirmed, cancelled, expired",
+    ["event"],
+)
+SESSION_ACTIONS = Counter(
+    "voice_session_turn_actions_total",
+    "Cart edits made by session turns, by op (add, remove, set_quantity, ...)",
+    ["op"],
+)
+SESSION_TURNS = Counter(
+    "voice_session_turns_total", "Session turns taken, by whether they need review", ["review"]
+)
 
 # --- speech ---------------------------------------------------------------------------
 AUDIO_SECONDS = Counter("speech_audio_seconds_total", "Seconds of audio received")

@@ -9,12 +9,14 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
     String,
     UniqueConstraint,
     func,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -51,6 +53,8 @@ class CatalogItem(Base):
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
     price_minor: Mapped[int] = mapped_column(BigInteger)
     category: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Sold out when false: never added by an order or a turn (PATCH /catalog/items/{sku}).
+    available: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class CatalogModifier(Base):

@@ -1,14 +1,22 @@
 """Catalog routes: replace the caller's catalog, read it back."""
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
 
 from src.auth.dependencies import CurrentClient, guarded_client
 from src.database import DbSession
 from src.exceptions import NotFound
-from src.models import Envelope, envelope
+from src.models import Envelope, envelope, error_responses
 from src.voice.catalog import service
 from src.voice.catalog.dependencies import CatalogCachesDep, catalog_caches
-from src.voice.catalog.schemas import CatalogIn, CatalogOut, CatalogSaved
+from src.voice.catalog.schemas import (
+    AvailabilityIn,
+    AvailabilitySaved,
+    CatalogIn,
+    CatalogOut,
+    CatalogSaved,
+)
 
 router = APIRouter()
 
@@ -53,3 +61,27 @@ async def get_catalog(request: Request) -> Response:
     if body is None:
         raise NotFound()
     return Response(body, media_type="application/json")
+
+
+@router.patch(
+    "/catalog/items/{sku}",
+    summary="Mark an item sold out or available again",
+    responses=error_responses(404, 422),
+)
+async def patch_item(
+    sku: Annotated[str, Path(max_length=64)],
+    body: AvailabilityIn,
+    client: CurrentClient,
+    db_session: DbSession,
+    caches: CatalogCachesDep,
+) -> Envelope[AvailabilitySaved]:
+    """A sold-out item is never added by an order or a turn; confirming a session whose
+    cart holds one is 409 ITEM_UNAVAILABLE. Makes a new catalog version."""
+    saved = await service.set_availability(
+        db_session=db_session,
+        caches=caches,
+        client_id=client.client_id,
+        sku=sku,
+        available=body.available,
+    )
+    return envelope(saved)

@@ -23,6 +23,7 @@ class CatalogItemIn(ORJSONModel):
     aliases: list[Alias] = Field(default_factory=list, max_length=50)
     price: MoneyIn
     category: Annotated[str, StringConstraints(max_length=100)] | None = None
+    available: bool = Field(default=True, description="False: sold out, never ordered")
 
 
 class CatalogModifierIn(ORJSONModel):
@@ -84,6 +85,7 @@ class CatalogItemOut(ORJSONModel):
     aliases: list[str]
     price: Money
     category: str | None
+    available: bool
 
 
 class CatalogModifierOut(ORJSONModel):
@@ -104,4 +106,16 @@ class CatalogOut(ORJSONModel):
 class CatalogSaved(ORJSONModel):
     items: int
     modifiers: int
+    version: int
+
+
+class AvailabilityIn(RequestModel):
+    """`PATCH /catalog/items/{sku}`: mark an item sold out or back."""
+
+    available: bool
+
+
+class AvailabilitySaved(ORJSONModel):
+    sku: str
+    available: bool
     version: int

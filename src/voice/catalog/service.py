@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
 import anyio.to_thread
-from sqlalchemy import Row, Table, bindparam, delete, select
+from sqlalchemy import CursorResult, Row, Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from src.database import dialect_insert
@@ -14,12 +14,14 @@ from src.platform.cache import Cache
 from src.voice.catalog.index import CatalogIndex
 from src.voice.catalog.models import Catalog, CatalogItem, CatalogModifier
 from src.voice.catalog.schemas import (
+    AvailabilitySaved,
     CatalogIn,
     CatalogItemOut,
     CatalogModifierOut,
     CatalogOut,
     CatalogSaved,
 )
+from src.voice.exceptions import ItemNotFound
 from src.voice.money import from_minor, to_minor
 
 
@@ -35,6 +37,8 @@ class PreparedCatalog:
     modifier_prices: dict[str, int]
     # Hot words for the recogniser, most useful first (see speech_phrases()).
     speech_phrases: tuple[str, ...] = ()
+    # Sold-out SKUs: recognised when asked for, never ordered.
+    unavailable: frozenset[str] = frozenset()
 
 
 class CurrentVersions:
@@ -123,6 +127,7 @@ async def replace_catalog(
             aliases=item.aliases,
             price_minor=to_minor(item.price, catalog.currency),
             category=item.category,
+            available=item.available,
         )
         for position, item in enumerate(catalog.items)
     )
@@ -143,6 +148,34 @@ async def replace_catalog(
         await db_session.commit()
         caches.versions.put(client_id, version, catalog.currency)
     return CatalogSaved(items=len(catalog.items), modifiers=len(catalog.modifiers), version=version)
+
+
+async def set_availability(
+    *, db_session: AsyncSession, caches: CatalogCaches, client_id: str, sku: str, available: bool
+) -> AvailabilitySaved:
+    """Mark one item sold out (or back) without replacing the catalog.
+
+    It makes a new catalog version, like a replacement: orders parsed against the old
+    one are parsed again before they are stored, so none stores a sold-out item.
+    """
+    updated = await db_session.execute(
+        update(CatalogItem)
+        .where(CatalogItem.client_id == client_id, CatalogItem.sku == sku)
+        .values(available=available)
+    )
+    if cast(CursorResult[Any], updated).rowcount == 0:
+        await db_session.rollback()
+        raise ItemNotFound()
+    bumped = await db_session.execute(
+        update(Catalog)
+        .where(Catalog.client_id == client_id)
+        .values(version=Catalog.version + 1)
+        .returning(Catalog.version, Catalog.currency)
+    )
+    version, currency = bumped.one()
+    await db_session.commit()
+    caches.versions.put(client_id, version, currency)
+    return AvailabilitySaved(sku=sku, available=available, version=version)
 
 
 class CatalogHeader(NamedTuple):
@@ -176,6 +209,7 @@ async def _load_rows(
             CatalogItem.aliases,
             CatalogItem.price_minor,
             CatalogItem.category,
+            CatalogItem.available,
         )
         .where(CatalogItem.client_id == client_id)
         .order_by(CatalogItem.position)
@@ -241,6 +275,7 @@ async def _catalog_view(
                 aliases=list(i.aliases),
                 price=from_minor(i.price_minor, currency),
                 category=i.category,
+                available=i.available,
             )
             for i in items
         ],
@@ -290,6 +325,7 @@ async def get_prepared_catalog(
         item_prices={i.sku: i.price_minor for i in items},
         modifier_prices={m.code: m.price_minor for m in modifiers},
         speech_phrases=speech_phrases([i.name for i in items], [m.name for m in modifiers]),
+        unavailable=frozenset(i.sku for i in items if not i.available),
     )
     caches.prepared.put((client_id, prepared.version), prepared)
     caches.versions.put(client_id, prepared.version, prepared.currency)

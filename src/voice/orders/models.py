@@ -37,6 +37,8 @@ class Order(Base):
     currency: Mapped[str] = mapped_column(String(3))
     total_minor: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The order session it was confirmed from, if any.
+    session_id: Mapped[str | None] = mapped_column(String(40), nullable=True, default=None)
 
     lines: Mapped[list["OrderLine"]] = relationship(
         back_populates="order",

@@ -11,19 +11,24 @@ from src.voice.speech.schemas import AudioFields
 MAX_ORDER_TEXT = 2000
 
 
-class OrderRequest(AudioFields):
+class UtteranceRequest(AudioFields):
     """Exactly one of `text` or `audio`."""
 
     text: Annotated[str, StringConstraints(max_length=MAX_ORDER_TEXT)] | None = None
-    customer_id: CustomerId | None = None
 
     @model_validator(mode="after")
-    def _one_input(self) -> "OrderRequest":
+    def _one_input(self) -> "UtteranceRequest":
         if (self.text is None) == (self.audio is None):
             raise ValueError("send exactly one of `text` or `audio`")
         if self.text is not None and not self.text.strip():
             raise ValueError("`text` is empty")
         return self
+
+
+class OrderRequest(UtteranceRequest):
+    """Exactly one of `text` or `audio`, and who orders."""
+
+    customer_id: CustomerId | None = None
 
 
 class OrderLineOut(ORJSONModel):
@@ -46,6 +51,7 @@ class OrderOut(ORJSONModel):
     total: Money
     currency: str
     created_at: UTCDateTime
+    session_id: str | None = None  # set on orders confirmed from an order session
 
 
 class OrderPage(ORJSONModel):

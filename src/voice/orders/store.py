@@ -84,6 +84,7 @@ class PricedOrder:
     total_minor: int
     created_at: datetime
     lines: list[PricedLine] = field(default_factory=list)
+    session_id: str | None = None
 
 
 def build_order(
@@ -107,12 +108,17 @@ def build_order(
     ORDERS_PARSED.labels(outcome=_outcome(result), source=source).inc()
     UNMATCHED_SPANS.inc(len(result.unmatched))
     ORDER_LINES.observe(len(result.lines))
-    lines = []
-    for position, line in enumerate(result.lines):
+    lines: list[PricedLine] = []
+    unmatched = list(result.unmatched)
+    for line in result.lines:
+        if line.sku in prepared.unavailable:
+            # Sold out: heard, never ordered; the words go back to the caller.
+            unmatched.append(line.matched_text)
+            continue
         unit = price_of(prepared, line.sku, line.modifiers)
         lines.append(
             PricedLine(
-                position=position,
+                position=len(lines),
                 sku=line.sku,
                 name=prepared.item_names[line.sku],
                 quantity=line.quantity,
@@ -132,7 +138,7 @@ def build_order(
         customer_id=customer_id,
         source=source,
         transcript=transcript,
-        unmatched=list(result.unmatched),
+        unmatched=unmatched,
         currency=prepared.currency,
         total_minor=total_minor,
         created_at=datetime.now(UTC),
@@ -249,6 +255,7 @@ def order_out(order: Order | PricedOrder) -> OrderOut:
         total=from_minor(order.total_minor, currency),
         currency=currency,
         created_at=order.created_at,
+        session_id=order.session_id,
     )
 
 

@@ -1,0 +1,474 @@
+"""Order session use cases: start, read, take a turn, confirm, cancel.
+
+Every change to a session happens under its row lock: the first statement of the
+transaction is an UPDATE of the session row, which PostgreSQL holds until commit
+and which, on SQLite, waits for the one write turn of all workers. So turns of one
+session apply one at a time, in the order they reach the database, on any worker
+or replica, and each sees the cart its predecessor left.
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, cast
+
+import anyio.to_thread
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from src.config import Settings
+from src.exceptions import ServiceUnavailable
+from src.models import envelope
+from src.platform.observability.metrics import (
+    IDEMPOTENT_REPLAYS,
+    SESSION_ACTIONS,
+    SESSION_EVENTS,
+    SESSION_TURNS,
+)
+from src.voice.catalog import service as catalog_service
+from src.voice.catalog.service import CatalogCaches, PreparedCatalog, price_of
+from src.voice.exceptions import (
+    AmountTooLarge,
+    CartEmpty,
+    CatalogMissing,
+    ItemUnavailable,
+    SessionClosed,
+    SessionNotFound,
+    SessionVersionMismatch,
+)
+from src.voice.money import from_minor
+from src.voice.orders import idempotency, store
+from src.voice.orders.parser import reads_as_order
+from src.voice.orders.service import OrderTaken
+from src.voice.sessions.cart import Cart, cart_from_json, cart_to_json
+from src.voice.sessions.models import OrderSession, SessionTurn
+from src.voice.sessions.readback import SpokenLine, readback
+from src.voice.sessions.schemas import (
+    CartLineOut,
+    CartOut,
+    SessionCreate,
+    SessionOut,
+    TurnOut,
+    TurnRequest,
+    TurnResult,
+)
+from src.voice.sessions.turns import REVIEW_CONFIDENCE, TurnOutcome, read_turn
+from src.voice.speech.engine import AudioInput
+from src.voice.speech.service import SpeechService, transcribe_for_catalog
+
+OPEN, CONFIRMED, CANCELLED, EXPIRED = "open", "confirmed", "cancelled", "expired"
+# Turns whose words times the catalog's phrases pass this are read in a worker thread
+# (see orders.service.PARSE_INLINE_WORK).
+READ_INLINE_WORK = 50_000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite gives back naive datetimes; they were stored in UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# --- the cart as stored and shown ------------------------------------------------------
+
+
+def _priced_view(cart: Cart, prepared: PreparedCatalog) -> dict[str, Any]:
+    """The cart's lines with names and prices at `prepared`, for the session row."""
+    lines = []
+    total = 0
+    for line in cart.lines:
+        known = line.sku in prepared.item_prices and all(
+            m in prepared.modifier_prices for m in line.modifiers
+        )
+        unit = price_of(prepared, line.sku, line.modifiers) if known else 0
+        total += unit * line.quantity
+        lines.append(
+            {
+                "line_id": line.line_id,
+                "sku": line.sku,
+                "name": prepared.item_names.get(line.sku, line.sku),
+                "quantity": line.quantity,
+                "modifiers": list(line.modifiers),
+                "modifier_names": [
+                    [
+                        entry.name if (entry := prepared.index.modifiers.get(m)) else m,
+                        entry.group if entry else None,
+                    ]
+                    for m in line.modifiers
+                ],
+                "unit_price_minor": unit,
+                "confidence": round(line.confidence, 2),
+            }
+        )
+    if total > store.MAX_MINOR_UNITS:
+        raise AmountTooLarge()
+    return {"lines": lines, "total_minor": total, "currency": prepared.currency}
+
+
+def _readback(view: dict[str, Any], sold_out: Sequence[str]) -> str:
+    currency = view["currency"]
+    spoken = [
+        SpokenLine(
+            line["quantity"],
+            line["name"],
+            [(name, group) for name, group in line["modifier_names"]],
+        )
+        for line in view["lines"]
+    ]
+    return readback(spoken, format(from_minor(view["total_minor"], currency), "f"), sold_out)
+
+
+def session_out(row: OrderSession, *, now: datetime | None = None) -> SessionOut:
+    """The API shape of a session (expired when its time ran out, whatever the row says)."""
+    view = row.cart["view"]
+    currency = view["currency"]
+    status = row.status
+    if status == OPEN and _aware(row.expires_at) <= (now or _now()):
+        status = EXPIRED
+    return SessionOut(
+        session_id=row.id,
+        status=status,
+        version=row.version,
+        customer_id=row.customer_id,
+        channel=row.channel,
+        cart=CartOut(
+            lines=[
+                CartLineOut(
+                    line_id=line["line_id"],
+                    sku=line["sku"],
+                    name=line["name"],
+                    quantity=line["quantity"],
+                    modifiers=line["modifiers"],
+                    unit_price=from_minor(line["unit_price_minor"], currency),
+                    line_total=from_minor(line["unit_price_minor"] * line["quantity"], currency),
+                    confidence=line["confidence"],
+                )
+                for line in view["lines"]
+            ],
+            total=from_minor(view["total_minor"], currency),
+            currency=currency,
+        ),
+        readback=row.readback,
+        needs_review=row.needs_review,
+        order_id=row.order_id,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+    )
+
+
+# --- use cases ------------------------------------------------------------------------
+
+
+async def start_session(
+    *,
+    db_session: AsyncSession,
+    settings: Settings,
+    client_id: str,
+    body: SessionCreate,
+    catalog: PreparedCatalog,
+) -> SessionOut:
+    """Open a session with an empty cart (version 1)."""
+    now = _now()
+    view = _priced_view(Cart(), catalog)
+    row = OrderSession(
+        id=f"ses_{uuid.uuid4().hex}",
+        client_id=client_id,
+        customer_id=body.customer_id,
+        channel=body.channel,
+        status=OPEN,
+        version=1,
+        cart={"state": cart_to_json(Cart()), "view": view},
+        readback=_readback(view, ()),
+        needs_review=False,
+        order_id=None,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.SESSION_TTL_SECONDS),
+    )
+    db_session.add(row)
+    await db_session.commit()
+    SESSION_EVENTS.labels(event="started").inc()
+    return session_out(row, now=now)
+
+
+async def read_session(*, db_session: AsyncSession, client_id: str, session_id: str) -> SessionOut:
+    """The client's session; another client's is NOT_FOUND like a missing one."""
+    row = await db_session.scalar(
+        select(OrderSession).where(
+            OrderSession.id == session_id, OrderSession.client_id == client_id
+        )
+    )
+    if row is None:
+        raise SessionNotFound()
+    return session_out(row)
+
+
+async def _lock_open(
+    db_session: AsyncSession, client_id: str, session_id: str, if_match: int | None
+) -> OrderSession:
+    """Take the session's row lock and return the row, still open and at `if_match`.
+
+    An open session found past its time is marked expired (and counted) here.
+    """
+    locked = await db_session.execute(
+        update(OrderSession)
+        .where(OrderSession.id == session_id, OrderSession.client_id == client_id)
+        .values(version=OrderSession.version)
+    )
+    if cast(CursorResult[Any], locked).rowcount == 0:
+        await db_session.rollback()
+        raise SessionNotFound()
+    row = await db_session.scalar(
+        select(OrderSession)
+        .where(OrderSession.id == session_id)
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    if row.status == OPEN and _aware(row.expires_at) <= _now():
+        row.status = EXPIRED
+        await db_session.commit()
+        SESSION_EVENTS.labels(event="expired").inc()
+        raise SessionClosed(EXPIRED)
+    if row.status != OPEN:
+        status = row.status
+        await db_session.rollback()
+        raise SessionClosed(status)
+    if if_match is not None and if_match != row.version:
+        version = row.version
+        await db_session.rollback()
+        raise SessionVersionMismatch(version)
+    return row
+
+
+async def _read_words(
+    text: str, cart: Cart, catalog: PreparedCatalog, *, turn_id: str, spoken: bool
+) -> TurnOutcome:
+    read = partial(
+        read_turn,
+        text,
+        cart,
+        catalog.index,
+        turn_id=turn_id,
+        unavailable=catalog.unavailable,
+        spoken=spoken,
+    )
+    if len(text.split()) * len(catalog.index.phrases) <= READ_INLINE_WORK:
+        return read()
+    return await anyio.to_thread.run_sync(read)
+
+
+async def take_turn(
+    *,
+    db_session: AsyncSession,
+    settings: Settings,
+    client_id: str,
+    session_id: str,
+    body: TurnRequest,
+    audio: AudioInput | None,
+    speech: SpeechService | None,
+    catalog: PreparedCatalog,
+    if_match: int | None,
+    request_id: str | None,
+) -> TurnResult:
+    """Read one utterance against the session's cart and keep the result and the turn."""
+    if audio is not None:
+        assert speech is not None, "the router passes the speech service with audio"
+        # Heard before the lock is taken: a decode takes a good part of a second.
+        transcript = await transcribe_for_catalog(
+            speech,
+            audio,
+            catalog,
+            db_session,
+            client=client_id,
+            accept=partial(reads_as_order, index=catalog.index),
+        )
+        text, source = transcript.text, "audio"
+    else:
+        assert body.text is not None
+        text, source = body.text, "text"
+    row = await _lock_open(db_session, client_id, session_id, if_match)
+    turn_id = f"trn_{uuid.uuid4().hex}"
+    state = row.cart["state"]
+    outcome = await _read_words(
+        text, cart_from_json(state), catalog, turn_id=turn_id, spoken=source == "audio"
+    )
+    view = _priced_view(outcome.cart, catalog)
+    now = _now()
+    row.version += 1
+    row.cart = {"state": cart_to_json(outcome.cart), "view": view}
+    row.readback = _readback(view, outcome.unavailable)
+    row.needs_review = outcome.needs_review or any(
+        line.confidence < REVIEW_CONFIDENCE for line in outcome.cart.lines
+    )
+    row.expires_at = now + timedelta(seconds=settings.SESSION_TTL_SECONDS)
+    actions = [action.as_dict() for action in outcome.actions]
+    turn = SessionTurn(
+        id=turn_id,
+        session_id=row.id,
+        client_id=client_id,
+        position=row.version,
+        source=source,
+        transcript=text,
+        actions=actions,
+        unmatched=list(outcome.unmatched),
+        needs_review=outcome.needs_review,
+        done=outcome.done,
+        request_id=request_id,
+        created_at=now,
+    )
+    db_session.add(turn)
+    result = TurnResult(
+        session=session_out(row, now=now),
+        turn=TurnOut(
+            turn_id=turn_id,
+            transcript=text,
+            actions=actions,
+            unmatched=list(outcome.unmatched),
+            unavailable=list(outcome.unavailable),
+            needs_review=outcome.needs_review,
+            done=outcome.done,
+        ),
+    )
+    await db_session.commit()
+    for action in outcome.actions:
+        SESSION_ACTIONS.labels(op=action.op).inc()
+    SESSION_TURNS.labels(review="yes" if outcome.needs_review else "no").inc()
+    return result
+
+
+async def cancel_session(
+    *, db_session: AsyncSession, client_id: str, session_id: str
+) -> SessionOut:
+    """Close an open session without an order."""
+    row = await _lock_open(db_session, client_id, session_id, None)
+    row.status = CANCELLED
+    row.version += 1
+    out = session_out(row)
+    await db_session.commit()
+    SESSION_EVENTS.labels(event="cancelled").inc()
+    return out
+
+
+# An order made from a session is stored again when its catalog was replaced meanwhile.
+CONFIRM_ATTEMPTS = 3
+
+
+def _order_from_cart(
+    row: OrderSession, cart: Cart, catalog: PreparedCatalog, transcripts: Sequence[str]
+) -> store.PricedOrder:
+    """The cart as an unsaved order at `catalog`'s prices; 409 if a line is sold out."""
+    missing = [
+        {"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity}
+        for line in cart.lines
+        if line.sku in catalog.unavailable
+        or line.sku not in catalog.item_prices
+        or any(m not in catalog.modifier_prices for m in line.modifiers)
+    ]
+    if missing:
+        raise ItemUnavailable(missing)
+    lines = []
+    for position, line in enumerate(cart.lines):
+        unit = price_of(catalog, line.sku, line.modifiers)
+        lines.append(
+            store.PricedLine(
+                position=position,
+                sku=line.sku,
+                name=catalog.item_names[line.sku],
+                quantity=line.quantity,
+                modifiers=list(line.modifiers),
+                unit_price_minor=unit,
+                line_total_minor=unit * line.quantity,
+                matched_text=None,
+                confidence=round(line.confidence, 2),
+            )
+        )
+    total = sum(line.line_total_minor for line in lines)
+    if total > store.MAX_MINOR_UNITS:
+        raise AmountTooLarge()
+    return store.PricedOrder(
+        id=store.new_order_id(),
+        client_id=row.client_id,
+        customer_id=row.customer_id,
+        source="session",
+        transcript=" / ".join(transcripts),
+        unmatched=[],
+        currency=catalog.currency,
+        total_minor=total,
+        created_at=_now(),
+        lines=lines,
+        session_id=row.id,
+    )
+
+
+async def confirm_session(
+    *,
+    db_session: AsyncSession,
+    settings: Settings,
+    caches: CatalogCaches,
+    client_id: str,
+    session_id: str,
+    idempotency_key: str | None,
+    pending_releases: idempotency.PendingReleases | None = None,
+) -> OrderTaken:
+    """Store the cart as an order through the same path as `/voice/order`."""
+    if idempotency_key is not None:
+        stored = await idempotency.claim(
+            db_session=db_session,
+            client_id=client_id,
+            key=idempotency_key,
+            request_fingerprint=idempotency.fingerprint(
+                "POST", f"/voice/sessions/{session_id}/confirm", {}
+            ),
+            lock_seconds=settings.IDEMPOTENCY_LOCK_SECONDS,
+            ttl_seconds=settings.IDEMPOTENCY_TTL_SECONDS,
+        )
+        if stored is not None:
+            IDEMPOTENT_REPLAYS.inc()
+            return OrderTaken(stored.status, stored.body, replayed=True)
+    try:
+        row = await _lock_open(db_session, client_id, session_id, None)
+        cart = cart_from_json(row.cart["state"])
+        if not cart.lines:
+            raise CartEmpty()
+        transcripts = list(
+            await db_session.scalars(
+                select(SessionTurn.transcript)
+                .where(SessionTurn.session_id == row.id)
+                .order_by(SessionTurn.position)
+            )
+        )
+        for _ in range(CONFIRM_ATTEMPTS):
+            catalog = await catalog_service.get_prepared_catalog(
+                db_session=db_session, caches=caches, client_id=client_id
+            )
+            if catalog is None:
+                raise CatalogMissing()
+            order = _order_from_cart(row, cart, catalog, transcripts)
+            if await store.store_order(db_session, order, catalog_version=catalog.version):
+                break
+        else:
+            raise ServiceUnavailable("the catalog is being replaced; retry")
+        row.status = CONFIRMED
+        row.order_id = order.id
+        row.version += 1
+        body = envelope(store.order_out(order), 201).model_dump_json().encode()
+        if idempotency_key is not None:
+            await idempotency.complete(
+                db_session=db_session, client_id=client_id, key=idempotency_key, status=201,
+                body=body,
+            )  # fmt: skip
+        await db_session.commit()
+    except BaseException:
+        await db_session.rollback()
+        if idempotency_key is not None:
+            await idempotency.release_quietly(
+                db_session=db_session,
+                client_id=client_id,
+                key=idempotency_key,
+                pending=pending_releases,
+            )
+        raise
+    SESSION_EVENTS.labels(event="confirmed").inc()
+    return OrderTaken(201, body)
