@@ -253,6 +253,8 @@ class _Lexer:
     def phrase_at(self, i: int) -> tuple[Entry, int, float] | None:
         """The catalog phrase starting at token `i`: (entry, tokens consumed, score)."""
         match = self.index.exact(self.keys, i)
+        if match is not None and self._overlapped(i, match):
+            return None
         found = (match.entry, match.length, match.score) if match is not None else None
         longer = self._misspelt_longer(i, found[1] if found is not None else 0)
         if longer is not None:
@@ -262,6 +264,22 @@ class _Lexer:
             if across is not None and (found is None or across[1] > found[1]):
                 return across
         return found
+
+    def _overlapped(self, i: int, match: PhraseMatch) -> bool:
+        """Whether a phrase starting inside `match` reaches further and wins: it is
+        longer, or as long and an item where `match` is a modifier ("no onion rings"
+        is onion rings removed, not "no onion" and "rings")."""
+        for j in range(i + 1, min(i + match.length, len(self.keys))):
+            later = self.index.exact(self.keys, j)
+            if later is None or j + later.length <= i + match.length:
+                continue
+            if later.length > match.length or (
+                later.length == match.length
+                and later.entry.kind == ITEM
+                and match.entry.kind == MODIFIER
+            ):
+                return True
+        return False
 
     def _misspelt_longer(self, i: int, exact_length: int) -> PhraseMatch | None:
         """A name longer than the exact match at `i` whose extra words include a word no

@@ -101,7 +101,8 @@ _REMOVE_PHRASES: tuple[Phrase, ...] = tuple(
 _TAKE_AWAY = frozenset({"off", "out", "away"})
 _CHANGE_WORDS = frozenset(
     """change switch swap replace substitute sub exchange trade turn make convert
-    update modify upgrade downgrade""".split()  # noqa: SIM905 (a word list reads better as text)
+    update modify upgrade downgrade bump increase raise reduce lower decrease set
+    adjust""".split()  # noqa: SIM905 (a word list reads better as text)
 )
 _MORE = frozenset({"more", "additional", "extra"})
 _LESS = frozenset({"less", "fewer"})
@@ -242,8 +243,25 @@ class _TurnReader:
     # --- applying ------------------------------------------------------------------
 
     def _do(self, action: Action) -> None:
+        if action.sku in self.unavailable_skus and self._adds_to(action):
+            # Sold out: asked for, never added (whatever way the turn put it).
+            name = self.index.items[action.sku].name if action.sku in self.index.items else ""
+            self.unavailable.append(name)
+            self.unmatched.append(name.lower())
+            return
         self.cart = apply_action(self.cart, action)
         self.actions.append(action)
+
+    def _adds_to(self, action: Action) -> bool:
+        """Whether `action` puts more of its item in the cart."""
+        if action.op in (ADD, REPLACE):
+            return True
+        line = self.cart.line(action.line_id) if action.line_id is not None else None
+        return (
+            action.op == SET_QUANTITY
+            and line is not None
+            and (action.quantity or 0) > line.quantity
+        )
 
     def _new_line_id(self) -> str:
         return f"l{self.cart.next_line}"
@@ -531,11 +549,25 @@ class _TurnReader:
             and all(self._resolve(m) is not None for m in mentions)
         ):
             return REMOVE
+        if has_mod and self._definite_edit(clause) is not None:
+            return "definite"
         if has_item:
             return ADD
         if any(a.kind == WORD and a.word in _PRONOUNS for a in atoms) and (has_mod or has_num):
             return "pronoun"
         return _NEUTRAL
+
+    def _definite_edit(self, clause: _Clause) -> _Mention | None:
+        """ "could the lattes be large": modifiers said of a line named with "the"."""
+        mentions = self._mentions(clause)
+        if len(mentions) != 1:
+            return None
+        mention = mentions[0]
+        before = clause.atoms[mention.start - 1] if mention.start > 0 else None
+        definite = before is not None and before.kind == WORD and before.word in _DETERMINERS
+        if not definite or mention.quantity is not None or not mention.modifiers:
+            return None
+        return mention if self._resolve(mention) is not None else None
 
     def _aimed_modifiers(self, clause: _Clause) -> tuple[list[Atom], _Mention] | None:
         """Modifiers aimed at a cart line by a preposition: "extra chili on the noodles",
@@ -599,6 +631,11 @@ class _TurnReader:
             line = self._resolve(mention)
             if line is not None and mods:
                 self._modifier_edits(clause, line, mods, negate_all=False)
+        elif op == "definite":
+            mention = self._definite_edit(clause)
+            line = self._resolve(mention) if mention is not None else None
+            if mention is not None and line is not None:
+                self._modifier_edits(clause, line, mention.modifiers, negate_all=False)
         elif op == "pronoun":
             self._flush_run([(_NEUTRAL, clause)])
         else:

@@ -1,0 +1,172 @@
+"""The turn engine alone: utterance + cart + catalog index -> actions and the new cart.
+
+The phrasings here were written apart from the development dialogues (other verbs,
+idioms and openings for the same operations) and the engine was not tuned on them:
+they check that it reads operations, not sentences.
+"""
+
+import json
+from typing import Any
+
+import pytest
+
+from src.voice.catalog.index import CatalogIndex
+from src.voice.sessions.cart import Cart
+from src.voice.sessions.turns import read_turn
+from tests.conftest import DATA
+
+
+def _index(name: str) -> CatalogIndex:
+    catalog: dict[str, Any] = json.loads((DATA / f"{name}_catalog.json").read_text())
+    return CatalogIndex.build(
+        [(i["sku"], i["name"], i.get("aliases", [])) for i in catalog["items"]],
+        [
+            (m["code"], m["name"], m.get("aliases", []), m.get("group"))
+            for m in catalog["modifiers"]
+        ],
+    )
+
+
+CAFE = _index("cafe")
+FASTFOOD = _index("fastfood")
+
+
+def _play(index: CatalogIndex, *turns: str) -> tuple[Cart, list[Any]]:
+    cart = Cart()
+    outcomes = []
+    for n, text in enumerate(turns):
+        outcome = read_turn(text, cart, index, turn_id=f"t{n}")
+        cart = outcome.cart
+        outcomes.append(outcome)
+    return cart, outcomes
+
+
+def _lines(cart: Cart) -> list[tuple[str, int, tuple[str, ...]]]:
+    return sorted((ln.sku, ln.quantity, tuple(sorted(ln.modifiers))) for ln in cart.lines)
+
+
+START = "two lattes and a blueberry muffin"
+
+
+@pytest.mark.parametrize(
+    ("turn", "expected"),
+    [
+        # remove
+        ("get rid of the muffin", [("LATTE", 2, ())]),
+        ("lose the blueberry muffin please", [("LATTE", 2, ())]),
+        ("could you delete the muffin", [("LATTE", 2, ())]),
+        ("I changed my mind, no muffin", [("LATTE", 2, ())]),
+        ("minus one latte", [("BLUEBERRY_MUFFIN", 1, ()), ("LATTE", 1, ())]),
+        ("drop one of the lattes", [("BLUEBERRY_MUFFIN", 1, ()), ("LATTE", 1, ())]),
+        ("one fewer latte", [("BLUEBERRY_MUFFIN", 1, ()), ("LATTE", 1, ())]),
+        # quantity
+        ("bump the lattes up to four", [("BLUEBERRY_MUFFIN", 1, ()), ("LATTE", 4, ())]),
+        ("make it two muffins", [("BLUEBERRY_MUFFIN", 2, ()), ("LATTE", 2, ())]),
+        ("add another muffin", [("BLUEBERRY_MUFFIN", 2, ()), ("LATTE", 2, ())]),
+        ("I'll take one more latte", [("BLUEBERRY_MUFFIN", 1, ()), ("LATTE", 3, ())]),
+        ("three lattes, not two", [("BLUEBERRY_MUFFIN", 1, ()), ("LATTE", 3, ())]),
+        # modifiers
+        ("could the lattes be large", [("BLUEBERRY_MUFFIN", 1, ()), ("LATTE", 2, ("LARGE",))]),
+        ("put oat milk in the lattes", [("BLUEBERRY_MUFFIN", 1, ()), ("LATTE", 2, ("OAT_MILK",))]),
+        ("can you warm up the muffin", [("BLUEBERRY_MUFFIN", 1, ("WARMED",)), ("LATTE", 2, ())]),
+        # replace
+        ("switch the muffin to a scone", [("LATTE", 2, ()), ("SCONE", 1, ())]),
+        (
+            "replace the lattes with cappuccinos",
+            [("BLUEBERRY_MUFFIN", 1, ()), ("CAPPUCCINO", 2, ())],
+        ),
+        ("instead of the muffin I'll have a brownie", [("BROWNIE", 1, ()), ("LATTE", 2, ())]),
+        # clear, undo
+        ("scrap the whole order", []),
+        ("let's start from scratch", []),
+        ("take that back", []),
+    ],
+)
+def test_operations_said_other_ways(turn: str, expected: list[Any]) -> None:
+    cart, _ = _play(CAFE, START, turn)
+    assert _lines(cart) == expected
+
+
+@pytest.mark.parametrize(
+    "turn",
+    ["that'll be all", "I'm all set, thanks", "that should do it", "nope, that's everything"],
+)
+def test_done_said_other_ways(turn: str) -> None:
+    cart, outcomes = _play(CAFE, START, turn)
+    assert outcomes[-1].done
+    assert _lines(cart) == [("BLUEBERRY_MUFFIN", 1, ()), ("LATTE", 2, ())]
+
+
+def test_the_contract_examples() -> None:
+    cart, outcomes = _play(
+        CAFE,
+        "a latte and a croissant",
+        "make that three and add a blueberry muffin",
+        "make it large",
+        "change the croissant to a scone",
+        "no whipped cream on the muffin",
+    )
+    # "that" is the croissant (added last), "it" the muffin (added last).
+    assert _lines(cart) == [
+        ("BLUEBERRY_MUFFIN", 1, ("LARGE",)),
+        ("LATTE", 1, ()),
+        ("SCONE", 3, ()),
+    ]
+    ops = [[a.op for a in outcome.actions] for outcome in outcomes]
+    assert ops[1] == ["set_quantity", "add"]
+    assert ops[3] == ["replace"]
+
+
+def test_a_phrase_that_is_a_modifier_adds_it_and_the_longest_name_wins() -> None:
+    cart, _ = _play(FASTFOOD, "a cheeseburger and onion rings", "no pickles on the cheeseburger")
+    assert ("CHEESEBURGER", 1, ("NO_PICKLES",)) in _lines(cart)
+    cart, _ = _play(FASTFOOD, "a cheeseburger and onion rings", "no onion rings")
+    assert _lines(cart) == [("CHEESEBURGER", 1, ())]
+
+
+def test_replace_keeps_quantity_and_modifiers_unless_named() -> None:
+    cart, _ = _play(CAFE, "two large lattes with oat milk", "change the lattes to mochas")
+    assert _lines(cart) == [("MOCHA", 2, ("LARGE", "OAT_MILK"))]
+    cart, _ = _play(CAFE, "two large lattes", "change the lattes to three cappuccinos")
+    assert _lines(cart) == [("CAPPUCCINO", 3, ("LARGE",))]
+
+
+def test_undo_takes_back_a_whole_turn_and_a_second_goes_further() -> None:
+    cart, outcomes = _play(
+        CAFE, "a latte", "remove the latte and add two scones", "undo", "undo that"
+    )
+    assert [a.op for a in outcomes[2].actions] == ["undo"]
+    assert _lines(cart) == []
+    cart, _ = _play(CAFE, "a latte", "two scones", "undo")
+    assert _lines(cart) == [("LATTE", 1, ())]
+
+
+def test_adding_the_same_item_merges_other_modifiers_make_a_line() -> None:
+    cart, outcomes = _play(CAFE, "a latte", "another latte with soy milk", "and a latte")
+    assert _lines(cart) == [("LATTE", 1, ("SOY_MILK",)), ("LATTE", 2, ())]
+    assert outcomes[2].actions[0].line_id == "l1"
+
+
+def test_it_means_the_line_last_added_or_changed() -> None:
+    cart, _ = _play(CAFE, "a latte and a scone", "make the latte large", "make it three")
+    assert _lines(cart) == [("LATTE", 3, ("LARGE",)), ("SCONE", 1, ())]
+
+
+def test_unavailable_items_are_never_added() -> None:
+    cart = Cart()
+    outcome = read_turn(
+        "a latte and a blueberry muffin",
+        cart,
+        CAFE,
+        turn_id="t0",
+        unavailable=frozenset({"BLUEBERRY_MUFFIN"}),
+    )
+    assert _lines(outcome.cart) == [("LATTE", 1, ())]
+    assert outcome.unavailable == ("Blueberry Muffin",)
+    assert outcome.needs_review
+
+
+@pytest.mark.parametrize("text", ["", "   ", "?!", "a" * 2000, "the the the", "undo"])
+def test_any_text_reads_without_error_and_changes_nothing_it_does_not_understand(text: str) -> None:
+    outcome = read_turn(text, Cart(), CAFE, turn_id="t0")
+    assert outcome.cart.lines == ()
