@@ -1,4 +1,4 @@
-"""`scripts/bench [http|parser|speech|recommend|eval ...] [--quick] [--data CSV] [--eval DIR]`.
+"""`scripts/bench [http|sessions|parser|speech|recommend|eval ...] [--quick] [--data CSV] [--eval DIR]`.
 
 Runs the chosen benchmarks (all by default) and writes their sections of
 docs/BENCHMARKS.md. `--quick` is a smoke run for CI: small sizes, nothing written.
@@ -10,14 +10,23 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.bench import eval_bench, http_bench, parser_bench, recommend_bench, speech_bench
+from tests.bench import (
+    eval_bench,
+    http_bench,
+    parser_bench,
+    recommend_bench,
+    session_bench,
+    speech_bench,
+)
 from tests.bench.report import write_section
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument(
-        "parts", nargs="*", choices=["http", "parser", "speech", "recommend", "eval", []]
+        "parts",
+        nargs="*",
+        choices=["http", "sessions", "parser", "speech", "recommend", "eval", []],
     )
     parser.add_argument("--quick", action="store_true", help="small smoke run; writes nothing")
     parser.add_argument("--data", type=Path, default=recommend_bench.DEFAULT_DATA)
@@ -28,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         "recommend": lambda: recommend_bench.run(args.data, quick=args.quick),
         "speech": lambda: speech_bench.run(args.eval, quick=args.quick),
         "http": lambda: http_bench.run(quick=args.quick),
+        "sessions": lambda: session_bench.run(quick=args.quick),
         "eval": lambda: eval_bench.run(args.eval, quick=args.quick),
     }
     for name in args.parts or list(runs):

@@ -91,13 +91,15 @@ def wrk(
     method: str = "GET",
     body: dict[str, object] | None = None,
     cpus: str | None = "1",
+    lua: str | None = None,
 ) -> WrkResult:
-    """Run wrk against `url` and parse its summary."""
+    """Run wrk against `url` and parse its summary; `lua` replaces the request script."""
     script = ROOT / "var" / "bench.lua"
     script.parent.mkdir(exist_ok=True)
     header_lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items())
     script.write_text(
-        _LUA.format(
+        lua
+        or _LUA.format(
             method=method,
             body=json.dumps(json.dumps(body)) if body else "nil",
             headers=header_lines,

@@ -6,9 +6,12 @@ created. Failures release the claim so that a retry runs again. Keys live in the
 database, never in Redis: an eviction or a Redis outage must not break the promise.
 """
 
+import contextlib
 import hashlib
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +22,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from src.config import Settings
+from src.platform.observability.metrics import IDEMPOTENT_REPLAYS
 from src.voice.exceptions import IdempotencyKeyInUse, IdempotencyKeyReused
 from src.voice.orders.models import IdempotencyKey
 
@@ -197,6 +202,55 @@ async def release_quietly(
         logger.warning("could not release idempotency key yet", exc_info=True)
         if pending is not None:
             pending.add(client_id, key)
+
+
+async def claim_request(
+    *,
+    db_session: AsyncSession,
+    settings: Settings,
+    client_id: str,
+    key: str | None,
+    method: str,
+    path: str,
+    body: Any,
+) -> StoredResponse | None:
+    """Claim `key` for this request (nothing to do without a key); the stored answer
+    of an earlier identical request, counted as a replay, if there is one."""
+    if key is None:
+        return None
+    stored = await claim(
+        db_session=db_session,
+        client_id=client_id,
+        key=key,
+        request_fingerprint=fingerprint(method, path, body),
+        lock_seconds=settings.IDEMPOTENCY_LOCK_SECONDS,
+        ttl_seconds=settings.IDEMPOTENCY_TTL_SECONDS,
+    )
+    if stored is not None:
+        IDEMPOTENT_REPLAYS.inc()
+    return stored
+
+
+@asynccontextmanager
+async def released_on_failure(
+    *,
+    db_session: AsyncSession,
+    client_id: str,
+    key: str | None,
+    pending: PendingReleases | None,
+) -> AsyncIterator[None]:
+    """Free a claimed `key` when the block fails, so that a retry runs afresh; what the
+    block wrote is rolled back first (and its locks let go)."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await db_session.rollback()
+        if key is not None:
+            await release_quietly(
+                db_session=db_session, client_id=client_id, key=key, pending=pending
+            )
+        raise
 
 
 async def purge_expired(*, db_session: AsyncSession, ttl_seconds: int) -> int:

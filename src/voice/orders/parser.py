@@ -250,6 +250,11 @@ class _Lexer:
         self.atoms.append(Atom(kind, start, end, **fields))  # type: ignore[arg-type]
         return i + n
 
+    def add_phrase(self, i: int, entry: Entry, n: int, score: float, *, guess: bool = False) -> int:
+        """A catalog phrase of `n` tokens from `i` (plural when its last word is)."""
+        plural = self.tokens[i + n - 1].is_plural
+        return self.add(PHRASE, i, n, entry=entry, score=score, plural=plural, guess=guess)
+
     def phrase_at(self, i: int) -> tuple[Entry, int, float] | None:
         """The catalog phrase starting at token `i`: (entry, tokens consumed, score)."""
         match = self.index.exact(self.keys, i)
@@ -448,9 +453,7 @@ class _Lexer:
                 continue
             found = self.phrase_at(i)
             if found is not None:
-                entry, length, score = found
-                plural = self.tokens[i + length - 1].is_plural
-                i = self.add(PHRASE, i, length, entry=entry, score=score, plural=plural)
+                i = self.add_phrase(i, *found)
                 continue
             number = self._number_word_at(i)
             if number is not None:
@@ -459,21 +462,21 @@ class _Lexer:
                 i += length
                 continue
             word = token.text
+            function_word = word in reserved or word in FILLERS or token.key in FILLERS
+            if function_word and token.key not in self.index.first_words:
+                i = self.add(WORD, i, 1, word=word)
+                continue
             fuzzy = self._fuzzy_at(i)
             if (
                 fuzzy is not None
-                and (word in reserved or word in FILLERS or token.key in FILLERS)
+                and function_word
                 and (fuzzy.length == 1 or fuzzy.phrase[:1] != (token.key,))
             ):
                 # A command or filler word is itself, unless it starts a longer name
                 # ("everything bagle").
                 fuzzy = None
             if fuzzy is not None:
-                plural = self.tokens[i + fuzzy.length - 1].is_plural
-                i = self.add(
-                    PHRASE, i, fuzzy.length, entry=fuzzy.entry, score=fuzzy.score,
-                    plural=plural, guess=True,
-                )  # fmt: skip
+                i = self.add_phrase(i, fuzzy.entry, fuzzy.length, fuzzy.score, guess=True)
                 continue
             i = self.add(WORD, i, 1, word=word)
         return self.atoms
@@ -488,9 +491,7 @@ class _Lexer:
                 continue
             found = self.phrase_at(i)
             if found is not None:
-                entry, length, score = found
-                plural = self.tokens[i + length - 1].is_plural
-                i = self.add(PHRASE, i, length, entry=entry, score=score, plural=plural)
+                i = self.add_phrase(i, *found)
                 continue
             if (phrase := _first_phrase(self.words, i, _JOINERS)) is not None:
                 i = self.add(SEP, i, len(phrase))
@@ -551,16 +552,7 @@ class _Lexer:
                 continue
             fuzzy = self._fuzzy_at(i)
             if fuzzy is not None:
-                plural = self.tokens[i + fuzzy.length - 1].is_plural
-                i = self.add(
-                    PHRASE,
-                    i,
-                    fuzzy.length,
-                    entry=fuzzy.entry,
-                    score=fuzzy.score,
-                    plural=plural,
-                    guess=True,
-                )
+                i = self.add_phrase(i, fuzzy.entry, fuzzy.length, fuzzy.score, guess=True)
                 continue
             i = self.add(UNKNOWN, i, 1, word=word)
         return self.atoms

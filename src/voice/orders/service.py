@@ -15,7 +15,6 @@ from src.config import Settings
 from src.database import use_autocommit
 from src.exceptions import ServiceUnavailable
 from src.models import envelope
-from src.platform.observability.metrics import IDEMPOTENT_REPLAYS
 from src.voice.catalog import service as catalog_service
 from src.voice.catalog.schemas import CatalogSaved
 from src.voice.catalog.service import CatalogCaches, PreparedCatalog
@@ -61,21 +60,20 @@ async def take_order(
     creates nothing. `catalog` may be the version this process saw last: the order is
     stored only if it is still current, and parsed again against the current one if not.
     """
-    if idempotency_key is not None:
-        stored = await idempotency.claim(
-            db_session=db_session,
-            client_id=client_id,
-            key=idempotency_key,
-            request_fingerprint=idempotency.fingerprint(
-                "POST", "/voice/order", request.model_dump(mode="json")
-            ),
-            lock_seconds=settings.IDEMPOTENCY_LOCK_SECONDS,
-            ttl_seconds=settings.IDEMPOTENCY_TTL_SECONDS,
-        )
-        if stored is not None:
-            IDEMPOTENT_REPLAYS.inc()
-            return OrderTaken(stored.status, stored.body, replayed=True)
-    try:
+    stored = await idempotency.claim_request(
+        db_session=db_session,
+        settings=settings,
+        client_id=client_id,
+        key=idempotency_key,
+        method="POST",
+        path="/voice/order",
+        body=request.model_dump(mode="json"),
+    )
+    if stored is not None:
+        return OrderTaken(stored.status, stored.body, replayed=True)
+    async with idempotency.released_on_failure(
+        db_session=db_session, client_id=client_id, key=idempotency_key, pending=pending_releases
+    ):
         if audio is not None:
             assert speech is not None, "the router passes the speech service with audio"
             # An order is heard again, slowed, when no reading reads as one.
@@ -119,15 +117,6 @@ async def take_order(
                 body=body,
             )  # fmt: skip
         await db_session.commit()
-    except BaseException:
-        if idempotency_key is not None:
-            await idempotency.release_quietly(
-                db_session=db_session,
-                client_id=client_id,
-                key=idempotency_key,
-                pending=pending_releases,
-            )
-        raise
     return OrderTaken(201, body)
 
 

@@ -33,10 +33,17 @@ def _plural(name: str) -> str:
     return name + "s"
 
 
+def _spoken_name(name: str) -> str:
+    """A menu name as it sits in a sentence: "Blueberry Muffin" -> "blueberry muffin",
+    acronyms kept ("BLT Sandwich" -> "BLT sandwich")."""
+    return " ".join(w if w[1:] != w[1:].lower() else w.lower() for w in name.split())
+
+
 def _phrase(line: SpokenLine) -> str:
     before = [name.lower() for name, group in line.modifiers if group in _BEFORE_ITEM_GROUPS]
     after = [name.lower() for name, group in line.modifiers if group not in _BEFORE_ITEM_GROUPS]
-    item = line.name if line.quantity == 1 else _plural(line.name)
+    name = _spoken_name(line.name)
+    item = name if line.quantity == 1 else _plural(name)
     words = [_count(line.quantity) if line.quantity > 1 else _article(before, line.name)]
     words += [*before, item]
     text = " ".join(words)
@@ -65,7 +72,7 @@ def readback(lines: Sequence[SpokenLine], total: str, sold_out: Sequence[str] = 
     asked for that are sold out, "Sorry, the blueberry muffin is sold out." """
     sentences: list[str] = []
     if sold_out:
-        names = _join([f"the {name.lower()}" for name in dict.fromkeys(sold_out)])
+        names = _join([f"the {_spoken_name(name)}" for name in dict.fromkeys(sold_out)])
         verb = "is" if len(set(sold_out)) == 1 else "are"
         sentences.append(f"Sorry, {names} {verb} sold out.")
     if lines:

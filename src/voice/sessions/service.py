@@ -21,7 +21,6 @@ from src.config import Settings
 from src.exceptions import ServiceUnavailable
 from src.models import envelope
 from src.platform.observability.metrics import (
-    IDEMPOTENT_REPLAYS,
     SESSION_ACTIONS,
     SESSION_EVENTS,
     SESSION_TURNS,
@@ -413,21 +412,20 @@ async def confirm_session(
     pending_releases: idempotency.PendingReleases | None = None,
 ) -> OrderTaken:
     """Store the cart as an order through the same path as `/voice/order`."""
-    if idempotency_key is not None:
-        stored = await idempotency.claim(
-            db_session=db_session,
-            client_id=client_id,
-            key=idempotency_key,
-            request_fingerprint=idempotency.fingerprint(
-                "POST", f"/voice/sessions/{session_id}/confirm", {}
-            ),
-            lock_seconds=settings.IDEMPOTENCY_LOCK_SECONDS,
-            ttl_seconds=settings.IDEMPOTENCY_TTL_SECONDS,
-        )
-        if stored is not None:
-            IDEMPOTENT_REPLAYS.inc()
-            return OrderTaken(stored.status, stored.body, replayed=True)
-    try:
+    stored = await idempotency.claim_request(
+        db_session=db_session,
+        settings=settings,
+        client_id=client_id,
+        key=idempotency_key,
+        method="POST",
+        path=f"/voice/sessions/{session_id}/confirm",
+        body={},
+    )
+    if stored is not None:
+        return OrderTaken(stored.status, stored.body, replayed=True)
+    async with idempotency.released_on_failure(
+        db_session=db_session, client_id=client_id, key=idempotency_key, pending=pending_releases
+    ):
         row = await _lock_open(db_session, client_id, session_id, None)
         cart = cart_from_json(row.cart["state"])
         if not cart.lines:
@@ -460,15 +458,5 @@ async def confirm_session(
                 body=body,
             )  # fmt: skip
         await db_session.commit()
-    except BaseException:
-        await db_session.rollback()
-        if idempotency_key is not None:
-            await idempotency.release_quietly(
-                db_session=db_session,
-                client_id=client_id,
-                key=idempotency_key,
-                pending=pending_releases,
-            )
-        raise
     SESSION_EVENTS.labels(event="confirmed").inc()
     return OrderTaken(201, body)

@@ -632,10 +632,10 @@ class _TurnReader:
             if line is not None and mods:
                 self._modifier_edits(clause, line, mods, negate_all=False)
         elif op == "definite":
-            mention = self._definite_edit(clause)
-            line = self._resolve(mention) if mention is not None else None
-            if mention is not None and line is not None:
-                self._modifier_edits(clause, line, mention.modifiers, negate_all=False)
+            named = self._definite_edit(clause)
+            line = self._resolve(named) if named is not None else None
+            if named is not None and line is not None:
+                self._modifier_edits(clause, line, named.modifiers, negate_all=False)
         elif op == "pronoun":
             self._flush_run([(_NEUTRAL, clause)])
         else:

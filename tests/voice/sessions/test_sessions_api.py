@@ -64,7 +64,7 @@ async def test_a_session_from_first_words_to_stored_order(
     session = data["session"]
     assert session["version"] == 4 and third.headers["etag"] == '"4"'
     assert session["cart"]["total"] == session["cart"]["lines"][0]["line_total"]
-    assert session["readback"] == f"Two large Lattes. That's {session['cart']['total']}."
+    assert session["readback"] == f"Two large lattes. That's {session['cart']['total']}."
     assert second.json()["data"]["turn"]["actions"][0]["op"] == "set_modifiers"
 
     confirmed = await client.post(

@@ -170,3 +170,19 @@ def test_unavailable_items_are_never_added() -> None:
 def test_any_text_reads_without_error_and_changes_nothing_it_does_not_understand(text: str) -> None:
     outcome = read_turn(text, Cart(), CAFE, turn_id="t0")
     assert outcome.cart.lines == ()
+
+
+def test_readback_reads_the_cart_as_a_sentence() -> None:
+    from src.voice.sessions.readback import SpokenLine, readback
+
+    lines = [
+        SpokenLine(2, "Latte", [("large", "size"), ("oat milk", "milk")]),
+        SpokenLine(1, "BLT Sandwich", []),
+        SpokenLine(3, "Glazed Donut", [("no sugar", "sugar")]),
+        SpokenLine(1, "Espresso", []),
+    ]
+    assert readback(lines, "21.40", ["Blueberry Muffin"]) == (
+        "Sorry, the blueberry muffin is sold out. Two large lattes with oat milk, a BLT "
+        "sandwich, three glazed donuts, no sugar and an espresso. That's 21.40."
+    )
+    assert readback([], "0.00") == "Your order is empty."
