@@ -38,7 +38,6 @@ from src.voice.exceptions import (
 )
 from src.voice.money import from_minor
 from src.voice.orders import idempotency, store
-from src.voice.orders.parser import reads_as_order
 from src.voice.orders.service import OrderTaken
 from src.voice.sessions.cart import Cart, cart_from_json, cart_to_json
 from src.voice.sessions.models import OrderSession, SessionTurn
@@ -52,14 +51,23 @@ from src.voice.sessions.schemas import (
     TurnRequest,
     TurnResult,
 )
-from src.voice.sessions.turns import REVIEW_CONFIDENCE, TurnOutcome, read_turn
-from src.voice.speech.engine import AudioInput
+from src.voice.sessions.turns import (
+    REVIEW_CONFIDENCE,
+    TurnOutcome,
+    choose_turn_reading,
+    read_turn,
+    reads_as_turn,
+)
+from src.voice.speech.engine import AudioInput, Transcript
 from src.voice.speech.service import SpeechService, transcribe_for_catalog
 
 OPEN, CONFIRMED, CANCELLED, EXPIRED = "open", "confirmed", "cancelled", "expired"
 # Turns whose words times the catalog's phrases pass this are read in a worker thread
 # (see orders.service.PARSE_INLINE_WORK).
 READ_INLINE_WORK = 50_000
+# Below this recogniser confidence in the reading taken, a spoken turn needs review
+# (see docs/SESSIONS.md for how it was set).
+HEARD_REVIEW_CONFIDENCE = 0.5
 
 
 def _now() -> datetime:
@@ -258,6 +266,42 @@ async def _read_words(
     return await anyio.to_thread.run_sync(read)
 
 
+async def _peek_cart(db_session: AsyncSession, client_id: str, session_id: str) -> Cart:
+    """The session's cart as it is now, without the lock (404 if there is no such session)."""
+    state = await db_session.scalar(
+        select(OrderSession.cart).where(
+            OrderSession.id == session_id, OrderSession.client_id == client_id
+        )
+    )
+    if state is None:
+        raise SessionNotFound()
+    return cart_from_json(state["state"])
+
+
+async def _read_heard(
+    heard: Transcript, cart: Cart, catalog: PreparedCatalog, *, turn_id: str
+) -> tuple[str, TurnOutcome, bool]:
+    """The recogniser's reading that reads best against the cart, what it does, and
+    whether the recogniser was sure enough of it (else the turn needs review)."""
+    readings = (heard.text, *heard.alternatives)
+    choose = partial(
+        choose_turn_reading,
+        readings,
+        cart,
+        catalog.index,
+        turn_id=turn_id,
+        unavailable=catalog.unavailable,
+    )
+    work = sum(len(r.split()) for r in readings) * len(catalog.index.phrases)
+    if work <= READ_INLINE_WORK:
+        text, outcome = choose()
+    else:
+        text, outcome = await anyio.to_thread.run_sync(choose)
+    confidences = dict(zip(readings, heard.confidences, strict=False))
+    sure = confidences.get(text, 1.0) >= HEARD_REVIEW_CONFIDENCE
+    return text, outcome, sure
+
+
 async def take_turn(
     *,
     db_session: AsyncSession,
@@ -272,33 +316,41 @@ async def take_turn(
     request_id: str | None,
 ) -> TurnResult:
     """Read one utterance against the session's cart and keep the result and the turn."""
+    heard: Transcript | None = None
     if audio is not None:
         assert speech is not None, "the router passes the speech service with audio"
-        # Heard before the lock is taken: a decode takes a good part of a second.
-        transcript = await transcribe_for_catalog(
+        # Heard before the lock is taken (a decode takes a good part of a second),
+        # against the cart as it is now; read again under the lock.
+        before = await _peek_cart(db_session, client_id, session_id)
+        heard = await transcribe_for_catalog(
             speech,
             audio,
             catalog,
             db_session,
             client=client_id,
-            accept=partial(reads_as_order, index=catalog.index),
+            accept=partial(
+                reads_as_turn, cart=before, index=catalog.index, unavailable=catalog.unavailable
+            ),
         )
-        text, source = transcript.text, "audio"
     else:
         assert body.text is not None
-        text, source = body.text, "text"
     row = await _lock_open(db_session, client_id, session_id, if_match)
     turn_id = f"trn_{uuid.uuid4().hex}"
-    state = row.cart["state"]
-    outcome = await _read_words(
-        text, cart_from_json(state), catalog, turn_id=turn_id, spoken=source == "audio"
-    )
+    cart = cart_from_json(row.cart["state"])
+    if heard is not None:
+        text, outcome, sure = await _read_heard(heard, cart, catalog, turn_id=turn_id)
+        source = "audio"
+    else:
+        assert body.text is not None
+        text, source, sure = body.text, "text", True
+        outcome = await _read_words(text, cart, catalog, turn_id=turn_id, spoken=False)
+    turn_review = outcome.needs_review or not sure
     view = _priced_view(outcome.cart, catalog)
     now = _now()
     row.version += 1
     row.cart = {"state": cart_to_json(outcome.cart), "view": view}
     row.readback = _readback(view, outcome.unavailable)
-    row.needs_review = outcome.needs_review or any(
+    row.needs_review = turn_review or any(
         line.confidence < REVIEW_CONFIDENCE for line in outcome.cart.lines
     )
     row.expires_at = now + timedelta(seconds=settings.SESSION_TTL_SECONDS)
@@ -312,7 +364,7 @@ async def take_turn(
         transcript=text,
         actions=actions,
         unmatched=list(outcome.unmatched),
-        needs_review=outcome.needs_review,
+        needs_review=turn_review,
         done=outcome.done,
         request_id=request_id,
         created_at=now,
@@ -326,14 +378,14 @@ async def take_turn(
             actions=actions,
             unmatched=list(outcome.unmatched),
             unavailable=list(outcome.unavailable),
-            needs_review=outcome.needs_review,
+            needs_review=turn_review,
             done=outcome.done,
         ),
     )
     await db_session.commit()
     for action in outcome.actions:
         SESSION_ACTIONS.labels(op=action.op).inc()
-    SESSION_TURNS.labels(review="yes" if outcome.needs_review else "no").inc()
+    SESSION_TURNS.labels(review="yes" if turn_review else "no").inc()
     return result
 
 

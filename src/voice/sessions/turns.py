@@ -164,6 +164,10 @@ class _Clause:
     def words(self) -> list[str]:
         return [a.word for a in self.atoms if a.kind == WORD]
 
+    def position(self, atom: Atom) -> int:
+        """Where `atom` (or the word it was made from) stands in the clause."""
+        return next((k for k, a in enumerate(self.atoms) if a.start == atom.start), 0)
+
     def has(self, phrases: Iterable[Phrase]) -> bool:
         return any(_find(self.words(), p) >= 0 for p in phrases)
 
@@ -414,8 +418,11 @@ class _TurnReader:
         score = 1.0
         for atom in modifiers:
             assert atom.entry is not None
-            position = clause.atoms.index(atom)
-            negated = negate_all or self._negated(clause, position)
+            # Atoms made from negated words ("no onions") are already the negation.
+            made = atom not in clause.atoms
+            negated = not made and (
+                negate_all or self._negated(clause, clause.position(atom))
+            )
             if negated and atom.entry.code in mods:
                 mods.remove(atom.entry.code)
                 continue
@@ -576,9 +583,7 @@ class _TurnReader:
         mods = self._modifier_atoms(clause)
         if not mods:
             return None
-        first_mod = min((atoms.index(m) for m in mods if m in atoms), default=None)
-        if first_mod is None:
-            return None
+        first_mod = min(clause.position(m) for m in mods)
         for mention in self._mentions(clause):
             if mention.start <= first_mod:
                 continue
@@ -802,11 +807,7 @@ class _TurnReader:
         if numbers:
             self._set_quantity(line, numbers[0].value)
             line = self.cart.line(line.line_id) or line
-        mods = (
-            [a for a in self._modifier_atoms(clause) if clause.atoms.index(a) >= after]
-            if any(a in clause.atoms for a in self._modifier_atoms(clause))
-            else self._modifier_atoms(clause)
-        )
+        mods = [a for a in self._modifier_atoms(clause) if clause.position(a) >= after]
         if mods and self.cart.line(line.line_id) is not None:
             self._modifier_edits(clause, line, mods, negate_all=False)
         if not numbers and not mods:
@@ -817,13 +818,9 @@ class _TurnReader:
         mods = self._modifier_atoms(clause)
         # Modifiers taken off a named line ("the oat milk out of the latte").
         if mods and mentions:
-            first_mod = (
-                min(clause.atoms.index(m) for m in mods if m in clause.atoms)
-                if any(m in clause.atoms for m in mods)
-                else 0
-            )
+            first_mod = min(clause.position(m) for m in mods)
             target = mentions[-1]
-            if target.start > first_mod or not any(m in clause.atoms for m in mods):
+            if target.start > first_mod:
                 line = self._resolve(target)
                 if line is not None:
                     self._modifier_edits(clause, line, mods, negate_all=True)
@@ -929,7 +926,7 @@ def _is_article(atom: Atom) -> bool:
 
 
 def _after_determiner(clause: _Clause, atom: Atom) -> bool:
-    k = clause.atoms.index(atom)
+    k = clause.position(atom)
     return k > 0 and clause.atoms[k - 1].kind == WORD and clause.atoms[k - 1].word in _DETERMINERS
 
 
@@ -968,3 +965,45 @@ def read_turn(
     return _TurnReader(
         text, cart, index, turn_id=turn_id, unavailable=unavailable, spoken=spoken
     ).read()
+
+
+def _quality(outcome: TurnOutcome) -> tuple[int, bool, bool]:
+    unmatched_words = sum(len(span.split()) for span in outcome.unmatched)
+    understood = bool(outcome.actions) or outcome.done
+    return -unmatched_words, understood, not outcome.needs_review
+
+
+def choose_turn_reading(
+    readings: Sequence[str],
+    cart: Cart,
+    index: CatalogIndex,
+    *,
+    turn_id: str,
+    unavailable: frozenset[str] = frozenset(),
+) -> tuple[str, TurnOutcome]:
+    """Of a recogniser's readings of one turn (best first), the one that reads best
+    against the cart: fewest words left unmatched, then one that does something,
+    then one that needs no review, then the recogniser's rank."""
+    best: tuple[tuple[int, bool, bool, int], str, TurnOutcome] | None = None
+    for rank, text in enumerate(readings):
+        outcome = read_turn(
+            text, cart, index, turn_id=turn_id, unavailable=unavailable, spoken=True
+        )
+        quality = (*_quality(outcome), -rank)
+        if best is None or quality > best[0]:
+            best = (quality, text, outcome)
+    if best is None:
+        return "", read_turn("", cart, index, turn_id=turn_id, spoken=True)
+    return best[1], best[2]
+
+
+def reads_as_turn(
+    readings: Sequence[str], cart: Cart, index: CatalogIndex, unavailable: frozenset[str]
+) -> bool:
+    """Whether the best of `readings` does something and leaves no word unmatched: else
+    the audio is worth hearing once more, slowed."""
+    _text, outcome = choose_turn_reading(
+        readings, cart, index, turn_id="probe", unavailable=unavailable
+    )
+    unmatched, understood, _sure = _quality(outcome)
+    return understood and unmatched == 0

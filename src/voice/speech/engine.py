@@ -6,6 +6,7 @@ this module blocks (PyAV decode, feature extraction, the lazily evaluated segmen
 generator) and is called from a worker thread.
 """
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,9 @@ class Transcript:
     alternatives: tuple[str, ...] = ()
     # Whether the audio was heard a second time, slowed (see SpeechModel.transcribe).
     second_listen: bool = False
+    # How sure the recogniser was of each reading (text, then the alternatives): the
+    # geometric mean of its tokens' probabilities, 0-1 (empty for long audio).
+    confidences: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,25 +144,29 @@ class SpeechModel:
         if decoded.duration <= WINDOW_SECONDS:
             features = self._model.feature_extractor(decoded.samples)
             language = self._language_of(features, audio.language)
-            readings = self._decode_window(features, language, hotwords)
+            heard = self._decode_window(features, language, hotwords)
             if (
                 accept is not None
                 and self.options.second_listen
                 and decoded.duration * SECOND_LISTEN_STRETCH <= WINDOW_SECONDS
-                and not accept(readings)
+                and not accept(tuple(heard))
             ):
                 heard_twice = True
                 slower_features = self._model.feature_extractor(slowed(decoded.samples))
-                slower = self._decode_window(slower_features, language, hotwords)
-                readings = tuple(dict.fromkeys([*readings, *slower]))
+                for text, confidence in self._decode_window(
+                    slower_features, language, hotwords
+                ).items():
+                    heard.setdefault(text, confidence)
+            readings = tuple(heard)
             best = readings[0] if readings else ""
             parts: tuple[Segment, ...] = (
                 (Segment(0.0, round(decoded.duration, 2), best),) if best else ()
             )
             alternatives = readings[1:]
+            confidences = tuple(heard.values())
         else:
             language, parts = self._decode_long(decoded, audio.language, hotwords)
-            alternatives = ()
+            alternatives, confidences = (), ()
         return Transcript(
             text=" ".join(p.text for p in parts if p.text),
             language=language,
@@ -167,12 +175,14 @@ class SpeechModel:
             decode_seconds=time.perf_counter() - started,
             alternatives=alternatives,
             second_listen=heard_twice,
+            confidences=confidences,
         )
 
     def _decode_window(
         self, features: np.ndarray, language: str, hotwords: str | None
-    ) -> tuple[str, ...]:
-        """One 30-second window: the beam's n best transcripts, best first, distinct.
+    ) -> dict[str, float]:
+        """One 30-second window: the beam's n best transcripts, best first, distinct,
+        each with the recogniser's confidence in it (see `Transcript.confidences`).
 
         The encoder pass dominates the cost; the other beam hypotheses come almost
         free, and an order parser can pick the one that reads as an order
@@ -196,9 +206,15 @@ class SpeechModel:
             max_length=model.max_length,
             suppress_blank=True,
             suppress_tokens=[-1],
+            return_scores=True,
         )[0]
-        texts = (" ".join(tokenizer.decode(ids).split()) for ids in result.sequences_ids)
-        return tuple(dict.fromkeys(t for t in texts if t))
+        heard: dict[str, float] = {}
+        for ids, score in zip(result.sequences_ids, result.scores, strict=True):
+            text = " ".join(tokenizer.decode(ids).split())
+            if text:
+                # The score is the mean log probability per token (length penalty 1).
+                heard.setdefault(text, round(math.exp(score), 3))
+        return heard
 
     def _decode_long(
         self, decoded: DecodedAudio, language: str | None, hotwords: str | None

@@ -2,6 +2,7 @@
 version checks, isolation, concurrency and bad input (both backends)."""
 
 import asyncio
+import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from src.config import Settings
 from src.platform.db.engine import create_engine, create_sessionmaker
 from src.voice.sessions.models import OrderSession
 from tests.conftest import (
+    DATA,
     RunningApp,
     assert_envelope_error,
     create_api_client,
@@ -285,3 +287,20 @@ async def test_an_idle_session_expires(settings: Settings, merchant: dict[str, A
             409,
             "SESSION_CLOSED",
         )
+
+
+async def test_a_spoken_turn_is_heard_and_applied(
+    client: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
+    session_id = await _start(client, merchant)
+    await _turn(client, merchant, session_id, "a medium earl grey")
+    audio = base64.b64encode((DATA / "audio" / "cafe-009.flac").read_bytes()).decode()
+    response = await client.post(
+        f"{BASE}/{session_id}/turns", json={"audio": audio}, headers=merchant["headers"]
+    )
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert "chocolate" in data["turn"]["transcript"].lower()
+    assert sorted(_cart(response)) == [("EARL_GREY", 1, ["MEDIUM"]), ("HOT_CHOCOLATE", 2, [])]
+    turns = await client.get(f"{BASE}/{session_id}", headers=merchant["headers"])
+    assert turns.json()["data"]["version"] == 3

@@ -9,6 +9,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from src.voice.catalog.index import CatalogIndex
 from src.voice.sessions.cart import Cart
@@ -186,3 +188,23 @@ def test_readback_reads_the_cart_as_a_sentence() -> None:
         "sandwich, three glazed donuts, no sugar and an espresso. That's 21.40."
     )
     assert readback([], "0.00") == "Your order is empty."
+
+
+_VOCABULARY = sorted(
+    {w for key in CAFE.phrases for w in key}
+    | {"no", "not", "the", "it", "that", "make", "change", "to", "instead", "of", "remove"}
+    | {"take", "off", "more", "less", "one", "two", "undo", "all", "and", ",", "with", "onions"}
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.sampled_from(_VOCABULARY), max_size=12), min_size=1, max_size=5))
+def test_word_soup_never_raises_and_keeps_the_cart_valid(turns: list[list[str]]) -> None:
+    cart = Cart()
+    for n, words in enumerate(turns):
+        outcome = read_turn(" ".join(words), cart, CAFE, turn_id=f"t{n}")
+        cart = outcome.cart
+        for line in cart.lines:
+            assert line.sku in CAFE.items and 0 < line.quantity <= 999
+            assert all(m in CAFE.modifiers for m in line.modifiers)
+        assert len({line.line_id for line in cart.lines}) == len(cart.lines)
