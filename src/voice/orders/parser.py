@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from rapidfuzz.distance import Indel
 
 from src.voice.catalog.index import ITEM, MODIFIER, CatalogIndex, Entry, PhraseMatch
-from src.voice.catalog.text import PUNCTUATION, Token, tokenize
+from src.voice.catalog.text import PUNCTUATION, Token, canon, tokenize
 
 NUM, PHRASE, SEP, CORR, REMOVE, UNKNOWN, WITH, WORD = (
     "num", "phrase", "sep", "corr", "remove", "unknown", "with", "word"
@@ -231,9 +231,25 @@ class _Lexer:
         self.word_keys = [self.keys[k] for k in self.word_tokens]
         self.word_texts = [self.words[k] for k in self.word_tokens]
         self.word_at = {k: w for w, k in enumerate(self.word_tokens)}
+        if spoken:
+            self._split_article_n()
         # What one spelling- or sound-tolerant lookup costs: windows x phrases.
         self.lookup_cost = (index.max_length + 3) * max(1, len(index.phrases))
         self.lookups_left = FUZZY_COMPARISON_BUDGET // self.lookup_cost
+
+    def _split_article_n(self) -> None:
+        """ "a nice latte" is "an iced latte": after "a", a word starting with "n" whose
+        rest starts a catalog name is read as that name (recognisers join the n)."""
+        for i in range(len(self.words) - 1):
+            word = self.words[i + 1]
+            if self.words[i] != "a" or not word.startswith("n") or len(word) < 4:
+                continue
+            if self.index.exact(self.keys, i + 1) is not None:
+                continue
+            keys = [*self.keys[: i + 1], canon(word[1:]), *self.keys[i + 2 :]]
+            match = self.index.exact(keys, i + 1)
+            if match is not None and match.length > 1:
+                self.keys[i + 1] = keys[i + 1]
 
     def _can_look_up(self) -> bool:
         """Whether the fuzzy budget allows one more lookup (and spends it)."""
@@ -269,6 +285,19 @@ class _Lexer:
             if across is not None and (found is None or across[1] > found[1]):
                 return across
         return found
+
+    def _without(self, i: int) -> int | None:
+        """ "without oat milk": the catalog's "no oat milk" if it has one; else the words
+        are left unmatched, never read as the modifier itself. Returns where to resume,
+        or None when no modifier follows."""
+        found = self.phrase_at(i + 1)
+        if found is None or found[0].kind != MODIFIER:
+            return None
+        entry, length, score = found
+        negative = self.index.exact(["no", *self.keys[i + 1 : i + 1 + length]], 0)
+        if negative is not None and negative.entry.kind == MODIFIER:
+            return self.add_phrase(i, negative.entry, length + 1, score)
+        return self.add(UNKNOWN, i, length + 1, word=" ".join(self.words[i : i + 1 + length]))
 
     def _overlapped(self, i: int, match: PhraseMatch) -> bool:
         """Whether a phrase starting inside `match` reaches further and wins: it is
@@ -541,6 +570,11 @@ class _Lexer:
             if token.key in _CONTAINERS and i + 1 < n and self.words[i + 1] == "of":
                 i += 2
                 continue
+            if word == "without" and i + 1 < n:
+                negated = self._without(i)
+                if negated is not None:
+                    i = negated
+                    continue
             if word == "with" or word == "without":
                 i = self.add(WITH, i, 1)
                 continue

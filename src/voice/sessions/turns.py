@@ -75,12 +75,15 @@ UNDO_PHRASES: tuple[Phrase, ...] = tuple(
         "go back", "revert", "revert that", "ignore that", "disregard that",
         "reverse that", "my mistake", "my bad", "strike that", "delete that",
         "forget what i said", "forget i said that", "back up", "oops",
+        # What recognisers write for "undo that".
+        "and do that", "on do that", "dont do that",
     )
 )  # fmt: skip
 CLEAR_PHRASES: tuple[Phrase, ...] = tuple(
     tuple(p.split())
     for p in (
         "start over", "start again", "start fresh", "start from scratch", "from scratch",
+        "start it over", "start all over", "start this over", "start the order over",
         "begin again", "reset", "restart", "clean slate", "do it over",
     )
 )  # fmt: skip
@@ -206,10 +209,49 @@ def _strip_phrases(atoms: list[Atom], phrases: Sequence[Phrase]) -> tuple[list[A
     return out, found
 
 
+def _join_phrases(atoms: list[Atom], phrases: Sequence[Phrase], word: str) -> list[Atom]:
+    """Every run of WORD atoms spelling one of `phrases` as one WORD atom `word`, so
+    that a phrase holding a conjunction ("and do that") survives the cut into clauses."""
+    out: list[Atom] = []
+    i = 0
+    while i < len(atoms):
+        hit = next(
+            (
+                len(p)
+                for p in phrases
+                if len(p) > 1
+                and len(atoms[i : i + len(p)]) == len(p)
+                and all(
+                    a.kind == WORD and a.word == w
+                    for a, w in zip(atoms[i : i + len(p)], p, strict=True)
+                )
+            ),
+            None,
+        )
+        if hit is None:
+            out.append(atoms[i])
+            i += 1
+            continue
+        out.append(Atom(WORD, atoms[i].start, atoms[i + hit - 1].end, word=word))
+        i += hit
+    return out
+
+
 def _split_clauses(atoms: list[Atom]) -> list[_Clause]:
+    """Clauses at punctuation and conjunctions; a comma before a preposition is a
+    pause, not a new clause ("no ice, in the iced americano")."""
     clauses: list[_Clause] = []
     current: list[Atom] = []
-    for atom in atoms:
+    for k, atom in enumerate(atoms):
+        following = atoms[k + 1] if k + 1 < len(atoms) else None
+        pause = (
+            atom.kind == SEP
+            and following is not None
+            and following.kind == WORD
+            and following.word in _PREPOSITIONS - {"for", "of"}
+        )
+        if pause:
+            continue
         if atom.kind == SEP or (atom.kind == WORD and atom.word in _CONJUNCTIONS):
             if current:
                 clauses.append(_Clause(current, current[0].start, current[-1].end))
@@ -420,9 +462,7 @@ class _TurnReader:
             assert atom.entry is not None
             # Atoms made from negated words ("no onions") are already the negation.
             made = atom not in clause.atoms
-            negated = not made and (
-                negate_all or self._negated(clause, clause.position(atom))
-            )
+            negated = not made and (negate_all or self._negated(clause, clause.position(atom)))
             if negated and atom.entry.code in mods:
                 mods.remove(atom.entry.code)
                 continue
@@ -459,7 +499,10 @@ class _TurnReader:
     def read(self) -> TurnOutcome:
         atoms = lex_words(self.text, self.index, spoken=self.spoken, reserved=RESERVED_WORDS)
         atoms, done = _strip_phrases(atoms, DONE_PHRASES)
+        atoms = _join_phrases(atoms, UNDO_PHRASES, "undo")
         atoms = _prepositions_back(atoms)
+        if self.spoken:
+            atoms = _numbers_heard(atoms)
         clauses = _split_clauses(atoms)
         # Clauses that add (or only describe) run together into one order, read by the
         # order parser as a whole: "two ham and cheese croisants warmed up, a latte".
@@ -868,6 +911,10 @@ class _TurnReader:
         mentions = self._mentions(clause)
         number = next((a for a in clause.atoms if a.kind == NUM), None)
         amount = number.value if number is not None else 1
+        if not mentions and any(_is_content(a) for a in clause.atoms):
+            # "another skone" naming nothing in the cart: maybe an order, never "it".
+            self._flush_adds([clause])
+            return
         if not mentions:
             line = self._pronoun_line()
             if line is not None:
@@ -896,6 +943,42 @@ class _TurnReader:
                 self._add_mention(mention)
                 continue
             self._set_quantity(line, qty.value)
+
+
+# What recognisers write for a number said where only a number fits.
+_HEARD_NUMBERS = {"free": 3, "tree": 3, "to": 2, "too": 2, "for": 4, "fore": 4, "won": 1}
+
+
+def _numbers_heard(atoms: list[Atom]) -> list[Atom]:
+    """ "make that free", "make it too", "not too": after a change verb and "it"/"that",
+    or after "not", a number homophone that ends the clause is the number."""
+    out: list[Atom] = []
+    for k, atom in enumerate(atoms):
+        following = atoms[k + 1] if k + 1 < len(atoms) else None
+        ends = (
+            following is None
+            or following.kind == SEP
+            or (following.kind == WORD and following.word in _CONJUNCTIONS | _MORE | _LESS)
+            or (following.kind == WORD and following.word in ("please", "thanks"))
+        )
+        if atom.kind == WORD and atom.word in _HEARD_NUMBERS and ends:
+            previous = out[-1] if out else Atom(SEP, 0, 0)
+            before = out[-2] if len(out) > 1 else None
+            after_pronoun = (
+                previous.kind == WORD
+                and previous.word in ("it", "that", "them")
+                and before is not None
+                and before.kind == WORD
+                and before.word in _CHANGE_WORDS
+            )
+            after_not = previous.kind == WORD and previous.word == "not"
+            before_more = following is not None and following.word in _MORE | _LESS
+            if after_pronoun or after_not or before_more:
+                atom = Atom(
+                    NUM, atom.start, atom.end, value=_HEARD_NUMBERS[atom.word], word=atom.word
+                )
+        out.append(atom)
+    return out
 
 
 def _prepositions_back(atoms: list[Atom]) -> list[Atom]:
