@@ -293,9 +293,13 @@ class _Lexer:
         found = self.phrase_at(i + 1)
         if found is None or found[0].kind != MODIFIER:
             return None
-        entry, length, score = found
+        _entry, length, score = found
         negative = self.index.exact(["no", *self.keys[i + 1 : i + 1 + length]], 0)
-        if negative is not None and negative.entry.kind == MODIFIER:
+        if (
+            negative is not None
+            and negative.length == length + 1
+            and negative.entry.kind == MODIFIER
+        ):
             return self.add_phrase(i, negative.entry, length + 1, score)
         return self.add(UNKNOWN, i, length + 1, word=" ".join(self.words[i : i + 1 + length]))
 

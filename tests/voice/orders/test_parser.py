@@ -267,3 +267,46 @@ def test_choose_reading_prefers_fewer_guesses() -> None:
     assert text == "a donut, no, the caramel macchiato"
     assert [(line.sku, line.quantity) for line in result.lines] == [("CARAMEL_MACCHIATO", 1)]
     assert result.guesses == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "index", "expected"),
+    [
+        # A misspelt word inside a name of several words.
+        (
+            "two ham and cheese croisants warmed up",
+            CAFE,
+            {("HAM_CHEESE_CROISSANT", 2, ("WARMED",))},
+        ),
+        ("a green tea latee", CAFE, {("GREEN_TEA_LATTE", 1, ())}),
+        ("2 hamburgers with no pickels", FASTFOOD, {("HAMBURGER", 2, ("NO_PICKLES",))}),
+        # A word before a name is not swallowed into a misspelling of it.
+        ("4 warmed turkey pesto sandwhiches", CAFE, {("TURKEY_SANDWICH", 4, ("WARMED",))}),
+        # "an extra shot" after the item is the item's modifier.
+        (
+            "three large iced americanos with an extra shot",
+            CAFE,
+            {("ICED_AMERICANO", 3, ("EXTRA_SHOT", "LARGE"))},
+        ),
+        # As many as the last line holds, with other modifiers: a line of its own.
+        (
+            "a lemonade with no sugar, and one with no ice",
+            CAFE,
+            {("LEMONADE", 1, ("NO_SUGAR",)), ("LEMONADE", 1, ("NO_ICE",))},
+        ),
+        # "without" a modifier the catalog has no "no ..." for never adds it.
+        ("a vanilla latte without oat milk", CAFE, {("VANILLA_LATTE", 1, ())}),
+        ("a cheeseburger without onions", FASTFOOD, {("CHEESEBURGER", 1, ("NO_ONIONS",))}),
+        # The longest catalog match wins where two overlap.
+        ("a cheeseburger no onion rings", FASTFOOD, {("CHEESEBURGER", 1, ())}),
+    ],
+)
+def test_names_and_modifiers_that_need_a_closer_look(
+    text: str, index: CatalogIndex, expected: set[tuple[str, int, tuple[str, ...]]]
+) -> None:
+    assert lines(text, index) == expected
+
+
+def test_a_nice_latte_heard_is_an_iced_latte() -> None:
+    result = parse_order("Oh, and a nice latte.", CAFE, spoken=True)
+    assert [(line.sku, line.quantity) for line in result.lines] == [("ICED_LATTE", 1)]

@@ -208,3 +208,30 @@ def test_word_soup_never_raises_and_keeps_the_cart_valid(turns: list[list[str]])
             assert line.sku in CAFE.items and 0 < line.quantity <= 999
             assert all(m in CAFE.modifiers for m in line.modifiers)
         assert len({line.line_id for line in cart.lines}) == len(cart.lines)
+
+
+@pytest.mark.parametrize(
+    ("heard", "expected"),
+    [
+        ("okay, make that free", [("LATTE", 3, ())]),
+        ("Make it for, please", [("LATTE", 4, ())]),
+        ("free more lattes", [("LATTE", 5, ())]),
+        ("Sorry, and do that.", []),
+        ("Start it over.", []),
+    ],
+)
+def test_what_a_recogniser_writes_for_a_command(heard: str, expected: list[Any]) -> None:
+    cart = read_turn("two lattes", Cart(), CAFE, turn_id="t0").cart
+    outcome = read_turn(heard, cart, CAFE, turn_id="t1", spoken=True)
+    assert _lines(outcome.cart) == expected
+
+
+def test_the_reading_that_reads_best_against_the_cart_is_taken() -> None:
+    from src.voice.sessions.turns import choose_turn_reading
+
+    cart = read_turn("two lattes", Cart(), CAFE, turn_id="t0").cart
+    text, outcome = choose_turn_reading(
+        ["make that tree pleas sir", "make that three please"], cart, CAFE, turn_id="t1"
+    )
+    assert text == "make that three please"
+    assert _lines(outcome.cart) == [("LATTE", 3, ())]
