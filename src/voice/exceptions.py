@@ -20,6 +20,7 @@ class ErrorCode:
     ITEM_UNAVAILABLE = "ITEM_UNAVAILABLE"
     SESSION_VERSION_MISMATCH = "SESSION_VERSION_MISMATCH"
     CART_EMPTY = "CART_EMPTY"
+    NOTHING_ORDERED = "NOTHING_ORDERED"
 
 
 class SessionNotFound(NotFound):
@@ -55,6 +56,15 @@ class SessionVersionMismatch(PreconditionFailed):
 
     def __init__(self, version: int) -> None:
         super().__init__(data={"version": version}, headers={"ETag": f'"{version}"'})
+
+
+class NothingOrdered(UnprocessableEntity):
+    """An order whose words name nothing orderable (422): nothing is stored."""
+
+    CODE = ErrorCode.NOTHING_ORDERED
+
+    def __init__(self, transcript: str, unmatched: Sequence[str]) -> None:
+        super().__init__(data={"transcript": transcript, "unmatched": list(unmatched)})
 
 
 class CartEmpty(UnprocessableEntity):

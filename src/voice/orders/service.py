@@ -18,7 +18,7 @@ from src.models import envelope
 from src.voice.catalog import service as catalog_service
 from src.voice.catalog.schemas import CatalogSaved
 from src.voice.catalog.service import CatalogCaches, PreparedCatalog
-from src.voice.exceptions import CatalogMissing, ImportRejected, InvalidCursor
+from src.voice.exceptions import CatalogMissing, ImportRejected, InvalidCursor, NothingOrdered
 from src.voice.orders import idempotency, store
 from src.voice.orders.history_csv import Transaction, as_import_orders, catalog_for
 from src.voice.orders.parser import reads_as_order
@@ -94,6 +94,9 @@ async def take_order(
                 prepared=catalog,
                 alternatives=alternatives,
             )
+            if not order.lines:
+                # Off-menu words, silence, or a recogniser's "Thank you." in noise.
+                raise NothingOrdered(order.transcript, order.unmatched)
             body = envelope(store.order_out(order), 201).model_dump_json().encode()
             if idempotency_key is None:
                 # Stored in one statement on PostgreSQL (store_order): it needs no

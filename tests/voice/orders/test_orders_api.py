@@ -269,8 +269,12 @@ async def test_order_metrics_by_outcome(
     before = {o: parsed(o) for o in ("full", "partial", "none")}
     spans = REGISTRY.get_sample_value("voice_unmatched_spans_total") or 0.0
     lines = REGISTRY.get_sample_value("voice_order_lines_sum") or 0.0
-    for text in ("two lattes and a scone", "a latte and a unicorn frappe", "a unicorn frappe"):
-        assert (await _order(client, merchant, text)).status_code == 201
+    for text, status in (
+        ("two lattes and a scone", 201),
+        ("a latte and a unicorn frappe", 201),
+        ("a unicorn frappe", 422),
+    ):
+        assert (await _order(client, merchant, text)).status_code == status
     assert {o: parsed(o) - before[o] for o in before} == {"full": 1, "partial": 1, "none": 1}
     assert (REGISTRY.get_sample_value("voice_unmatched_spans_total") or 0) - spans == 2
     assert (REGISTRY.get_sample_value("voice_order_lines_sum") or 0) - lines == 3
@@ -323,3 +327,17 @@ async def test_catalog_replaced_by_another_worker(settings: Settings, lifespan: 
         fresh = (await http.get("/api/v1/voice/catalog", headers=headers)).json()["data"]
         assert fresh["version"] == 2
         assert next(i for i in fresh["items"] if i["sku"] == "LATTE")["price"] == "5.00"
+
+
+@pytest.mark.parametrize("text", ["a unicorn frappe", "Thank you.", "um, hello?"])
+async def test_an_order_that_names_nothing_is_refused_and_stores_nothing(
+    client: httpx.AsyncClient, merchant: dict[str, Any], text: str
+) -> None:
+    response = await _order(client, merchant, text, headers={"Idempotency-Key": "nothing-1"})
+    data = assert_envelope_error(response, 422, "NOTHING_ORDERED")
+    assert data["transcript"] == text
+    orders = await client.get("/api/v1/voice/orders", headers=merchant["headers"])
+    assert orders.json()["data"]["orders"] == []
+    # The key was not used up: the same key with a real order goes through.
+    real = await _order(client, merchant, "a latte", headers={"Idempotency-Key": "nothing-1"})
+    assert real.status_code == 201, real.text
