@@ -21,7 +21,13 @@ class AuthenticationRequired(NotAuthenticated):
 
 
 class InvalidToken(NotAuthenticated):
+    """A refused bearer token; `data.reason` says why: expired, malformed,
+    bad_signature, wrong_type or revoked (its client disabled or its secret rotated)."""
+
     CODE = ErrorCode.INVALID_TOKEN
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(data={"reason": reason})
 
 
 class RefreshTokenNotValid(NotAuthenticated):

@@ -122,6 +122,22 @@ def create_access_token(
     return jwt.encode(claims, secret, algorithm=algorithm)
 
 
+class WrongTokenType(jwt.InvalidTokenError):
+    """A well-signed token of another kind where an access token was expected."""
+
+
+def token_failure_reason(exc: jwt.InvalidTokenError) -> str:
+    """Why a token was refused, for `data.reason`: expired, bad_signature, wrong_type
+    or malformed."""
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return "expired"
+    if isinstance(exc, jwt.InvalidSignatureError | jwt.InvalidAlgorithmError):
+        return "bad_signature"
+    if isinstance(exc, WrongTokenType):
+        return "wrong_type"
+    return "malformed"
+
+
 def decode_access_token(
     token: str,
     *,
@@ -145,7 +161,7 @@ def decode_access_token(
         },
     )
     if payload.get("typ") != ACCESS_TOKEN_TYPE:
-        raise jwt.InvalidTokenError("not an access token")
+        raise WrongTokenType("not an access token")
     credential_version = payload.get("cv")
     if not isinstance(credential_version, int) or not isinstance(payload["sub"], str):
         raise jwt.InvalidTokenError("malformed claims")

@@ -357,9 +357,9 @@ async def authenticate_access_token(
                 leeway=settings.JWT_LEEWAY_SECONDS,
             )
         except jwt.InvalidTokenError as exc:
-            reason = "expired" if isinstance(exc, jwt.ExpiredSignatureError) else "invalid"
+            reason = security.token_failure_reason(exc)
             AUTH_FAILURES.labels(endpoint="access", reason=reason).inc()
-            raise InvalidToken() from None
+            raise InvalidToken(reason) from None
         caches.tokens.put(key, claims)
     state = caches.clients.get(claims.client_id, settings.AUTH_CACHE_SECONDS)
     if state is None:
@@ -378,7 +378,7 @@ async def authenticate_access_token(
         caches.clients.put(claims.client_id, state)
     if not state[0] or state[1] != claims.credential_version:
         AUTH_FAILURES.labels(endpoint="access", reason="client_inactive").inc()
-        raise InvalidToken()
+        raise InvalidToken("revoked")
     return AuthenticatedClient(client_id=claims.client_id, scopes=claims.scopes)
 
 

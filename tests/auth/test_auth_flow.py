@@ -114,20 +114,26 @@ async def test_forged_tokens_are_rejected(lifespan: RunningApp, client: httpx.As
     tampered_payload = jwt.utils.base64url_encode(
         jwt.api_jws.json.dumps({**real, "scope": "voice admin"}).encode()
     ).decode()
+    # Each refused with INVALID_TOKEN, and `data.reason` saying why.
     forged = {
-        "wrong key": _forge(real, key="another-key-" + "y" * 40),
-        "alg none": jwt.encode(real, None, algorithm="none"),
-        "expired": _forge({**real, "iat": now - 3600, "exp": now - 1800}, key=secret),
-        "no exp": _forge({k: v for k, v in real.items() if k != "exp"}, key=secret),
-        "refresh as access": tokens["refresh_token"],
-        "wrong typ": _forge({**real, "typ": "refresh"}, key=secret),
-        "tampered": f"{header}.{tampered_payload}.{signature}",
-        "HS512 confusion": _forge(real, key=secret, algorithm="HS512"),
+        "wrong key": (_forge(real, key="another-key-" + "y" * 40), "bad_signature"),
+        "alg none": (jwt.encode(real, None, algorithm="none"), "bad_signature"),
+        "expired": (
+            _forge({**real, "iat": now - 3600, "exp": now - 1800}, key=secret),
+            "expired",
+        ),
+        "no exp": (_forge({k: v for k, v in real.items() if k != "exp"}, key=secret), "malformed"),
+        "refresh as access": (tokens["refresh_token"], "malformed"),
+        "garbage": ("not-a-token", "malformed"),
+        "wrong typ": (_forge({**real, "typ": "refresh"}, key=secret), "wrong_type"),
+        "tampered": (f"{header}.{tampered_payload}.{signature}", "bad_signature"),
+        "HS512 confusion": (_forge(real, key=secret, algorithm="HS512"), "bad_signature"),
     }
-    for name, token in forged.items():
+    for name, (token, reason) in forged.items():
         response = await client.get(PROTECTED, headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, name
         assert response.json()["msg"] == "INVALID_TOKEN", name
+        assert response.json()["data"]["reason"] == reason, name
 
 
 async def test_missing_scope_is_403(lifespan: RunningApp, client: httpx.AsyncClient) -> None:
@@ -152,7 +158,10 @@ async def test_disabled_client_loses_access_at_once(
             secret_id=creds["secret_id"],
             caches=lifespan.state["auth_caches"],
         )
-    assert_envelope_error(await client.get(PROTECTED, headers=headers), 401, "INVALID_TOKEN")
+    refused = assert_envelope_error(
+        await client.get(PROTECTED, headers=headers), 401, "INVALID_TOKEN"
+    )
+    assert refused["reason"] == "revoked"
     body = {"secret_id": creds["secret_id"], "secret_key": creds["secret_key"]}
     assert_envelope_error(
         await client.post("/api/v1/auth/token", json=body), 400, "INVALID_CREDENTIALS"
