@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     )
 
     JWT_SECRET: SecretStr | None = None
+    # LOCAL only, without JWT_SECRET: the generated secret is kept here (never read
+    # in any other environment).
+    LOCAL_JWT_SECRET_FILE: str = "./var/jwt-secret"
     JWT_ALGORITHM: str = "HS256"
     ACCESS_TOKEN_EXPIRE_SECONDS: int = Field(default=900, ge=30)
     REFRESH_TOKEN_EXPIRE_SECONDS: int = Field(default=30 * 24 * 3600, ge=60)
@@ -179,8 +182,11 @@ class Settings(BaseSettings):
                 )
             if "CORS_ORIGINS" not in self.model_fields_set:
                 raise ValueError(f"CORS_ORIGINS must be set explicitly in {self.ENVIRONMENT}")
+        elif self.JWT_SECRET is None and self.ENVIRONMENT == Environment.LOCAL:
+            # Kept in a file, so that a reload of the dev server logs nobody out.
+            self.JWT_SECRET = SecretStr(local_jwt_secret(Path(self.LOCAL_JWT_SECRET_FILE)))
         elif self.JWT_SECRET is None:
-            # LOCAL/TESTING: a fresh key per process; tokens die with the process.
+            # TESTING: a fresh key per process; tokens die with the process.
             self.JWT_SECRET = SecretStr(secrets.token_urlsafe(48))
         return self
 
@@ -199,6 +205,23 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         yaml_settings = YamlConfigSettingsSource(settings_cls, yaml_file=config_file_path())
         return init_settings, env_settings, dotenv_settings, yaml_settings, file_secret_settings
+
+
+def local_jwt_secret(path: Path) -> str:
+    """The development JWT secret kept at `path`, made (readable by its owner only) on
+    first use."""
+    try:
+        secret = path.read_text().strip()
+        if len(secret) >= 32:
+            return secret
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(secret + "\n")
+    return secret
 
 
 class SettingsError(RuntimeError):
