@@ -203,8 +203,30 @@ def _clean_validation_error(error: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-async def validation_exception_handler(_request: Request, exc: Exception) -> Response:
+def _not_json(request: Request, exc: RequestValidationError) -> bool:
+    """A body sent as something other than JSON to a route that reads JSON: FastAPI
+    reports it as an invalid body ("Input should be a valid dictionary")."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return False
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json" or content_type.endswith("+json"):
+        return False
+    # The whole body unreadable as the route's model, not one of its fields wrong.
+    return any(tuple(err.get("loc", ())) == ("body",) for err in exc.errors())
+
+
+async def validation_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    if _not_json(request, exc):
+        data = _base_data()
+        data["errors"] = [
+            {
+                "loc": ["header", "content-type"],
+                "msg": "send the body as application/json",
+                "type": "unsupported_media_type",
+            }
+        ]
+        return envelope_response(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, data)
     data = _base_data()
     data["errors"] = [_clean_validation_error(err) for err in exc.errors()]
     return envelope_response(422, ErrorCode.VALIDATION_ERROR, data)

@@ -1,11 +1,13 @@
-"""Order dependencies: the Idempotency-Key header."""
+"""Order dependencies: the order body (JSON or multipart) and the Idempotency-Key header."""
 
 import re
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 
 from src.exceptions import UnprocessableEntity, validation_error
+from src.voice.orders.schemas import OrderRequest
+from src.voice.speech.intake import read_utterance
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -32,3 +34,12 @@ async def idempotency_key(
 
 
 IdempotencyKeyHeader = Annotated[str | None, Depends(idempotency_key)]
+
+
+async def order_request(request: Request) -> OrderRequest:
+    """The order: JSON, or multipart with a `file` part and `customer_id`, `encoding`,
+    `hertz`, `language` fields; 415 for anything else."""
+    return await read_utterance(request, OrderRequest)
+
+
+OrderBody = Annotated[OrderRequest, Depends(order_request)]

@@ -9,10 +9,10 @@ from src.database import DbSession
 from src.models import Envelope, envelope, error_responses
 from src.voice.catalog.dependencies import CatalogCachesDep, CurrentCatalog, LastSeenCatalog
 from src.voice.orders import service
-from src.voice.orders.dependencies import IdempotencyKeyHeader
+from src.voice.orders.dependencies import IdempotencyKeyHeader, OrderBody
 from src.voice.orders.schemas import ImportRequest, ImportResult, OrderOut, OrderPage, OrderRequest
 from src.voice.speech.dependencies import speech_service
-from src.voice.speech.intake import audio_from_base64
+from src.voice.speech.intake import audio_from_base64, utterance_request_body
 
 router = APIRouter()
 
@@ -22,15 +22,19 @@ router = APIRouter()
     status_code=201,
     response_model=Envelope[OrderOut],
     summary="Parse a spoken or typed order, price it and store it",
+    openapi_extra={"requestBody": utterance_request_body(OrderRequest)},
     responses={
         409: {"description": "IDEMPOTENCY_KEY_REUSED or IDEMPOTENCY_KEY_IN_USE"},
-        415: {"description": "UNSUPPORTED_MEDIA_TYPE: audio format"},
-        422: {"description": "VALIDATION_ERROR (also: no catalog yet) or AUDIO_INVALID"},
+        415: {"description": "UNSUPPORTED_MEDIA_TYPE: content type or audio format"},
+        422: {
+            "description": "VALIDATION_ERROR (also: no catalog yet), AUDIO_INVALID or "
+            "NOTHING_ORDERED (data.transcript, data.unmatched)"
+        },
         503: {"description": "SERVICE_BUSY (with Retry-After): speech queue full"},
     },
 )
 async def create_order(
-    body: OrderRequest,
+    body: OrderBody,
     request: Request,
     client: CurrentClient,
     catalog: LastSeenCatalog,

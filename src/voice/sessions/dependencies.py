@@ -3,9 +3,11 @@
 import re
 from typing import Annotated
 
-from fastapi import Depends, Header, Path
+from fastapi import Depends, Header, Path, Request
 
 from src.exceptions import UnprocessableEntity, validation_error
+from src.voice.sessions.schemas import TurnRequest
+from src.voice.speech.intake import read_utterance
 
 # `"3"` as an ETag; a bare `3` and a weak `W/"3"` are accepted too.
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
@@ -34,3 +36,11 @@ async def if_match_version(
 
 IfMatchVersion = Annotated[int | None, Depends(if_match_version)]
 SessionId = Annotated[str, Path(max_length=40, description="`ses_...`")]
+
+
+async def turn_request(request: Request) -> TurnRequest:
+    """A turn: JSON, or multipart with a `file` part; 415 for anything else."""
+    return await read_utterance(request, TurnRequest)
+
+
+TurnBody = Annotated[TurnRequest, Depends(turn_request)]

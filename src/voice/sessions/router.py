@@ -10,10 +10,10 @@ from src.voice.catalog.dependencies import CatalogCachesDep, CurrentCatalog
 from src.voice.orders.dependencies import IdempotencyKeyHeader
 from src.voice.orders.schemas import OrderOut
 from src.voice.sessions import service
-from src.voice.sessions.dependencies import IfMatchVersion, SessionId
+from src.voice.sessions.dependencies import IfMatchVersion, SessionId, TurnBody
 from src.voice.sessions.schemas import SessionCreate, SessionOut, TurnRequest, TurnResult
 from src.voice.speech.dependencies import speech_service
-from src.voice.speech.intake import audio_from_base64
+from src.voice.speech.intake import audio_from_base64, utterance_request_body
 
 router = APIRouter()
 
@@ -62,11 +62,12 @@ async def get_session(
 @router.post(
     "/sessions/{session_id}/turns",
     summary="One utterance of the customer, applied to the cart",
+    openapi_extra={"requestBody": utterance_request_body(TurnRequest)},
     responses=error_responses(404, 409, 412, 415, 422, 503),
 )
 async def take_turn(
     session_id: SessionId,
-    body: TurnRequest,
+    body: TurnBody,
     request: Request,
     response: Response,
     client: CurrentClient,

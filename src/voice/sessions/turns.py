@@ -718,7 +718,8 @@ class _TurnReader:
         self.unmatched.extend(result.unmatched)
 
     def _new_from_mention(self, mention: _Mention) -> tuple[str, int | None, list[Atom]] | None:
-        assert mention.entry is not None
+        if mention.entry is None:
+            return None
         sku = mention.entry.code
         if sku in self.unavailable_skus:
             self.unavailable.append(mention.entry.name)
@@ -729,7 +730,8 @@ class _TurnReader:
         return sku, quantity, [*mention.modifiers]
 
     def _replace(self, line: CartLine, mention: _Mention, clause: _Clause) -> None:
-        assert mention.entry is not None
+        if mention.entry is None:  # words naming a cart line are no new item
+            return
         new = self._new_from_mention(mention)
         if new is None:
             return
@@ -776,6 +778,8 @@ class _TurnReader:
         if old_line is None:
             old_line = self._pronoun_line()
             new = mentions
+        # Only catalog items can replace a line (not words naming one of the cart).
+        new = [m for m in new if m.entry is not None]
         if old_line is None or not new:
             for mention in new:
                 self._add_mention(mention)

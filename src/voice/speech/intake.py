@@ -2,11 +2,11 @@
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from src.exceptions import UnsupportedMediaType
@@ -34,6 +34,71 @@ SPEECH_REQUEST_BODY: dict[str, Any] = {
         },
     },
 }
+
+
+Utterance = TypeVar("Utterance", bound=BaseModel)
+
+
+def utterance_request_body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI requestBody of a route that takes `model` as JSON, or its audio as a
+    multipart `file` with the other fields as form fields."""
+    properties = dict(model.model_json_schema()["properties"])
+    properties.pop("audio", None)
+    properties.pop("text", None)
+    return {
+        "required": True,
+        "content": {
+            "application/json": {"schema": model.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}, **properties},
+                }
+            },
+        },
+    }
+
+
+def _unsupported_media_type() -> UnsupportedMediaType:
+    return UnsupportedMediaType(
+        data={
+            "errors": [
+                {
+                    "loc": ["header", "content-type"],
+                    "msg": "send application/json, or multipart/form-data with a `file` part",
+                    "type": "unsupported_media_type",
+                }
+            ]
+        }
+    )
+
+
+async def read_utterance(request: Request, model: type[Utterance]) -> Utterance:
+    """`model` from a JSON body, or from multipart: the `file` part becomes its base64
+    `audio`, the other parts its fields. 415 for any other content type."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        try:
+            return model.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise _invalid(exc, ("body",)) from None
+    if content_type != "multipart/form-data":
+        raise _unsupported_media_type()
+    async with request.form(max_files=_MAX_FORM_FILES, max_fields=_MAX_FORM_FIELDS) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise RequestValidationError(
+                [{"loc": ["body", "file"], "msg": "a `file` part is required", "type": "missing"}]
+            )
+        fields: dict[str, Any] = {
+            k: v for k, v in form.items() if k != "file" and isinstance(v, str) and v
+        }
+        fields["audio"] = base64.b64encode(await upload.read()).decode()
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise _invalid(exc, ("body",)) from None
 
 
 def audio_from_base64(encoded: str, options: AudioOptions) -> AudioInput:
@@ -85,14 +150,4 @@ async def read_speech_request(request: Request) -> AudioInput:
         return AudioInput(
             data=data, encoding=options.encoding, hertz=options.hertz, language=options.language
         )
-    raise UnsupportedMediaType(
-        data={
-            "errors": [
-                {
-                    "loc": ["header", "content-type"],
-                    "msg": "send application/json or multipart/form-data",
-                    "type": "unsupported_media_type",
-                }
-            ]
-        }
-    )
+    raise _unsupported_media_type()

@@ -8,6 +8,7 @@ import pytest
 
 from src.config import Settings
 from tests.conftest import (
+    DATA,
     RunningApp,
     assert_envelope_error,
     cafe_catalog,
@@ -341,3 +342,55 @@ async def test_an_order_that_names_nothing_is_refused_and_stores_nothing(
     # The key was not used up: the same key with a real order goes through.
     real = await _order(client, merchant, "a latte", headers={"Idempotency-Key": "nothing-1"})
     assert real.status_code == 201, real.text
+
+
+@pytest.mark.parametrize(
+    ("content", "headers"),
+    [
+        ('{"text": "a latte"}', {"content-type": "text/plain;charset=UTF-8"}),  # fetch(string)
+        ('{"text": "a latte"}', {}),
+        ("text=a+latte", {"content-type": "application/x-www-form-urlencoded"}),
+    ],
+)
+async def test_a_body_that_is_not_json_is_415_naming_what_to_send(
+    client: httpx.AsyncClient, merchant: dict[str, Any], content: str, headers: dict[str, str]
+) -> None:
+    for path in ("/api/v1/voice/order", "/api/v1/voice/recommend_order", "/api/v1/voice/sessions"):
+        response = await client.post(
+            path, content=content, headers={**merchant["headers"], **headers}
+        )
+        data = assert_envelope_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+        assert "application/json" in data["errors"][0]["msg"], path
+
+
+async def test_multipart_text_field_alone_is_not_an_order(
+    client: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
+    response = await client.post(
+        "/api/v1/voice/order", files={"text": (None, "a latte")}, headers=merchant["headers"]
+    )
+    data = assert_envelope_error(response, 422, "VALIDATION_ERROR")
+    assert data["errors"][0]["loc"] == ["body", "file"]
+
+
+async def test_an_audio_order_sent_as_multipart(
+    client: httpx.AsyncClient, merchant: dict[str, Any]
+) -> None:
+    audio = (DATA / "audio" / "cafe-009.flac").read_bytes()
+    response = await client.post(
+        "/api/v1/voice/order",
+        files={"file": ("order.flac", audio, "audio/flac")},
+        data={"customer_id": "c-7", "language": "en"},
+        headers={**merchant["headers"], "Idempotency-Key": "multipart-1"},
+    )
+    assert response.status_code == 201, response.text
+    order = response.json()["data"]
+    assert order["customer_id"] == "c-7"
+    assert [(i["sku"], i["quantity"]) for i in order["items"]] == [("HOT_CHOCOLATE", 2)]
+    again = await client.post(
+        "/api/v1/voice/order",
+        files={"file": ("order.flac", audio, "audio/flac")},
+        data={"customer_id": "c-7", "language": "en"},
+        headers={**merchant["headers"], "Idempotency-Key": "multipart-1"},
+    )
+    assert again.content == response.content
