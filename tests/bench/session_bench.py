@@ -7,7 +7,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.bench.http_bench import WARM_UP_SECONDS, _login, _prepare, _psql, _settle_postgres
+from tests.bench.http_bench import (
+    WARM_UP_SECONDS,
+    _login,
+    _order_run,
+    _prepare,
+    _psql,
+    _settle_postgres,
+)
 from tests.bench.inprocess import PG_BENCH, postgres_available
 from tests.bench.report import today
 from tests.bench.servers import WrkResult, app_env, gunicorn, server, wrk
@@ -67,17 +74,24 @@ def run(quick: bool = False) -> str:
             _psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
             databases["PostgreSQL"] = (PG_BENCH, _prepare(PG_BENCH))
         runs: dict[str, list[WrkResult]] = {kind: [] for kind in databases}
+        orders: dict[str, list[WrkResult]] = {kind: [] for kind in databases}
         for _ in range(reps):
             for kind, (url, creds) in databases.items():
                 runs[kind].append(_turn_run(url, creds, log, seconds))
+                # The one-shot order on the same setup, as the yardstick.
+                orders[kind].append(_order_run(url, creds, log, seconds))
     rows = []
     for kind, results in runs.items():
         p99s = sorted(r.p99_ms for r in results)
+        turns_per_second = statistics.median(r.requests_per_second for r in results)
+        orders_per_second = statistics.median(r.requests_per_second for r in orders[kind])
         rows.append(
-            f"| {kind} | {statistics.median(r.requests_per_second for r in results):,.0f} | "
+            f"| {kind} | {turns_per_second:,.0f} | "
             f"{statistics.median(r.p50_ms for r in results):.1f} ms | "
             f"{statistics.median(p99s):.1f} ms ({p99s[0]:.0f}–{p99s[-1]:.0f}) | "
-            f"{sum(r.errors for r in results)} |"
+            f"{sum(r.errors for r in results)} | {orders_per_second:,.0f} "
+            f"({turns_per_second / orders_per_second:.2f}x) | "
+            f"{statistics.median(r.p99_ms for r in orders[kind]):.1f} ms |"
         )
     return "\n".join(
         [
@@ -96,8 +110,11 @@ def run(quick: bool = False) -> str:
             "on PostgreSQL). Each turn locks its session row, reads the words against the",
             "cart, prices it, writes the session and the turn, and commits.",
             "",
-            "| database | turns/s | p50 | p99 (range) | non-2xx |",
-            "|---|---|---|---|---|",
+            "The last two columns: `POST /voice/order` with text on the same setup, in the same",
+            "run (interleaved), as the yardstick: a turn against a one-shot order.",
+            "",
+            "| database | turns/s | p50 | p99 (range) | non-2xx | orders/s (turns/orders) | order p99 |",
+            "|---|---|---|---|---|---|---|",
             *rows,
         ]
     )

@@ -47,6 +47,22 @@ async def last_seen_catalog(
     return await _prepared_catalog(client, db_session, caches, last_seen=True)
 
 
+async def recent_prepared_catalog(
+    request: Request, client: CurrentClient, db_session: DbSession, caches: CatalogCachesDep
+) -> PreparedCatalog:
+    """The caller's catalog as this process knew it less than CATALOG_CACHE_SECONDS ago
+    (no database read), else as the database has it now; 422 if there is none. For
+    session turns: a turn may read a catalog replaced that long ago; confirm prices and
+    checks the cart against the current one."""
+    max_age = request.app.state.settings.CATALOG_CACHE_SECONDS
+    known = caches.versions.get(client.client_id, max_age)
+    if known is not None:
+        prepared = caches.prepared.get((client.client_id, known[0]))
+        if prepared is not None:
+            return prepared
+    return await _prepared_catalog(client, db_session, caches, last_seen=False)
+
+
 async def optional_prepared_catalog(
     client: CurrentClient, db_session: DbSession, caches: CatalogCachesDep
 ) -> PreparedCatalog | None:
@@ -58,4 +74,5 @@ async def optional_prepared_catalog(
 
 CurrentCatalog = Annotated[PreparedCatalog, Depends(valid_prepared_catalog)]
 LastSeenCatalog = Annotated[PreparedCatalog, Depends(last_seen_catalog)]
+RecentCatalog = Annotated[PreparedCatalog, Depends(recent_prepared_catalog)]
 OptionalCatalog = Annotated[PreparedCatalog | None, Depends(optional_prepared_catalog)]

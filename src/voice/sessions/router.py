@@ -6,7 +6,7 @@ from src.auth.dependencies import CurrentClient
 from src.database import DbSession
 from src.models import Envelope, envelope, error_responses
 from src.platform.http.context import request_id_var
-from src.voice.catalog.dependencies import CatalogCachesDep, CurrentCatalog
+from src.voice.catalog.dependencies import CatalogCachesDep, RecentCatalog
 from src.voice.orders.dependencies import IdempotencyKeyHeader
 from src.voice.orders.schemas import OrderOut
 from src.voice.sessions import service
@@ -33,7 +33,7 @@ async def start_session(
     request: Request,
     response: Response,
     client: CurrentClient,
-    catalog: CurrentCatalog,
+    catalog: RecentCatalog,
     db_session: DbSession,
 ) -> Envelope[SessionOut]:
     """The customer's turns build the cart; confirm stores it as an order."""
@@ -71,7 +71,7 @@ async def take_turn(
     request: Request,
     response: Response,
     client: CurrentClient,
-    catalog: CurrentCatalog,
+    catalog: RecentCatalog,
     db_session: DbSession,
     if_match: IfMatchVersion,
 ) -> Envelope[TurnResult]:

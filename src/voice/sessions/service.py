@@ -9,12 +9,13 @@ or replica, and each sees the cart its predecessor left.
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, cast
 
 import anyio.to_thread
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.config import Settings
@@ -68,6 +69,69 @@ READ_INLINE_WORK = 50_000
 # Below this recogniser confidence in the reading taken, a spoken turn needs review
 # (see docs/SESSIONS.md for how it was set).
 HEARD_REVIEW_CONFIDENCE = 0.5
+
+
+@dataclass(slots=True)
+class SessionRow:
+    """A session's row as plain data (read and written with Core statements)."""
+
+    id: str
+    client_id: str
+    customer_id: str | None
+    channel: str
+    status: str
+    version: int
+    cart: dict[str, Any]
+    readback: str
+    needs_review: bool
+    order_id: str | None
+    created_at: datetime
+    expires_at: datetime
+
+
+_SESSIONS = cast(Table, OrderSession.__table__)
+_COLUMNS = [_SESSIONS.c[f.name] for f in fields(SessionRow)]
+# The lock and the read in one statement: the UPDATE takes the row lock (PostgreSQL)
+# or the write turn (SQLite) and RETURNING hands the row back.
+_LOCK = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("sid"), _SESSIONS.c.client_id == bindparam("cid"))
+    .values(version=_SESSIONS.c.version)
+    .returning(*_COLUMNS)
+)
+_READ = select(*_COLUMNS).where(
+    _SESSIONS.c.id == bindparam("sid"), _SESSIONS.c.client_id == bindparam("cid")
+)
+_SAVE = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("sid"))
+    .values(
+        status=bindparam("status"),
+        version=bindparam("version"),
+        cart=bindparam("cart", type_=_SESSIONS.c.cart.type),
+        readback=bindparam("readback"),
+        needs_review=bindparam("needs_review"),
+        order_id=bindparam("order_id"),
+        expires_at=bindparam("expires_at", type_=_SESSIONS.c.expires_at.type),
+    )
+)
+_INSERT_TURN = insert(cast(Table, SessionTurn.__table__))
+
+
+async def _save(db_session: AsyncSession, row: SessionRow) -> None:
+    await db_session.execute(
+        _SAVE,
+        {
+            "sid": row.id,
+            "status": row.status,
+            "version": row.version,
+            "cart": row.cart,
+            "readback": row.readback,
+            "needs_review": row.needs_review,
+            "order_id": row.order_id,
+            "expires_at": row.expires_at,
+        },
+    )
 
 
 def _now() -> datetime:
@@ -128,7 +192,7 @@ def _readback(view: dict[str, Any], sold_out: Sequence[str]) -> str:
     return readback(spoken, format(from_minor(view["total_minor"], currency), "f"), sold_out)
 
 
-def session_out(row: OrderSession, *, now: datetime | None = None) -> SessionOut:
+def session_out(row: SessionRow, *, now: datetime | None = None) -> SessionOut:
     """The API shape of a session (expired when its time ran out, whatever the row says)."""
     view = row.cart["view"]
     currency = view["currency"]
@@ -180,7 +244,7 @@ async def start_session(
     """Open a session with an empty cart (version 1)."""
     now = _now()
     view = _priced_view(Cart(), catalog)
-    row = OrderSession(
+    row = SessionRow(
         id=f"ses_{uuid.uuid4().hex}",
         client_id=client_id,
         customer_id=body.customer_id,
@@ -194,7 +258,7 @@ async def start_session(
         created_at=now,
         expires_at=now + timedelta(seconds=settings.SESSION_TTL_SECONDS),
     )
-    db_session.add(row)
+    await db_session.execute(insert(_SESSIONS).values(**asdict(row)))
     await db_session.commit()
     SESSION_EVENTS.labels(event="started").inc()
     return session_out(row, now=now)
@@ -202,39 +266,27 @@ async def start_session(
 
 async def read_session(*, db_session: AsyncSession, client_id: str, session_id: str) -> SessionOut:
     """The client's session; another client's is NOT_FOUND like a missing one."""
-    row = await db_session.scalar(
-        select(OrderSession).where(
-            OrderSession.id == session_id, OrderSession.client_id == client_id
-        )
-    )
-    if row is None:
+    found = (await db_session.execute(_READ, {"sid": session_id, "cid": client_id})).first()
+    if found is None:
         raise SessionNotFound()
-    return session_out(row)
+    return session_out(SessionRow(**found._mapping))
 
 
 async def _lock_open(
     db_session: AsyncSession, client_id: str, session_id: str, if_match: int | None
-) -> OrderSession:
+) -> SessionRow:
     """Take the session's row lock and return the row, still open and at `if_match`.
 
     An open session found past its time is marked expired (and counted) here.
     """
-    locked = await db_session.execute(
-        update(OrderSession)
-        .where(OrderSession.id == session_id, OrderSession.client_id == client_id)
-        .values(version=OrderSession.version)
-    )
-    if cast(CursorResult[Any], locked).rowcount == 0:
+    locked = (await db_session.execute(_LOCK, {"sid": session_id, "cid": client_id})).first()
+    if locked is None:
         await db_session.rollback()
         raise SessionNotFound()
-    row = await db_session.scalar(
-        select(OrderSession)
-        .where(OrderSession.id == session_id)
-        .execution_options(populate_existing=True)
-    )
-    assert row is not None
+    row = SessionRow(**locked._mapping)
     if row.status == OPEN and _aware(row.expires_at) <= _now():
         row.status = EXPIRED
+        await _save(db_session, row)
         await db_session.commit()
         SESSION_EVENTS.labels(event="expired").inc()
         raise SessionClosed(EXPIRED)
@@ -355,21 +407,24 @@ async def take_turn(
     )
     row.expires_at = now + timedelta(seconds=settings.SESSION_TTL_SECONDS)
     actions = [action.as_dict() for action in outcome.actions]
-    turn = SessionTurn(
-        id=turn_id,
-        session_id=row.id,
-        client_id=client_id,
-        position=row.version,
-        source=source,
-        transcript=text,
-        actions=actions,
-        unmatched=list(outcome.unmatched),
-        needs_review=turn_review,
-        done=outcome.done,
-        request_id=request_id,
-        created_at=now,
+    await _save(db_session, row)
+    await db_session.execute(
+        _INSERT_TURN,
+        {
+            "id": turn_id,
+            "session_id": row.id,
+            "client_id": client_id,
+            "position": row.version,
+            "source": source,
+            "transcript": text,
+            "actions": actions,
+            "unmatched": list(outcome.unmatched),
+            "needs_review": turn_review,
+            "done": outcome.done,
+            "request_id": request_id,
+            "created_at": now,
+        },
     )
-    db_session.add(turn)
     result = TurnResult(
         session=session_out(row, now=now),
         turn=TurnOut(
@@ -397,6 +452,7 @@ async def cancel_session(
     row.status = CANCELLED
     row.version += 1
     out = session_out(row)
+    await _save(db_session, row)
     await db_session.commit()
     SESSION_EVENTS.labels(event="cancelled").inc()
     return out
@@ -407,7 +463,7 @@ CONFIRM_ATTEMPTS = 3
 
 
 def _order_from_cart(
-    row: OrderSession, cart: Cart, catalog: PreparedCatalog, transcripts: Sequence[str]
+    row: SessionRow, cart: Cart, catalog: PreparedCatalog, transcripts: Sequence[str]
 ) -> store.PricedOrder:
     """The cart as an unsaved order at `catalog`'s prices; 409 if a line is sold out."""
     missing = [
@@ -503,6 +559,7 @@ async def confirm_session(
         row.status = CONFIRMED
         row.order_id = order.id
         row.version += 1
+        await _save(db_session, row)
         body = envelope(store.order_out(order), 201).model_dump_json().encode()
         if idempotency_key is not None:
             await idempotency.complete(
