@@ -112,6 +112,7 @@ class Settings(BaseSettings):
             "Authorization",
             "Content-Type",
             "Idempotency-Key",
+            "If-Match",
             "X-Request-ID",
         ]
     )

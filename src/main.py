@@ -24,7 +24,9 @@ from src.api import include_routers
 from src.auth.service import AuthCaches
 from src.config import Settings, SettingsError, get_settings
 from src.exceptions import register_exception_handlers, unhandled_exception_handler
+from src.models import document_body_errors
 from src.platform.db.engine import create_engine, create_sessionmaker
+from src.platform.http.docs import add_offline_docs
 from src.platform.http.middleware import (
     BodySizeLimitMiddleware,
     EnvelopeCORSMiddleware,
@@ -111,6 +113,11 @@ class ServiceApp(FastAPI):
     the two idle layers of each cost ~3 us a request.
     """
 
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = document_body_errors(super().openapi())
+        return self.openapi_schema
+
     def build_middleware_stack(self) -> ASGIApp:
         if self.max_body_size is not None:  # asked for after all: FastAPI's own stack
             return super().build_middleware_stack()
@@ -135,8 +142,9 @@ def create_api(settings: Settings) -> FastAPI:
         title="Voice API",
         version=settings.APP_VERSION,
         summary="Take a merchant's orders by voice: speech or text in, priced orders out.",
+        # Swagger UI and ReDoc from local assets (add_offline_docs), not FastAPI's CDN pages.
         docs_url=None,
-        redoc_url="/docs" if docs else None,
+        redoc_url=None,
         openapi_url="/docs/openapi.json" if docs else None,
         # A path with a stray slash is 404, not a redirect built from the Host header.
         redirect_slashes=False,
@@ -144,6 +152,8 @@ def create_api(settings: Settings) -> FastAPI:
         telemetry=NO_OPENTELEMETRY,
     )
     include_routers(api)
+    if docs:
+        add_offline_docs(api)
     return api
 
 
@@ -187,10 +197,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         EnvelopeCORSMiddleware,
         allow_origins=settings.CORS_ORIGINS,
         allow_origin_regex=settings.CORS_ORIGINS_REGEX,
-        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=settings.CORS_HEADERS,
+        # What browser code may read: replays, request ids, back-off, limits, versions.
         expose_headers=[
             "X-Request-ID",
+            "Idempotent-Replayed",
+            "ETag",
             "Retry-After",
             "X-RateLimit-Limit",
             "X-RateLimit-Remaining",

@@ -117,6 +117,26 @@ _ERROR_DOCS = {
 }
 
 
+def document_body_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare 415 on every operation that takes a body: any of them answers a body it
+    cannot read (not JSON, or not one of its content types) with it."""
+    reference = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+        "ErrorEnvelope", ErrorEnvelope.model_json_schema()
+    )
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation.setdefault("responses", {}).setdefault(
+                    "415",
+                    {
+                        "description": _ERROR_DOCS[415],
+                        "content": {"application/json": {"schema": reference}},
+                    },
+                )
+    return schema
+
+
 def envelope(data: DataT, status: int = 200) -> Envelope[DataT]:
     """Wrap a payload for a successful response with the status' standard phrase."""
     return Envelope[DataT](code=status, msg=HTTPStatus(status).phrase, data=data)

@@ -197,10 +197,29 @@ async def test_compressed_request_bodies_are_refused(client: httpx.AsyncClient) 
 
 
 async def test_docs_served_when_debug(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/api/v1/docs")).status_code == 200
     schema = (await client.get("/api/v1/docs/openapi.json")).json()
     assert "/voice/order" in schema["paths"]
     assert "BearerToken" in schema["components"]["securitySchemes"]
+
+
+@pytest.mark.parametrize(
+    ("page", "assets"),
+    [
+        ("/api/v1/docs", ["swagger-ui-bundle.js", "swagger-ui.css"]),
+        ("/api/v1/docs/redoc", ["redoc.standalone.js"]),
+    ],
+)
+async def test_docs_work_offline(client: httpx.AsyncClient, page: str, assets: list[str]) -> None:
+    """Swagger UI (with try it out) and ReDoc load every asset from this server."""
+    html = await client.get(page)
+    assert html.status_code == 200 and "text/html" in html.headers["content-type"]
+    assert "https://" not in html.text and "cdn" not in html.text.lower()
+    assert "/api/v1/docs/openapi.json" in html.text
+    for asset in assets:
+        url = f"/api/v1/docs/assets/{asset}"
+        assert url in html.text
+        served = await client.get(url)
+        assert served.status_code == 200 and len(served.content) > 100_000, asset
 
 
 async def test_docs_hidden_in_production(settings) -> None:  # type: ignore[no-untyped-def]
@@ -214,6 +233,10 @@ async def test_docs_hidden_in_production(settings) -> None:  # type: ignore[no-u
     )
     async with other_app(settings, production) as http:
         assert_envelope_error(await http.get("/api/v1/docs"), 404, "NOT_FOUND")
+        assert_envelope_error(await http.get("/api/v1/docs/redoc"), 404, "NOT_FOUND")
+        assert_envelope_error(
+            await http.get("/api/v1/docs/assets/swagger-ui-bundle.js"), 404, "NOT_FOUND"
+        )
         assert_envelope_error(await http.get("/api/v1/docs/openapi.json"), 404, "NOT_FOUND")
         assert (await http.get("/metrics")).status_code == 404
 

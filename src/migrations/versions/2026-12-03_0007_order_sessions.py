@@ -80,7 +80,6 @@ def downgrade() -> None:
     op.drop_table("session_turns")
     op.drop_index("ix_order_sessions_client_created", table_name="order_sessions")
     op.drop_table("order_sessions")
-    with op.batch_alter_table("orders") as batch:
-        batch.drop_column("session_id")
-    with op.batch_alter_table("catalog_items") as batch:
-        batch.drop_column("available")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch copy of `orders` would lose its trigger.
+    op.drop_column("orders", "session_id")
+    op.drop_column("catalog_items", "available")
