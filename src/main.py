@@ -24,7 +24,7 @@ from src.api import include_routers
 from src.auth.service import AuthCaches
 from src.config import Settings, SettingsError, get_settings
 from src.exceptions import register_exception_handlers, unhandled_exception_handler
-from src.models import document_body_errors
+from src.models import document_errors
 from src.platform.db.engine import create_engine, create_sessionmaker
 from src.platform.http.docs import add_offline_docs
 from src.platform.http.middleware import (
@@ -115,7 +115,7 @@ class ServiceApp(FastAPI):
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
-            self.openapi_schema = document_body_errors(super().openapi())
+            self.openapi_schema = document_errors(super().openapi())
         return self.openapi_schema
 
     def build_middleware_stack(self) -> ASGIApp:

@@ -20,6 +20,7 @@ def utc_isoformat(value: datetime) -> str:
 UTCDateTime = Annotated[
     datetime,
     PlainSerializer(utc_isoformat, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 
 # Money travels as a decimal string ("3.50", "45000"), never a float.
@@ -87,12 +88,30 @@ class Envelope(BaseModel, Generic[DataT]):
     data: DataT
 
 
+class ErrorItem(BaseModel):
+    """One problem of a request: where, what, and its kind (pydantic's shape)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorData(BaseModel):
+    """An error's `data`: always the request id; `errors` for validation errors; other
+    fields as the error code says (`reason`, `transcript`, `unmatched`, `lines`, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    request_id: str
+    errors: list[ErrorItem] | None = None
+
+
 class ErrorEnvelope(BaseModel):
     """Every error: `code` is the status, `msg` the error code of API.md, `data.request_id`."""
 
     code: int
     msg: str
-    data: dict[str, Any]
+    data: ErrorData
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -117,23 +136,56 @@ _ERROR_DOCS = {
 }
 
 
-def document_body_errors(schema: dict[str, Any]) -> dict[str, Any]:
-    """Declare 415 on every operation that takes a body: any of them answers a body it
-    cannot read (not JSON, or not one of its content types) with it."""
-    reference = {"$ref": "#/components/schemas/ErrorEnvelope"}
+# One example `msg` per status for the docs (API.md's table lists them all).
+_EXAMPLE_CODES = {
+    400: "INVALID_CREDENTIALS",
+    401: "INVALID_TOKEN",
+    403: "AUTHORIZATION_FAILED",
+    404: "NOT_FOUND",
+    409: "IDEMPOTENCY_KEY_IN_USE",
+    412: "SESSION_VERSION_MISMATCH",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMIT_EXCEEDED",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def _error_content(status: int) -> dict[str, Any]:
+    return {
+        "application/json": {
+            "schema": {"$ref": "#/components/schemas/ErrorEnvelope"},
+            "example": {
+                "code": status,
+                "msg": _EXAMPLE_CODES.get(status, "INTERNAL_ERROR"),
+                "data": {"request_id": "4f9c2d1e8b7a4c3d9e0f1a2b3c4d5e6f"},
+            },
+        }
+    }
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every error status of every operation in the error envelope, with an example,
+    so that generated clients get a typed error; 415 on every operation that takes a
+    body (any of them answers a body it cannot read with it)."""
     schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
         "ErrorEnvelope", ErrorEnvelope.model_json_schema()
     )
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
-            if isinstance(operation, dict) and "requestBody" in operation:
-                operation.setdefault("responses", {}).setdefault(
-                    "415",
-                    {
-                        "description": _ERROR_DOCS[415],
-                        "content": {"application/json": {"schema": reference}},
-                    },
-                )
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                responses.setdefault("415", {"description": _ERROR_DOCS[415]})
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400:
+                    content = response.setdefault("content", _error_content(int(status)))
+                    content.setdefault("application/json", {}).setdefault(
+                        "example", _error_content(int(status))["application/json"]["example"]
+                    )
     return schema
 
 

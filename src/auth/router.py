@@ -54,6 +54,9 @@ async def issue_token(
     summary="Rotate a refresh token",
     responses={401: {"description": "REFRESH_TOKEN_NOT_VALID"}, 429: _ERRORS[429]},
     dependencies=[Depends(auth_rate_limit)],
+    # The refresh token is the credential; a bearer token is optional (it only binds
+    # the refresh to its client when sent).
+    openapi_extra={"security": [{}, {"BearerToken": []}]},
 )
 async def refresh_token(
     body: RefreshRequest,
