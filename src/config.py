@@ -159,6 +159,9 @@ class Settings(BaseSettings):
     # An audio order whose best reading leaves words unmatched is heard once more,
     # slowed down; costs one more decode for those orders only.
     ASR_SECOND_LISTEN: bool = True
+    # Audio in which voice activity detection hears no speech is transcribed as nothing
+    # (noise must not become an order); costs ~10-30 ms a clip.
+    ASR_SKIP_SILENCE: bool = True
 
     # An open order session without a turn for this long is expired (decided on read).
     SESSION_TTL_SECONDS: int = Field(default=900, ge=10, le=7 * 24 * 3600)

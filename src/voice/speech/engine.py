@@ -93,6 +93,15 @@ class DecodeOptions:
     beam_size: int = 8
     max_audio_seconds: float = 120.0
     second_listen: bool = True
+    # Decode only audio in which voice activity detection hears speech.
+    skip_silence: bool = True
+
+
+def has_speech(samples: np.ndarray) -> bool:
+    """Whether Silero VAD (the model faster-whisper ships, run on ONNX) hears speech."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    return bool(get_speech_timestamps(samples, VadOptions()))
 
 
 def load_model(options: ModelOptions) -> Any:
@@ -141,6 +150,16 @@ class SpeechModel:
         )
         started = time.perf_counter()
         heard_twice = False
+        if self.options.skip_silence and not has_speech(decoded.samples):
+            # Noise and silence are heard as nothing: Whisper would write "Thank you."
+            # or, prompted with a menu's hot words, the menu itself.
+            return Transcript(
+                text="",
+                language=audio.language or "en",
+                duration=round(decoded.duration, 3),
+                segments=(),
+                decode_seconds=time.perf_counter() - started,
+            )
         if decoded.duration <= WINDOW_SECONDS:
             features = self._model.feature_extractor(decoded.samples)
             language = self._language_of(features, audio.language)

@@ -101,6 +101,7 @@ class SpeechService:
                 beam_size=settings.ASR_BEAM_SIZE,
                 max_audio_seconds=settings.ASR_MAX_AUDIO_SECONDS,
                 second_listen=settings.ASR_SECOND_LISTEN,
+                skip_silence=settings.ASR_SKIP_SILENCE,
             ),
         )
         ASR_MODEL_LOADED.set(1)

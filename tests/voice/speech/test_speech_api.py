@@ -289,3 +289,22 @@ def test_slowed_audio_is_longer_and_keeps_its_shape() -> None:
     assert len(slower) == 17600
     assert slower[0] == ramp[0] and slower[-1] == ramp[-1]
     assert np.all(np.diff(slower) > 0)  # still a ramp, only longer
+
+
+@pytest.mark.parametrize("kind", ["white noise", "silence"])
+async def test_noise_and_silence_order_nothing(
+    client: httpx.AsyncClient, merchant: dict[str, Any], kind: str
+) -> None:
+    """Whatever a recogniser hears in noise ("Thank you."), nothing is stored."""
+    seconds = 3 * 16000
+    if kind == "white noise":
+        samples = np.random.default_rng(7).uniform(-0.5, 0.5, seconds).astype(np.float32)
+    else:
+        samples = np.zeros(seconds, dtype=np.float32)
+    response = await client.post(
+        ORDER, json={"audio": b64(wav_bytes(samples))}, headers=merchant["headers"]
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["msg"] in ("NOTHING_ORDERED", "AUDIO_INVALID")
+    orders = await client.get("/api/v1/voice/orders", headers=merchant["headers"])
+    assert orders.json()["data"]["orders"] == []
