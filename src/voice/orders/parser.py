@@ -447,6 +447,8 @@ class _Lexer:
             and self.next_is_plural_item(i + 1, plural=False)
         ):
             value, guess = _SPOKEN_NUMBER_HOMOPHONES[word], True
+        elif self.spoken and word in _SPOKEN_PLURAL_HOMOPHONES and self.next_is_plural_item(i + 1):
+            value, guess = _SPOKEN_PLURAL_HOMOPHONES[word], True
         else:
             return None
         atom = Atom(NUM, start, end, value=value, article=article, word=word, guess=guess)

@@ -105,7 +105,7 @@ _TAKE_AWAY = frozenset({"off", "out", "away"})
 _CHANGE_WORDS = frozenset(
     """change switch swap replace substitute sub exchange trade turn make convert
     update modify upgrade downgrade bump increase raise reduce lower decrease set
-    adjust""".split()  # noqa: SIM905 (a word list reads better as text)
+    adjust do up""".split()  # noqa: SIM905 (a word list reads better as text)
 )
 _MORE = frozenset({"more", "additional", "extra"})
 _LESS = frozenset({"less", "fewer"})
@@ -429,10 +429,12 @@ class _TurnReader:
         while j < len(atoms) and _is_content(atoms[j]):
             words.append(_key(atoms[j].word))
             j += 1
-        if not words:
-            return None
-        mention = _Mention(None, tuple(words), k, j, quantity, [], 0.9)
-        return mention if self._resolve(mention) is not None else None
+        # The longest run of them that does ("the muffin after all": "muffin").
+        for length in range(len(words), 0, -1):
+            mention = _Mention(None, tuple(words[:length]), k, k + length, quantity, [], 0.9)
+            if self._resolve(mention) is not None:
+                return mention
+        return None
 
     # --- clauses ---------------------------------------------------------------------
 
@@ -574,7 +576,7 @@ class _TurnReader:
             removing = set(words) & _REMOVE_WORDS or clause.has(_REMOVE_PHRASES)
             if removing and set(words) & _WHOLE and not self._mentions(clause):
                 return CLEAR
-        if "instead" in words or clause.has([("rather", "than")]):
+        if "instead" in words or ("rather" in words and "than" in words):
             return "instead"
         if set(words) & _CHANGE_WORDS:
             return "change"
@@ -643,7 +645,7 @@ class _TurnReader:
             return True
         # "no banana bread", "not the latte", "without the fries": a negation before an item.
         for k, atom in enumerate(clause.atoms):
-            if atom.kind == WORD and atom.word in ("no", "not", "without"):
+            if atom.kind == WORD and atom.word in ("no", "not", "without", "hold"):
                 nxt = next((a for a in clause.atoms[k + 1 :] if not _is_article(a)), None)
                 if nxt is not None and nxt.kind == PHRASE and nxt.entry and nxt.entry.kind == ITEM:
                     return True
@@ -763,10 +765,9 @@ class _TurnReader:
     def _instead(self, clause: _Clause) -> None:
         words_atoms = clause.atoms
         mentions = self._mentions(clause)
+        # "X instead of Y", "rather X than Y": the old line is named after the word.
         position = next(
-            k
-            for k, a in enumerate(words_atoms)
-            if a.kind == WORD and a.word in ("instead", "rather")
+            k for k, a in enumerate(words_atoms) if a.kind == WORD and a.word in ("instead", "than")
         )
         old_line: CartLine | None = None
         new: list[_Mention] = []
@@ -776,6 +777,13 @@ class _TurnReader:
             old_line = self._resolve(after[0])
             new = before + after[1:]
         if old_line is None:
+            same = [(m, self._resolve(m)) for m in mentions if m.entry is not None]
+            named = [(m, line) for m, line in same if line is not None and line.sku == m.entry.code]  # type: ignore[union-attr]
+            if named:
+                # "three lattes instead" with lattes in the cart: that line changes.
+                mention, line = named[0]
+                self._replace(line, mention, clause)
+                return
             old_line = self._pronoun_line()
             new = mentions
         # Only catalog items can replace a line (not words naming one of the cart).
@@ -817,7 +825,9 @@ class _TurnReader:
         if first_ref is not None and (pronoun is None or first_ref.start < pronoun):
             old = self._resolve(first_ref)
             if old is not None:
-                self._change_line(clause, old, first_ref.end, mentions[1:])
+                self._change_line(
+                    clause, old, first_ref.end, mentions[1:], named=first_ref.quantity
+                )
                 return
         if pronoun is not None:
             old = self._pronoun_line()
@@ -832,25 +842,26 @@ class _TurnReader:
             self._note_unmatched(clause)
 
     def _change_line(
-        self, clause: _Clause, line: CartLine, after: int, rest: list[_Mention]
+        self,
+        clause: _Clause,
+        line: CartLine,
+        after: int,
+        rest: list[_Mention],
+        named: Atom | None = None,
     ) -> None:
         """ "change <line> to ...": another item replaces it, a number sets its
         quantity, modifiers edit it."""
         atoms = clause.atoms
         if rest and rest[0].entry is not None:
-            target = rest[0]
-            if (
-                target.entry is not None
-                and target.entry.code == line.sku
-                and target.quantity is None
-            ):
-                # "make it three bottled waters" read as the same item.
-                pass
-            self._replace(line, target, clause)
+            # Another item replaces the line; the same item ("make it three bottled
+            # waters") sets its quantity or modifiers (see _replace).
+            self._replace(line, rest[0], clause)
             for mention in rest[1:]:
                 self._add_mention(mention)
             return
         numbers = [a for a in atoms[after:] if a.kind == NUM and not a.article]
+        if not numbers and named is not None and not named.article:
+            numbers = [named]  # "let's do four lattes", "bump up two teas"
         if numbers:
             self._set_quantity(line, numbers[0].value)
             line = self.cart.line(line.line_id) or line
@@ -950,7 +961,9 @@ class _TurnReader:
 
 
 # What recognisers write for a number said where only a number fits.
-_HEARD_NUMBERS = {"free": 3, "tree": 3, "to": 2, "too": 2, "for": 4, "fore": 4, "won": 1}
+_HEARD_NUMBERS = {
+    "free": 3, "tree": 3, "to": 2, "too": 2, "do": 2, "for": 4, "fore": 4, "won": 1,
+}  # fmt: skip
 
 
 def _numbers_heard(atoms: list[Atom]) -> list[Atom]:
