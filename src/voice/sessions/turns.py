@@ -115,6 +115,10 @@ _PRONOUNS = frozenset({"it", "that", "this", "them", "those", "these", "they", "
 _DETERMINERS = frozenset({"the", "my", "those", "these", "this", "that", "your", "our"})
 _CONJUNCTIONS = frozenset({"and", "then", "also", "plus", "but"})
 _ONLY = frozenset({"only", "just"})
+# A clause opening with one of these corrects what is in the cart...
+_CORRECTION_OPENERS = frozenset({"actually", "sorry", "wait", "correction", "mean"})
+# ...unless it says it adds.
+_ADDING_WORDS = frozenset({"add", "also", "another", "more", "plus", "too", "extra", "get"})
 _CORRECTIONS = frozenset({"actually", "sorry", "wait", "mean", "no", "rather", "make"})
 # Words before a name of a cart line that is not quite a catalog name ("no baguettes").
 _REFERRING = _DETERMINERS | {"no", "any", "not", "without"}
@@ -591,6 +595,8 @@ class _TurnReader:
         mentions = self._mentions(clause)
         if set(words) & _ONLY and has_num and any(self._resolve(m) for m in mentions):
             return "only"
+        if self._corrects_quantity(clause, mentions):
+            return "only"
         if mentions and following is not None and _is_not_number(following):
             return "not"
         if (
@@ -620,6 +626,27 @@ class _TurnReader:
         if not definite or mention.quantity is not None or not mention.modifiers:
             return None
         return mention if self._resolve(mention) is not None else None
+
+    def _corrects_quantity(self, clause: _Clause, mentions: list[_Mention]) -> bool:
+        """ "actually, three fries" with fries in the cart: a correction of its number,
+        not a second order of them (nothing here says "more" or "also")."""
+        first = next((a for a in clause.atoms if a.kind == WORD), None)
+        if first is None or first.word not in _CORRECTION_OPENERS:
+            return False
+        if set(clause.words()) & _ADDING_WORDS or not mentions:
+            return False
+        for mention in mentions:
+            line = self._resolve(mention)
+            if (
+                mention.entry is None
+                or line is None
+                or line.sku != mention.entry.code
+                or mention.quantity is None
+                or mention.quantity.article
+                or mention.modifiers
+            ):
+                return False
+        return True
 
     def _aimed_modifiers(self, clause: _Clause) -> tuple[list[Atom], _Mention] | None:
         """Modifiers aimed at a cart line by a preposition: "extra chili on the noodles",
