@@ -118,7 +118,8 @@ FILLERS = frozenset(
     love just only also too all some the of to for go in on at from with by as size sized
     kindly maybe think guess really how about what whats whatever today now again anyway
     one's them more sir maam mate buddy guys folks friend good morning afternoon evening
-    day night fine that'll thatll done everything else nothing finish
+    day night fine that'll thatll done everything else nothing finish add adding put
+    throw include bring
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 

@@ -63,7 +63,10 @@ DONE_PHRASES: tuple[Phrase, ...] = tuple(
         "ready to pay", "ring me up", "ring it up", "ring that up", "thats my order",
         "that is my order", "complete my order", "finish my order", "done ordering",
         "finished ordering", "no thanks", "no thank you", "thats it for me",
-        "thats all for me", "thats all for now", "thats it for now",
+        "thats all for me", "thats all for now", "thats it for now", "all done",
+        "im all done", "were all done", "good to go", "that completes my order",
+        "that completes the order", "im set", "were set", "wrap it up", "thats it for today",
+        "thats all for today",
     )
 )  # fmt: skip
 _DONE_ALONE = frozenset({"done", "finished", "complete", "checkout"})
@@ -91,13 +94,14 @@ CLEAR_PHRASES: tuple[Phrase, ...] = tuple(
 _WHOLE = frozenset({"everything", "all", "order", "cart", "whole", "entire", "lot", "basket"})
 _REMOVE_WORDS = frozenset(
     """remove delete drop scratch cancel forget lose ditch skip nix omit exclude
-    eliminate erase strike axe kill minus cut clear scrap empty wipe""".split()  # noqa: SIM905 (a word list reads better as text)
+    eliminate erase strike axe kill minus cut clear scrap empty wipe undo""".split()  # noqa: SIM905 (a word list reads better as text)
 )
 _REMOVE_PHRASES: tuple[Phrase, ...] = tuple(
     tuple(p.split())
     for p in (
         "get rid of", "dont want", "do not want", "dont need", "do not need",
         "no longer want", "dont wanna", "leave out", "leave off", "not want",
+        "changed my mind about", "change my mind about",
     )
 )  # fmt: skip
 # "take the cookies off", "take out the muffin": take with one of these later on.

@@ -301,3 +301,16 @@ def test_a_name_that_fits_two_items_is_asked_about_not_guessed() -> None:
     assert _lines(cart) == [("PHO_BO", 1, ())]
     assert outcomes[-1].done and outcomes[-1].needs_review
     assert outcomes[-1].unmatched
+
+
+@pytest.mark.parametrize(
+    "turn", ["all done", "I'm all done, thanks", "good to go", "that completes my order"]
+)
+def test_more_ways_to_finish(turn: str) -> None:
+    assert _play(CAFE, START, turn)[1][-1].done
+
+
+@pytest.mark.parametrize("turn", ["never mind the muffin", "I changed my mind about the muffin"])
+def test_never_mind_an_item_removes_it(turn: str) -> None:
+    cart, _ = _play(CAFE, START, turn)
+    assert _lines(cart) == [("LATTE", 2, ())]
