@@ -577,7 +577,8 @@ class _TurnReader:
         has_mod = any(a.kind == PHRASE and a.entry and a.entry.kind == MODIFIER for a in atoms)
         has_num = any(a.kind == NUM and not a.article for a in atoms)
         if not has_item and not has_mod and clause.has(UNDO_PHRASES):
-            return "undo"
+            # "never mind the muffin" names a line: that is a removal.
+            return REMOVE if self._mentions(clause) else "undo"
         if not has_item and not has_mod:
             if clause.has(CLEAR_PHRASES):
                 return CLEAR
