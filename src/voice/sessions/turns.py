@@ -79,7 +79,7 @@ UNDO_PHRASES: tuple[Phrase, ...] = tuple(
         "reverse that", "my mistake", "my bad", "strike that", "delete that",
         "forget what i said", "forget i said that", "back up", "oops",
         # What recognisers write for "undo that".
-        "and do that", "on do that", "dont do that",
+        "and do that", "on do that", "dont do that", "scrap that",
     )
 )  # fmt: skip
 CLEAR_PHRASES: tuple[Phrase, ...] = tuple(
@@ -109,7 +109,7 @@ _TAKE_AWAY = frozenset({"off", "out", "away"})
 _CHANGE_WORDS = frozenset(
     """change switch swap replace substitute sub exchange trade turn make convert
     update modify upgrade downgrade bump increase raise reduce lower decrease set
-    adjust do up""".split()  # noqa: SIM905 (a word list reads better as text)
+    adjust do up bring""".split()  # noqa: SIM905 (a word list reads better as text)
 )
 _MORE = frozenset({"more", "additional", "extra"})
 _LESS = frozenset({"less", "fewer"})
@@ -119,6 +119,7 @@ _PRONOUNS = frozenset({"it", "that", "this", "them", "those", "these", "they", "
 _DETERMINERS = frozenset({"the", "my", "those", "these", "this", "that", "your", "our"})
 _CONJUNCTIONS = frozenset({"and", "then", "also", "plus", "but"})
 _ONLY = frozenset({"only", "just"})
+_MULTIPLIERS = {"double": 2, "triple": 3}
 # A clause opening with one of these corrects what is in the cart...
 _CORRECTION_OPENERS = frozenset({"actually", "sorry", "wait", "correction", "mean"})
 # ...unless it says it adds.
@@ -587,10 +588,14 @@ class _TurnReader:
                 return CLEAR
         if "instead" in words or ("rather" in words and "than" in words):
             return "instead"
+        another = any(a.kind == NUM and a.word == "another" for a in atoms)
         if set(words) & _CHANGE_WORDS:
-            return "change"
+            # "bring me another latte", "make it two more": a change verb that adds.
+            return "more" if another or set(words) & {"more", "less", "fewer"} else "change"
         if self._is_removal(clause):
             return REMOVE
+        if set(words) & set(_MULTIPLIERS) and self._mentions(clause):
+            return "multiply"
         if set(words) & (_MORE | _LESS) or any(
             a.kind == NUM and a.word == "another" for a in atoms
         ):
@@ -673,7 +678,10 @@ class _TurnReader:
         words = clause.words()
         if set(words) & _REMOVE_WORDS or clause.has(_REMOVE_PHRASES):
             return True
-        if "take" in words and set(words[words.index("take") + 1 :]) & _TAKE_AWAY:
+        if "take" in words and set(words[words.index("take") + 1 :]) & (_TAKE_AWAY | {"back"}):
+            return True
+        # "knock off one latte", "cross the muffin off", "leave the fries out".
+        if set(words) & _TAKE_AWAY and (self._mentions(clause) or set(words) & _PRONOUNS):
             return True
         # "no banana bread", "not the latte", "without the fries": a negation before an item.
         for k, atom in enumerate(clause.atoms):
@@ -713,6 +721,12 @@ class _TurnReader:
             line = self._resolve(mention)
             if line is not None and mods:
                 self._modifier_edits(clause, line, mods, negate_all=False)
+        elif op == "multiply":
+            factor = next(_MULTIPLIERS[w] for w in clause.words() if w in _MULTIPLIERS)
+            for mention in self._mentions(clause):
+                line = self._resolve(mention)
+                if line is not None:
+                    self._set_quantity(line, line.quantity * factor)
         elif op == "definite":
             named = self._definite_edit(clause)
             line = self._resolve(named) if named is not None else None
@@ -854,6 +868,12 @@ class _TurnReader:
             None,
         )
         first_ref = mentions[0] if mentions else None
+        if atoms[verb].word in ("substitute", "sub") and len(mentions) >= 2:
+            # "substitute a scone for the muffin": the new item comes first.
+            old = self._resolve(mentions[1])
+            if old is not None and mentions[0].entry is not None:
+                self._replace(old, mentions[0], clause)
+                return
         if first_ref is not None and (pronoun is None or first_ref.start < pronoun):
             old = self._resolve(first_ref)
             if old is not None:

@@ -314,3 +314,22 @@ def test_more_ways_to_finish(turn: str) -> None:
 def test_never_mind_an_item_removes_it(turn: str) -> None:
     cart, _ = _play(CAFE, START, turn)
     assert _lines(cart) == [("LATTE", 2, ())]
+
+
+# A fourth set of harder idioms; first run 18/24.
+@pytest.mark.parametrize(
+    ("turn", "expected"),
+    [
+        ("bring the lattes down to one", [("BLUEBERRY_MUFFIN", 1, ()), ("LATTE", 1, ())]),
+        ("knock off one latte", [("BLUEBERRY_MUFFIN", 1, ()), ("LATTE", 1, ())]),
+        ("double the lattes", [("BLUEBERRY_MUFFIN", 1, ()), ("LATTE", 4, ())]),
+        ("substitute a scone for the muffin", [("LATTE", 2, ()), ("SCONE", 1, ())]),
+        ("swap out the muffin for a scone", [("LATTE", 2, ()), ("SCONE", 1, ())]),
+        ("take back the muffin", [("LATTE", 2, ())]),
+        ("bring me another latte", [("BLUEBERRY_MUFFIN", 1, ()), ("LATTE", 3, ())]),
+        ("scrap that", []),
+    ],
+)
+def test_harder_idioms(turn: str, expected: list[Any]) -> None:
+    cart, _ = _play(CAFE, START, turn)
+    assert _lines(cart) == expected
