@@ -43,98 +43,33 @@ from src.voice.sessions.cart import (
     remember,
     undo_last,
 )
-
-Phrase = tuple[str, ...]
-
-# Ways to say the order is complete. Matched on folded words with apostrophes dropped.
-DONE_PHRASES: tuple[Phrase, ...] = tuple(
-    tuple(p.split())
-    for p in (
-        "thats all", "thats it", "that is all", "that is it", "thats everything",
-        "that is everything", "thatll be all", "that will be all", "thatll be it",
-        "that will be it", "thatll be everything", "that will be everything",
-        "thatll do", "that will do", "that would be all", "thatd be all", "thatd be it",
-        "that should be all", "that should be it", "that should do it", "that does it",
-        "that covers it", "thatll cover it", "thats enough", "thats the lot",
-        "thats about it", "thats about all", "nothing else", "nothing more",
-        "nothing further", "im done", "i am done", "were done", "we are done",
-        "im finished", "i am finished", "im good", "i am good", "were good",
-        "we are good", "im all set", "were all set", "all set", "all good",
-        "ready to pay", "ring me up", "ring it up", "ring that up", "thats my order",
-        "that is my order", "complete my order", "finish my order", "done ordering",
-        "finished ordering", "no thanks", "no thank you", "thats it for me",
-        "thats all for me", "thats all for now", "thats it for now", "all done",
-        "im all done", "were all done", "good to go", "that completes my order",
-        "that completes the order", "im set", "were set", "wrap it up", "thats it for today",
-        "thats all for today",
-    )
-)  # fmt: skip
-_DONE_ALONE = frozenset({"done", "finished", "complete", "checkout"})
-UNDO_PHRASES: tuple[Phrase, ...] = tuple(
-    tuple(p.split())
-    for p in (
-        "undo", "never mind", "nevermind", "take that back", "take it back",
-        "scratch that", "forget that", "forget it", "forget about it", "cancel that",
-        "go back", "revert", "revert that", "ignore that", "disregard that",
-        "reverse that", "my mistake", "my bad", "strike that", "delete that",
-        "forget what i said", "forget i said that", "back up", "oops",
-        # What recognisers write for "undo that".
-        "and do that", "on do that", "dont do that", "scrap that",
-    )
-)  # fmt: skip
-CLEAR_PHRASES: tuple[Phrase, ...] = tuple(
-    tuple(p.split())
-    for p in (
-        "start over", "start again", "start fresh", "start from scratch", "from scratch",
-        "start it over", "start all over", "start this over", "start the order over",
-        "begin again", "reset", "restart", "clean slate", "do it over",
-    )
-)  # fmt: skip
-# A removal verb with one of these and no item clears the cart ("cancel everything").
-_WHOLE = frozenset({"everything", "all", "order", "cart", "whole", "entire", "lot", "basket"})
-_REMOVE_WORDS = frozenset(
-    """remove delete drop scratch cancel forget lose ditch skip nix omit exclude
-    eliminate erase strike axe kill minus cut clear scrap empty wipe undo""".split()  # noqa: SIM905 (a word list reads better as text)
+from src.voice.sessions.vocabulary import (
+    ADDING_WORDS,
+    CHANGE_WORDS,
+    CLEAR_PHRASES,
+    CONJUNCTIONS,
+    CORRECTION_OPENERS,
+    CORRECTIONS,
+    DETERMINERS,
+    DONE_ALONE,
+    DONE_PHRASES,
+    HEARD_NUMBERS,
+    LESS,
+    MORE,
+    MULTIPLIERS,
+    NEGATIONS,
+    ONLY,
+    PREPOSITIONS,
+    PRONOUNS,
+    REMOVE_PHRASES,
+    REMOVE_WORDS,
+    RESERVED_WORDS,
+    TAKE_AWAY,
+    UNDO_PHRASES,
+    WHOLE,
+    Phrase,
 )
-_REMOVE_PHRASES: tuple[Phrase, ...] = tuple(
-    tuple(p.split())
-    for p in (
-        "get rid of", "dont want", "do not want", "dont need", "do not need",
-        "no longer want", "dont wanna", "leave out", "leave off", "not want",
-        "changed my mind about", "change my mind about",
-    )
-)  # fmt: skip
-# "take the cookies off", "take out the muffin": take with one of these later on.
-_TAKE_AWAY = frozenset({"off", "out", "away"})
-_CHANGE_WORDS = frozenset(
-    """change switch swap replace substitute sub exchange trade turn make convert
-    update modify upgrade downgrade bump increase raise reduce lower decrease set
-    adjust do up bring""".split()  # noqa: SIM905 (a word list reads better as text)
-)
-_MORE = frozenset({"more", "additional", "extra"})
-_LESS = frozenset({"less", "fewer"})
-_NEGATIONS = frozenset({"no", "not", "without", "minus", "hold", "skip", "nix"})
-_PREPOSITIONS = frozenset({"to", "on", "in", "from", "off", "onto", "into", "for", "of"})
-_PRONOUNS = frozenset({"it", "that", "this", "them", "those", "these", "they", "one"})
-_DETERMINERS = frozenset({"the", "my", "those", "these", "this", "that", "your", "our"})
-_CONJUNCTIONS = frozenset({"and", "then", "also", "plus", "but"})
-_ONLY = frozenset({"only", "just"})
-_MULTIPLIERS = {"double": 2, "triple": 3}
-# A clause opening with one of these corrects what is in the cart...
-_CORRECTION_OPENERS = frozenset({"actually", "sorry", "wait", "correction", "mean"})
-# ...unless it says it adds.
-_ADDING_WORDS = frozenset({"add", "also", "another", "more", "plus", "too", "extra", "get"})
-_CORRECTIONS = frozenset({"actually", "sorry", "wait", "mean", "no", "rather", "make"})
-# Words before a name of a cart line that is not quite a catalog name ("no baguettes").
-_REFERRING = _DETERMINERS | {"no", "any", "not", "without"}
-# Words the lexer must never read as a misspelt catalog name.
-RESERVED_WORDS = frozenset(
-    {w for p in (*DONE_PHRASES, *UNDO_PHRASES, *CLEAR_PHRASES, *_REMOVE_PHRASES) for w in p}
-    | _DONE_ALONE | _WHOLE | _REMOVE_WORDS | _TAKE_AWAY | _CHANGE_WORDS | _MORE | _LESS
-    | _NEGATIONS | _PREPOSITIONS | _PRONOUNS | _DETERMINERS | _CONJUNCTIONS | _ONLY
-    | _CORRECTIONS | _REFERRING
-    | {"instead", "than", "want", "add", "put", "remove", "with", "another"}
-)  # fmt: skip
+
 _NEUTRAL = "neutral"  # a clause without a command word: part of an order or an edit
 # Below this, a line or a turn asks for a person to look (see docs/SESSIONS.md).
 REVIEW_CONFIDENCE = 0.85
@@ -257,11 +192,11 @@ def _split_clauses(atoms: list[Atom]) -> list[_Clause]:
             atom.kind == SEP
             and following is not None
             and following.kind == WORD
-            and following.word in _PREPOSITIONS - {"for", "of"}
+            and following.word in PREPOSITIONS - {"for", "of"}
         )
         if pause:
             continue
-        if atom.kind == SEP or (atom.kind == WORD and atom.word in _CONJUNCTIONS):
+        if atom.kind == SEP or (atom.kind == WORD and atom.word in CONJUNCTIONS):
             if current:
                 clauses.append(_Clause(current, current[0].start, current[-1].end))
             current = []
@@ -364,7 +299,7 @@ class _TurnReader:
             same = [ln for ln in lines if ln.sku == mention.entry.code]
             if same:
                 return max(same, key=lambda ln: ln.touched)
-        keys = [k for k in mention.keys if k not in FILLERS and k not in _DETERMINERS]
+        keys = [k for k in mention.keys if k not in FILLERS and k not in DETERMINERS]
         if not keys:
             return None
         best: tuple[float, int, CartLine] | None = None
@@ -418,7 +353,7 @@ class _TurnReader:
                     k = partial.end
                     continue
                 pending_mods = []
-            elif atom.kind == WORD and atom.word in _PREPOSITIONS:
+            elif atom.kind == WORD and atom.word in PREPOSITIONS:
                 pending_mods = []
             k += 1
         # Modifiers after an item belong to it ("the latte with oat milk").
@@ -455,7 +390,7 @@ class _TurnReader:
         for atom in reversed(clause.atoms[:position]):
             if atom.kind != WORD:
                 return False
-            if atom.word in _NEGATIONS or atom.word in _REMOVE_WORDS or atom.word == "take":
+            if atom.word in NEGATIONS or atom.word in REMOVE_WORDS or atom.word == "take":
                 return True
             if atom.word not in ("the", "any", "your", "a", "an", "some"):
                 return False
@@ -523,7 +458,7 @@ class _TurnReader:
             following = clauses[n + 1] if n + 1 < len(clauses) else None
             words = clause.words()
             if not any(a.kind in (PHRASE, NUM) for a in clause.atoms) and (
-                (len(words) == 1 and words[0] in _DONE_ALONE)
+                (len(words) == 1 and words[0] in DONE_ALONE)
                 or (words[-2:] == ["no", "more"] and len(words) <= 3)
             ):
                 done = True
@@ -566,7 +501,7 @@ class _TurnReader:
             line = self._pronoun_line()
             if mods and line is not None:
                 self._modifier_edits(clause, line, mods, negate_all=False)
-            elif numbers and line is not None and words & _CORRECTIONS:
+            elif numbers and line is not None and words & CORRECTIONS:
                 self._set_quantity(line, numbers[0].value)
             else:
                 self._note_unmatched(clause)
@@ -583,27 +518,25 @@ class _TurnReader:
         if not has_item and not has_mod:
             if clause.has(CLEAR_PHRASES):
                 return CLEAR
-            removing = set(words) & _REMOVE_WORDS or clause.has(_REMOVE_PHRASES)
-            if removing and set(words) & _WHOLE and not self._mentions(clause):
+            removing = set(words) & REMOVE_WORDS or clause.has(REMOVE_PHRASES)
+            if removing and set(words) & WHOLE and not self._mentions(clause):
                 return CLEAR
         if "instead" in words or ("rather" in words and "than" in words):
             return "instead"
         another = any(a.kind == NUM and a.word == "another" for a in atoms)
-        if set(words) & _CHANGE_WORDS:
+        if set(words) & CHANGE_WORDS:
             # "bring me another latte", "make it two more": a change verb that adds.
             return "more" if another or set(words) & {"more", "less", "fewer"} else "change"
         if self._is_removal(clause):
             return REMOVE
-        if set(words) & set(_MULTIPLIERS) and self._mentions(clause):
+        if set(words) & set(MULTIPLIERS) and self._mentions(clause):
             return "multiply"
-        if set(words) & (_MORE | _LESS) or any(
-            a.kind == NUM and a.word == "another" for a in atoms
-        ):
+        if set(words) & (MORE | LESS) or any(a.kind == NUM and a.word == "another" for a in atoms):
             return "more"
         if self._aimed_modifiers(clause) is not None:
             return "aimed"
         mentions = self._mentions(clause)
-        if set(words) & _ONLY and has_num and any(self._resolve(m) for m in mentions):
+        if set(words) & ONLY and has_num and any(self._resolve(m) for m in mentions):
             return "only"
         if self._corrects_quantity(clause, mentions):
             return "only"
@@ -613,7 +546,7 @@ class _TurnReader:
             previous_op == REMOVE
             and mentions
             and atoms[0].kind == WORD
-            and atoms[0].word in _DETERMINERS | {"no"}
+            and atoms[0].word in DETERMINERS | {"no"}
             and all(self._resolve(m) is not None for m in mentions)
         ):
             return REMOVE
@@ -621,7 +554,7 @@ class _TurnReader:
             return "definite"
         if has_item:
             return ADD
-        if any(a.kind == WORD and a.word in _PRONOUNS for a in atoms) and (has_mod or has_num):
+        if any(a.kind == WORD and a.word in PRONOUNS for a in atoms) and (has_mod or has_num):
             return "pronoun"
         return _NEUTRAL
 
@@ -632,7 +565,7 @@ class _TurnReader:
             return None
         mention = mentions[0]
         before = clause.atoms[mention.start - 1] if mention.start > 0 else None
-        definite = before is not None and before.kind == WORD and before.word in _DETERMINERS
+        definite = before is not None and before.kind == WORD and before.word in DETERMINERS
         if not definite or mention.quantity is not None or not mention.modifiers:
             return None
         return mention if self._resolve(mention) is not None else None
@@ -641,9 +574,9 @@ class _TurnReader:
         """ "actually, three fries" with fries in the cart: a correction of its number,
         not a second order of them (nothing here says "more" or "also")."""
         first = next((a for a in clause.atoms if a.kind == WORD), None)
-        if first is None or first.word not in _CORRECTION_OPENERS:
+        if first is None or first.word not in CORRECTION_OPENERS:
             return False
-        if set(clause.words()) & _ADDING_WORDS or not mentions:
+        if set(clause.words()) & ADDING_WORDS or not mentions:
             return False
         for mention in mentions:
             line = self._resolve(mention)
@@ -670,18 +603,18 @@ class _TurnReader:
             if mention.start <= first_mod:
                 continue
             between = [a.word for a in atoms[first_mod : mention.start] if a.kind == WORD]
-            if set(between) & _PREPOSITIONS and self._resolve(mention) is not None:
+            if set(between) & PREPOSITIONS and self._resolve(mention) is not None:
                 return [m for m in mods if m not in mention.modifiers], mention
         return None
 
     def _is_removal(self, clause: _Clause) -> bool:
         words = clause.words()
-        if set(words) & _REMOVE_WORDS or clause.has(_REMOVE_PHRASES):
+        if set(words) & REMOVE_WORDS or clause.has(REMOVE_PHRASES):
             return True
-        if "take" in words and set(words[words.index("take") + 1 :]) & (_TAKE_AWAY | {"back"}):
+        if "take" in words and set(words[words.index("take") + 1 :]) & (TAKE_AWAY | {"back"}):
             return True
         # "knock off one latte", "cross the muffin off", "leave the fries out".
-        if set(words) & _TAKE_AWAY and (self._mentions(clause) or set(words) & _PRONOUNS):
+        if set(words) & TAKE_AWAY and (self._mentions(clause) or set(words) & PRONOUNS):
             return True
         # "no banana bread", "not the latte", "without the fries": a negation before an item.
         for k, atom in enumerate(clause.atoms):
@@ -722,7 +655,7 @@ class _TurnReader:
             if line is not None and mods:
                 self._modifier_edits(clause, line, mods, negate_all=False)
         elif op == "multiply":
-            factor = next(_MULTIPLIERS[w] for w in clause.words() if w in _MULTIPLIERS)
+            factor = next(MULTIPLIERS[w] for w in clause.words() if w in MULTIPLIERS)
             for mention in self._mentions(clause):
                 line = self._resolve(mention)
                 if line is not None:
@@ -857,13 +790,13 @@ class _TurnReader:
 
     def _change(self, clause: _Clause) -> None:
         atoms = clause.atoms
-        verb = next(k for k, a in enumerate(atoms) if a.kind == WORD and a.word in _CHANGE_WORDS)
+        verb = next(k for k, a in enumerate(atoms) if a.kind == WORD and a.word in CHANGE_WORDS)
         mentions = [m for m in self._mentions(clause) if m.start > verb]
         pronoun = next(
             (
                 k
                 for k, a in enumerate(atoms[verb + 1 :], verb + 1)
-                if a.kind == WORD and a.word in _PRONOUNS - {"one"}
+                if a.kind == WORD and a.word in PRONOUNS - {"one"}
             ),
             None,
         )
@@ -942,7 +875,7 @@ class _TurnReader:
             return
         if not mentions:
             words = clause.words()
-            if set(words) & _PRONOUNS:
+            if set(words) & PRONOUNS:
                 line = self._pronoun_line()
                 if line is not None:
                     self._do(Action(REMOVE, line.line_id, line.sku))
@@ -974,7 +907,7 @@ class _TurnReader:
 
     def _more(self, clause: _Clause) -> None:
         words = clause.words()
-        less = bool(set(words) & _LESS)
+        less = bool(set(words) & LESS)
         mentions = self._mentions(clause)
         number = next((a for a in clause.atoms if a.kind == NUM), None)
         amount = number.value if number is not None else 1
@@ -1012,12 +945,6 @@ class _TurnReader:
             self._set_quantity(line, qty.value)
 
 
-# What recognisers write for a number said where only a number fits.
-_HEARD_NUMBERS = {
-    "free": 3, "tree": 3, "to": 2, "too": 2, "do": 2, "for": 4, "fore": 4, "won": 1,
-}  # fmt: skip
-
-
 def _numbers_heard(atoms: list[Atom]) -> list[Atom]:
     """ "make that free", "make it too", "not too": after a change verb and "it"/"that",
     or after "not", a number homophone that ends the clause is the number."""
@@ -1027,10 +954,10 @@ def _numbers_heard(atoms: list[Atom]) -> list[Atom]:
         ends = (
             following is None
             or following.kind == SEP
-            or (following.kind == WORD and following.word in _CONJUNCTIONS | _MORE | _LESS)
+            or (following.kind == WORD and following.word in CONJUNCTIONS | MORE | LESS)
             or (following.kind == WORD and following.word in ("please", "thanks"))
         )
-        if atom.kind == WORD and atom.word in _HEARD_NUMBERS and ends:
+        if atom.kind == WORD and atom.word in HEARD_NUMBERS and ends:
             previous = out[-1] if out else Atom(SEP, 0, 0)
             before = out[-2] if len(out) > 1 else None
             after_pronoun = (
@@ -1038,13 +965,13 @@ def _numbers_heard(atoms: list[Atom]) -> list[Atom]:
                 and previous.word in ("it", "that", "them")
                 and before is not None
                 and before.kind == WORD
-                and before.word in _CHANGE_WORDS
+                and before.word in CHANGE_WORDS
             )
             after_not = previous.kind == WORD and previous.word == "not"
-            before_more = following is not None and following.word in _MORE | _LESS
+            before_more = following is not None and following.word in MORE | LESS
             if after_pronoun or after_not or before_more:
                 atom = Atom(
-                    NUM, atom.start, atom.end, value=_HEARD_NUMBERS[atom.word], word=atom.word
+                    NUM, atom.start, atom.end, value=HEARD_NUMBERS[atom.word], word=atom.word
                 )
         out.append(atom)
     return out
@@ -1079,7 +1006,7 @@ def _is_article(atom: Atom) -> bool:
 
 def _after_determiner(clause: _Clause, atom: Atom) -> bool:
     k = clause.position(atom)
-    return k > 0 and clause.atoms[k - 1].kind == WORD and clause.atoms[k - 1].word in _DETERMINERS
+    return k > 0 and clause.atoms[k - 1].kind == WORD and clause.atoms[k - 1].word in DETERMINERS
 
 
 def _is_not_number(clause: _Clause) -> bool:
