@@ -4,9 +4,10 @@ Each use case owns its transaction: it commits what it wrote or, on any failure,
 leaves nothing behind (and releases the Idempotency-Key it claimed).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,8 @@ from src.voice.orders.parser import reads_as_order
 from src.voice.orders.schemas import ImportRequest, ImportResult, OrderOut, OrderPage, OrderRequest
 from src.voice.speech.engine import AudioInput
 from src.voice.speech.service import SpeechService, transcribe_for_catalog
+
+T = TypeVar("T")
 
 # An order parses again when its catalog was replaced meanwhile; this often in a row
 # only if replacements never stop.
@@ -147,10 +150,18 @@ async def _build_order(
         prepared=prepared,
         alternatives=alternatives,
     )
-    words = sum(len(reading.split()) for reading in (transcript, *alternatives))
+    return await parse_off_loop_if_long(build, (transcript, *alternatives), prepared)
+
+
+async def parse_off_loop_if_long(
+    parse: Callable[[], T], readings: Sequence[str], prepared: PreparedCatalog
+) -> T:
+    """`parse()` on the event loop when the readings' words times the catalog's phrases
+    stay under PARSE_INLINE_WORK, else in a worker thread."""
+    words = sum(len(reading.split()) for reading in readings)
     if words * len(prepared.index.phrases) <= PARSE_INLINE_WORK:
-        return build()
-    return await anyio.to_thread.run_sync(build)
+        return parse()
+    return await anyio.to_thread.run_sync(parse)
 
 
 async def read_order(*, db_session: AsyncSession, client_id: str, order_id: str) -> OrderOut:

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, cast
 
-import anyio.to_thread
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +38,7 @@ from src.voice.exceptions import (
 )
 from src.voice.money import from_minor
 from src.voice.orders import idempotency, store
-from src.voice.orders.service import OrderTaken
+from src.voice.orders.service import OrderTaken, parse_off_loop_if_long
 from src.voice.sessions.cart import Cart, cart_from_json, cart_to_json
 from src.voice.sessions.models import OrderSession, SessionTurn
 from src.voice.sessions.readback import SpokenLine, readback
@@ -63,9 +62,6 @@ from src.voice.speech.engine import AudioInput, Transcript
 from src.voice.speech.service import SpeechService, transcribe_for_catalog
 
 OPEN, CONFIRMED, CANCELLED, EXPIRED = "open", "confirmed", "cancelled", "expired"
-# Turns whose words times the catalog's phrases pass this are read in a worker thread
-# (see orders.service.PARSE_INLINE_WORK).
-READ_INLINE_WORK = 50_000
 # Below this recogniser confidence in the reading taken, a spoken turn needs review
 # (see docs/SESSIONS.md for how it was set).
 HEARD_REVIEW_CONFIDENCE = 0.5
@@ -313,9 +309,7 @@ async def _read_words(
         unavailable=catalog.unavailable,
         spoken=spoken,
     )
-    if len(text.split()) * len(catalog.index.phrases) <= READ_INLINE_WORK:
-        return read()
-    return await anyio.to_thread.run_sync(read)
+    return await parse_off_loop_if_long(read, (text,), catalog)
 
 
 async def _peek_cart(db_session: AsyncSession, client_id: str, session_id: str) -> Cart:
@@ -344,11 +338,7 @@ async def _read_heard(
         turn_id=turn_id,
         unavailable=catalog.unavailable,
     )
-    work = sum(len(r.split()) for r in readings) * len(catalog.index.phrases)
-    if work <= READ_INLINE_WORK:
-        text, outcome = choose()
-    else:
-        text, outcome = await anyio.to_thread.run_sync(choose)
+    text, outcome = await parse_off_loop_if_long(choose, readings, catalog)
     confidences = dict(zip(readings, heard.confidences, strict=False))
     sure = confidences.get(text, 1.0) >= HEARD_REVIEW_CONFIDENCE
     return text, outcome, sure

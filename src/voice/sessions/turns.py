@@ -382,9 +382,6 @@ class _TurnReader:
 
     # --- clauses ---------------------------------------------------------------------
 
-    def _words_before(self, clause: _Clause, position: int) -> list[str]:
-        return [a.word for a in clause.atoms[:position] if a.kind == WORD]
-
     def _negated(self, clause: _Clause, position: int) -> bool:
         """Whether the modifier at `position` is negated by the words just before it."""
         for atom in reversed(clause.atoms[:position]):
@@ -469,7 +466,7 @@ class _TurnReader:
             else:
                 self._flush_run(run)
                 run = []
-                self._read_clause(op, clause, following)
+                self._read_clause(op, clause)
             previous_op = op
         self._flush_run(run)
         changed = _lines_key(self.cart.lines) != _lines_key(self.before.lines)
@@ -626,7 +623,7 @@ class _TurnReader:
                     return True
         return False
 
-    def _read_clause(self, op: str, clause: _Clause, following: _Clause | None) -> None:
+    def _read_clause(self, op: str, clause: _Clause) -> None:
         if op == "undo":
             self.cart, action = undo_last(self.cart)
             if action is not None:
@@ -646,7 +643,7 @@ class _TurnReader:
         elif op == "more":
             self._more(clause)
         elif op == "only" or op == "not":
-            self._requantify_named(clause, following)
+            self._requantify_named(clause)
         elif op == "aimed":
             aimed = self._aimed_modifiers(clause)
             assert aimed is not None
@@ -935,7 +932,7 @@ class _TurnReader:
             else:
                 self._do(Action(ADD, line.line_id, line.sku, step, line.modifiers, mention.score))
 
-    def _requantify_named(self, clause: _Clause, following: _Clause | None) -> None:
+    def _requantify_named(self, clause: _Clause) -> None:
         for mention in self._mentions(clause):
             line = self._resolve(mention)
             qty = mention.quantity

@@ -74,10 +74,33 @@ def _unsupported_media_type() -> UnsupportedMediaType:
     )
 
 
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _validated(model: type[Utterance], fields: dict[str, Any]) -> Utterance:
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise _invalid(exc, ("body",)) from None
+
+
+async def _read_form(request: Request) -> tuple[bytes, dict[str, Any]]:
+    """A multipart body's `file` part (422 without one) and its other, non-empty fields."""
+    async with request.form(max_files=_MAX_FORM_FILES, max_fields=_MAX_FORM_FIELDS) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise RequestValidationError(
+                [{"loc": ["body", "file"], "msg": "a `file` part is required", "type": "missing"}]
+            )
+        fields = {k: v for k, v in form.items() if k != "file" and isinstance(v, str) and v}
+        return await upload.read(), fields
+
+
 async def read_utterance(request: Request, model: type[Utterance]) -> Utterance:
     """`model` from a JSON body, or from multipart: the `file` part becomes its base64
     `audio`, the other parts its fields. 415 for any other content type."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = _content_type(request)
     if content_type == "application/json":
         try:
             return model.model_validate_json(await request.body())
@@ -85,20 +108,8 @@ async def read_utterance(request: Request, model: type[Utterance]) -> Utterance:
             raise _invalid(exc, ("body",)) from None
     if content_type != "multipart/form-data":
         raise _unsupported_media_type()
-    async with request.form(max_files=_MAX_FORM_FILES, max_fields=_MAX_FORM_FIELDS) as form:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise RequestValidationError(
-                [{"loc": ["body", "file"], "msg": "a `file` part is required", "type": "missing"}]
-            )
-        fields: dict[str, Any] = {
-            k: v for k, v in form.items() if k != "file" and isinstance(v, str) and v
-        }
-        fields["audio"] = base64.b64encode(await upload.read()).decode()
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        raise _invalid(exc, ("body",)) from None
+    data, fields = await _read_form(request)
+    return _validated(model, {**fields, "audio": base64.b64encode(data).decode()})
 
 
 def audio_from_base64(encoded: str, options: AudioOptions) -> AudioInput:
@@ -121,33 +132,17 @@ def _invalid(exc: ValidationError, prefix: tuple[str, ...]) -> RequestValidation
 
 async def read_speech_request(request: Request) -> AudioInput:
     """Audio from a JSON or multipart body; 415 for any other content type."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = _content_type(request)
     if content_type == "application/json":
         try:
             body = SpeechRequest.model_validate_json(await request.body())
         except ValidationError as exc:
             raise _invalid(exc, ("body",)) from None
         return audio_from_base64(body.audio, body)
-    if content_type == "multipart/form-data":
-        async with request.form(max_files=_MAX_FORM_FILES, max_fields=_MAX_FORM_FIELDS) as form:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise RequestValidationError(
-                    [
-                        {
-                            "loc": ["body", "file"],
-                            "msg": "a `file` part is required",
-                            "type": "missing",
-                        }
-                    ]
-                )
-            fields = {k: v for k, v in form.items() if k != "file" and isinstance(v, str) and v}
-            try:
-                options = AudioOptions.model_validate(fields)
-            except ValidationError as exc:
-                raise _invalid(exc, ("body",)) from None
-            data = await upload.read()
-        return AudioInput(
-            data=data, encoding=options.encoding, hertz=options.hertz, language=options.language
-        )
-    raise _unsupported_media_type()
+    if content_type != "multipart/form-data":
+        raise _unsupported_media_type()
+    data, fields = await _read_form(request)
+    options = _validated(AudioOptions, fields)
+    return AudioInput(
+        data=data, encoding=options.encoding, hertz=options.hertz, language=options.language
+    )
