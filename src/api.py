@@ -12,6 +12,11 @@ from src.exceptions import ServiceUnavailable
 from src.models import Envelope, ORJSONModel, envelope, error_responses
 from src.rate_limiter import check_storage
 from src.voice.router import routers as voice_routers
+from src.voice.speech.openai_compat.router import router as openai_router
+from src.voice.speech.openai_compat.schemas import openai_error_responses
+
+# Paths (under /api/v1) that answer in OpenAI's shapes, errors included.
+OPENAI_PATHS = ("/audio/", "/models")
 
 
 class HealthStatus(ORJSONModel):
@@ -80,6 +85,12 @@ def include_routers(api: FastAPI) -> None:
     api.include_router(health_router)
     for voice_router in voice_routers:
         api.include_router(voice_router, prefix="/voice", tags=["voice"], **PROTECTED)
+    api.include_router(
+        openai_router,
+        tags=["openai"],
+        dependencies=PROTECTED["dependencies"],
+        responses=openai_error_responses(401, 403, 429, 503),
+    )
     api.include_router(
         auth_router,
         prefix="/auth",

@@ -20,7 +20,7 @@ from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp
 
-from src.api import include_routers
+from src.api import OPENAI_PATHS, include_routers
 from src.auth.service import AuthCaches
 from src.config import Settings, SettingsError, get_settings
 from src.exceptions import register_exception_handlers, unhandled_exception_handler
@@ -40,6 +40,7 @@ from src.platform.observability.logging import configure_logging
 from src.platform.observability.metrics import instrument_app
 from src.rate_limiter import build_limiter, build_window_counter, storage_is_shared
 from src.voice.lifespan import voice_lifespan
+from src.voice.speech.openai_compat.errors import OpenAIErrorMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +193,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodySizeLimitMiddleware,
         max_body_size=settings.MAX_BODY_SIZE,
         body_timeout=settings.HTTP_BODY_TIMEOUT,
+    )
+    # Outside the body limit, so that its 413 reaches OpenAI clients in their shape too.
+    app.add_middleware(
+        OpenAIErrorMiddleware, prefixes=tuple(API_PREFIX + path for path in OPENAI_PATHS)
     )
     app.add_middleware(
         EnvelopeCORSMiddleware,

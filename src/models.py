@@ -166,6 +166,12 @@ def _error_content(status: int) -> dict[str, Any]:
     }
 
 
+def _documented_otherwise(response: dict[str, Any]) -> bool:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    ref = schema.get("$ref", "") if isinstance(schema, dict) else ""
+    return bool(ref) and not ref.endswith("/ErrorEnvelope")
+
+
 def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     """Every error status of every operation in the error envelope, with an example,
     so that generated clients get a typed error; 415 on every operation that takes a
@@ -182,6 +188,8 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault("415", {"description": _ERROR_DOCS[415]})
             for status, response in responses.items():
                 if status.isdigit() and int(status) >= 400:
+                    if _documented_otherwise(response):
+                        continue  # a route with errors of another shape (OpenAI's)
                     content = response.setdefault("content", _error_content(int(status)))
                     content.setdefault("application/json", {}).setdefault(
                         "example", _error_content(int(status))["application/json"]["example"]

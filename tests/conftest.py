@@ -140,7 +140,7 @@ DOCUMENTED_ERRORS: dict[int, set[str]] = {
     400: {"SECRET_ID_INVALID", "SECRET_KEY_INVALID", "INVALID_CREDENTIALS", "BAD_REQUEST"},
     401: {"AUTHENTICATION_REQUIRED", "INVALID_TOKEN", "REFRESH_TOKEN_NOT_VALID"},
     403: {"AUTHORIZATION_FAILED"},
-    404: {"NOT_FOUND"},
+    404: {"NOT_FOUND", "MODEL_NOT_FOUND"},
     405: {"METHOD_NOT_ALLOWED"},
     409: {"IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_KEY_IN_USE", "SESSION_CLOSED", "ITEM_UNAVAILABLE"},
     412: {"SESSION_VERSION_MISMATCH"},
@@ -153,6 +153,29 @@ DOCUMENTED_ERRORS: dict[int, set[str]] = {
     503: {"SERVICE_BUSY", "SERVICE_UNAVAILABLE"},
 }
 ENVELOPE_CHECKS = {"errors": 0}
+# The OpenAI-compatible paths: their errors are OpenAI's error object, not the envelope.
+OPENAI_PATHS = ("/api/v1/audio/", "/api/v1/models")
+
+
+def assert_openai_error(
+    response: httpx.Response, status: int, code: str | None = None
+) -> dict[str, Any]:
+    """OpenAI's error object: a message, a type, a param, and our documented error code
+    in lower case; the request id in X-Request-ID; whether to retry in x-should-retry."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error: dict[str, Any] = body["error"]
+    assert set(error) == {"message", "type", "param", "code"}, error
+    assert error["message"] and isinstance(error["message"], str)
+    assert error["code"].upper() in DOCUMENTED_ERRORS[status], error
+    if code is not None:
+        assert error["code"] == code, error
+    assert response.headers["x-request-id"]
+    assert response.headers["x-should-retry"] == ("true" if status in (429, 503) else "false")
+    return error
+
+
 # Canaries: every secret key, token and base64 audio the suite sends. None may appear
 # in an error body, the log file or the metrics (checked at the end of the session).
 SECRETS_SENT: set[str] = set()
@@ -194,6 +217,10 @@ async def check_error_envelope(response: httpx.Response) -> None:
     body = response.json()
     where = f"{response.request.method} {response.request.url.path} -> {response.status_code}"
     assert not [s for s in SECRETS_SENT if s in response.text], f"{where}: a secret in the body"
+    if response.request.url.path.startswith(OPENAI_PATHS):
+        assert_openai_error(response, response.status_code)
+        ENVELOPE_CHECKS["errors"] += 1
+        return
     assert body["code"] == response.status_code, where
     assert body["msg"] in DOCUMENTED_ERRORS[response.status_code], f"{where}: {body['msg']}"
     assert body["data"]["request_id"] == response.headers["x-request-id"], where

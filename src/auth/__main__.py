@@ -1,17 +1,19 @@
-"""Operator CLI: `python -m src.auth create-client --name "Shop 1" [--scopes voice] [--json]`.
+"""Operator CLI: `python -m src.auth create-client --name "Shop 1" [--scopes voice] [--json]`,
+`create-api-key SECRET_ID [--name N] [--json]`, and the commands listed by `--help`.
 
-Uses the same settings and database as the app. Secret keys are printed once and
-never stored in clear.
+Uses the same settings and database as the app. Secret keys and API keys are printed
+once and never stored in clear.
 """
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from src.auth import service
+from src.auth import api_keys, service
 from src.models import utc_isoformat
 from src.platform.cli import EXIT_NOT_FOUND, EXIT_SETUP, run_cli
 
@@ -78,6 +80,62 @@ async def _rotate_secret(session: AsyncSession, args: argparse.Namespace) -> int
     return 0
 
 
+async def _create_api_key(session: AsyncSession, args: argparse.Namespace) -> int:
+    try:
+        issued = await api_keys.create_api_key(
+            db_session=session, secret_id=args.secret_id, name=args.name
+        )
+    except api_keys.ClientNotFound:
+        print(f"error: no client with secret_id {args.secret_id}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except api_keys.ClientDisabled:
+        print(f"error: client {args.secret_id} is disabled", file=sys.stderr)
+        return EXIT_SETUP
+    if args.json:
+        print(json.dumps(dataclasses.asdict(issued)))
+        return 0
+    print(f"Created API key {issued.key_id} ({issued.name!r}) for {args.secret_id}")
+    print(f"  api_key: {issued.api_key}")
+    print("Store the key now: it is not shown again and cannot be recovered.")
+    return 0
+
+
+def _key_row(key: api_keys.ApiKeySummary) -> dict[str, Any]:
+    return {
+        "key_id": key.key_id,
+        "client_id": key.client_id,
+        "secret_id": key.secret_id,
+        "name": key.name,
+        "starts_with": key.shown,
+        "created_at": utc_isoformat(key.created_at),
+        "revoked_at": utc_isoformat(key.revoked_at) if key.revoked_at else None,
+    }
+
+
+async def _list_api_keys(session: AsyncSession, args: argparse.Namespace) -> int:
+    rows = [
+        _key_row(k)
+        for k in await api_keys.list_api_keys(db_session=session, secret_id=args.secret_id)
+    ]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for row in rows:
+            state = "revoked" if row["revoked_at"] else "active"
+            shown = f"{row['starts_with']}..."
+            print(f"{row['key_id']}  {state:7}  {shown}  {row['secret_id']}  {row['name']}")
+    return 0
+
+
+async def _revoke_api_key(session: AsyncSession, args: argparse.Namespace) -> int:
+    key = await api_keys.revoke_api_key(db_session=session, key=args.key)
+    if key is None:
+        print("error: no such API key", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    print(f"Revoked {key.key_id} ({key.name}); every server refuses it within AUTH_CACHE_SECONDS.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m src.auth", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +158,23 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("secret_id")
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(handler=_rotate_secret)
+
+    create_key = commands.add_parser(
+        "create-api-key", help="make a static API key (vk_...) for a client; printed once"
+    )
+    create_key.add_argument("secret_id")
+    create_key.add_argument("--name", default="api key")
+    create_key.add_argument("--json", action="store_true", help="print one JSON object")
+    create_key.set_defaults(handler=_create_api_key)
+
+    list_keys = commands.add_parser("list-api-keys", help="list API keys (never the keys)")
+    list_keys.add_argument("secret_id", nargs="?", help="only this client's keys")
+    list_keys.add_argument("--json", action="store_true")
+    list_keys.set_defaults(handler=_list_api_keys)
+
+    revoke_key = commands.add_parser("revoke-api-key", help="revoke an API key for good")
+    revoke_key.add_argument("key", help="the key's id (key_...) or the key itself (vk_...)")
+    revoke_key.set_defaults(handler=_revoke_api_key)
     return parser
 
 

@@ -6,7 +6,8 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from src.auth import service
+from src.auth import api_keys, service
+from src.auth.constants import API_KEY_PREFIX
 from src.auth.exceptions import AuthenticationRequired, AuthorizationFailed
 from src.auth.service import AuthenticatedClient
 from src.platform.http.context import client_id_var
@@ -16,7 +17,10 @@ from src.rate_limiter import RateLimit
 API_SCOPES = ["voice"]
 
 BEARER_SCHEME_NAME = "BearerToken"
-BEARER_DESCRIPTION = "Access token from POST /api/v1/auth/token"
+BEARER_DESCRIPTION = (
+    "An access token from POST /api/v1/auth/token, or a static API key (`vk_...`) made by "
+    "`python -m src.auth create-api-key`"
+)
 
 bearer_scheme = HTTPBearer(
     auto_error=False, scheme_name=BEARER_SCHEME_NAME, description=BEARER_DESCRIPTION
@@ -33,6 +37,8 @@ async def valid_api_credential(
 ) -> AuthenticatedClient:
     """The calling API client; 401 without a valid token, 403 without the scope.
 
+    The bearer is an access token (a JWT) or a static API key (`vk_...`).
+
     Tokens are read only from the Authorization header, never from the query string.
     The client's state is cached (AUTH_CACHE_SECONDS): a database session is opened
     only when it is not, so most requests verify with no round trip at all.
@@ -43,12 +49,21 @@ async def valid_api_credential(
     client: AuthenticatedClient | None = getattr(request.state, "authenticated", None)
     if client is None:
         sessionmaker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
-        client = await service.authenticate_access_token(
-            sessionmaker=sessionmaker,
-            caches=request.state.auth_caches,
-            settings=request.app.state.settings,
-            token=credentials.credentials,
-        )
+        token = credentials.credentials
+        if token.startswith(API_KEY_PREFIX):
+            client = await api_keys.authenticate_api_key(
+                sessionmaker=sessionmaker,
+                caches=request.state.auth_caches,
+                settings=request.app.state.settings,
+                api_key=token,
+            )
+        else:
+            client = await service.authenticate_access_token(
+                sessionmaker=sessionmaker,
+                caches=request.state.auth_caches,
+                settings=request.app.state.settings,
+                token=token,
+            )
         request.state.authenticated = client
     missing = [scope for scope in security_scopes.scopes if scope not in client.scopes]
     if missing:

@@ -22,7 +22,8 @@ class AuthenticationRequired(NotAuthenticated):
 
 class InvalidToken(NotAuthenticated):
     """A refused bearer token; `data.reason` says why: expired, malformed,
-    bad_signature, wrong_type or revoked (its client disabled or its secret rotated)."""
+    bad_signature, wrong_type, revoked (its client disabled, its secret rotated, or
+    the API key revoked) or unknown (no such API key)."""
 
     CODE = ErrorCode.INVALID_TOKEN
 

@@ -50,3 +50,21 @@ class RefreshToken(Base):
     # The pair this token was rotated into, sealed with a key derived from this token
     # (security.seal_pair): replayed to a retry within REFRESH_REUSE_GRACE_SECONDS.
     replacement: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class ApiKey(Base):
+    """A static API key of a client (for tools that cannot refresh a token): its hash
+    only. It carries its client's scopes and budget; revoking it is final."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("api_clients.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The key's first characters, so that an operator can tell keys apart in a list.
+    shown: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -16,6 +16,8 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from src.auth.constants import (
     ACCESS_TOKEN_TYPE,
+    API_KEY_ID_PREFIX,
+    API_KEY_PREFIX,
     CLIENT_ID_PREFIX,
     REFRESH_TOKEN_PREFIX,
     SECRET_ID_PREFIX,
@@ -63,6 +65,26 @@ def verify_secret_key(secret_key: str, secret_key_hash: str | None) -> bool:
 def hash_refresh_token(token: str) -> str:
     """Refresh tokens carry 256 random bits: a fast hash is enough to store them."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    """A static API key: 32 random bytes (256 bits), URL-safe; shown once."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_api_key_id() -> str:
+    return f"{API_KEY_ID_PREFIX}{uuid.uuid4().hex[:24]}"
+
+
+# The keyed hash's key only separates this use of SHA-256 from any other: a key of 256
+# random bits cannot be found from its hash, so no secret pepper (one more secret an
+# operator could lose, and every key with it) and no slow hash is needed.
+_API_KEY_HASH_KEY = b"voice-api api key v1"
+
+
+def hash_api_key(api_key: str) -> str:
+    """HMAC-SHA256 of an API key: fast enough to check on every request (~1 us)."""
+    return hmac.new(_API_KEY_HASH_KEY, api_key.encode(), hashlib.sha256).hexdigest()
 
 
 def _replay_key(refresh_token: str) -> bytes:

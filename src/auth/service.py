@@ -105,6 +105,15 @@ _UNKNOWN_CLIENT = (False, -1)
 
 
 @dataclass(frozen=True, slots=True)
+class KeyGrant:
+    """What an API key's row says (`api_keys.authenticate_api_key`), as a process caches it."""
+
+    client_id: str
+    scopes: tuple[str, ...]
+    usable: bool  # not revoked, and its client active
+
+
+@dataclass(frozen=True, slots=True)
 class AuthCaches:
     """What this process remembers of tokens and clients; one per app (its lifespan)."""
 
@@ -117,6 +126,9 @@ class AuthCaches:
     # through this process forgets the entry at once; other processes notice within
     # AUTH_CACHE_SECONDS (0 turns the cache off). An unknown client is cached as inactive.
     clients: Cache[str, tuple[bool, int]] = field(default_factory=Cache)
+    # API keys by their hash, fresh for AUTH_CACHE_SECONDS: how soon every process
+    # notices a revoked key or a disabled client. Unknown keys are never cached.
+    api_keys: Cache[str, KeyGrant] = field(default_factory=Cache)
 
 
 async def disable_client(

@@ -8,7 +8,7 @@ generator) and is called from a worker thread.
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -65,6 +65,53 @@ class AudioInput:
     encoding: str | None = None
     hertz: int | None = None
     language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimedWord:
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class DetailedSegment:
+    """One segment as the recogniser's own sliding decode gives it (OpenAI's shape)."""
+
+    id: int
+    seek: int
+    start: float
+    end: float
+    text: str
+    tokens: tuple[int, ...]
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    words: tuple[TimedWord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DetailedRequest:
+    """How one clip is to be transcribed segment by segment."""
+
+    language: str | None = None
+    prompt: str | None = None
+    hotwords: str | None = None
+    # Empty: faster-whisper's fallback (0.0, rising while a window decodes badly).
+    temperatures: tuple[float, ...] = ()
+    word_timestamps: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DetailedTranscription:
+    """A clip's language and length, and its segments as they are decoded (lazily:
+    iterate in a worker thread)."""
+
+    language: str
+    duration: float
+    segments: Iterator[DetailedSegment]
 
 
 def bundled_model_path() -> str:
@@ -128,11 +175,80 @@ class SpeechModel:
         # Fitted once per phrase tuple, i.e. once per catalog version.
         self._fit_hotwords = lru_cache(maxsize=512)(partial(fit_hotwords, model.hf_tokenizer))
 
-    def hotwords_for(self, phrases: tuple[str, ...]) -> str | None:
-        """The longest prefix of `phrases` that fits faster-whisper's hot-word budget."""
-        if not phrases:
+    def hotwords_for(
+        self, phrases: tuple[str, ...], budget: int = HOTWORD_TOKEN_BUDGET
+    ) -> str | None:
+        """The phrases, in order, that fit `budget` tokens (faster-whisper's hot-word
+        budget unless less is left)."""
+        if not phrases or budget <= 0:
             return None
-        return self._fit_hotwords(phrases)
+        return self._fit_hotwords(phrases, budget) or None
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model hears more than English."""
+        return bool(self._model.model.is_multilingual)
+
+    def prompt_tokens(self, prompt: str) -> int:
+        """How many tokens `prompt` takes in the decoder's context."""
+        return len(self._model.hf_tokenizer.encode(" " + prompt.strip()).ids)
+
+    def transcribe_detailed(
+        self, audio: AudioInput, request: DetailedRequest
+    ) -> DetailedTranscription:
+        """Decode the clip and start faster-whisper's own decode over it (blocking).
+
+        The audio is decoded and checked here; the segments come as the returned
+        iterator is advanced, each advance a blocking decode of the next window.
+        Silence yields no segment: voice activity detection skips it (skip_silence).
+        """
+        decoded = decode_audio(
+            audio.data,
+            encoding=audio.encoding,
+            hertz=audio.hertz,
+            max_seconds=self.options.max_audio_seconds,
+        )
+        language = request.language or audio.language
+        segments, info = self._model.transcribe(
+            decoded.samples,
+            language=language if self._model.model.is_multilingual else "en",
+            beam_size=self.options.beam_size,
+            temperature=list(request.temperatures or (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)),
+            initial_prompt=request.prompt or None,
+            hotwords=request.hotwords,
+            word_timestamps=request.word_timestamps,
+            condition_on_previous_text=False,
+            vad_filter=self.options.skip_silence,
+        )
+        duration = round(decoded.duration, 3)
+
+        def detailed() -> Iterator[DetailedSegment]:
+            for number, s in enumerate(segments):
+                yield DetailedSegment(
+                    id=number,  # OpenAI counts from 0, faster-whisper from 1
+                    seek=s.seek,
+                    start=round(float(s.start), 2),
+                    end=round(min(float(s.end), duration), 2),
+                    text=s.text,
+                    tokens=tuple(s.tokens),
+                    temperature=float(s.temperature or 0.0),
+                    avg_logprob=float(s.avg_logprob),
+                    compression_ratio=float(s.compression_ratio),
+                    no_speech_prob=float(s.no_speech_prob),
+                    words=tuple(
+                        TimedWord(
+                            w.word,
+                            round(float(w.start), 2),
+                            round(float(w.end), 2),
+                            float(w.probability),
+                        )
+                        for w in s.words or ()
+                    ),
+                )
+
+        return DetailedTranscription(
+            language=str(info.language), duration=duration, segments=detailed()
+        )
 
     def transcribe(
         self, audio: AudioInput, hotwords: str | None = None, accept: ReadingCheck | None = None
@@ -275,16 +391,15 @@ def slowed(samples: np.ndarray, factor: float = SECOND_LISTEN_STRETCH) -> np.nda
     return stretched.astype(np.float32)
 
 
-def fit_hotwords(tokenizer: Any, phrases: tuple[str, ...]) -> str:
-    """The phrases, in order, that fit HOTWORD_TOKEN_BUDGET together (skipping any that
+def fit_hotwords(
+    tokenizer: Any, phrases: tuple[str, ...], budget: int = HOTWORD_TOKEN_BUDGET
+) -> str:
+    """The phrases, in order, that fit `budget` tokens together (skipping any that
     would overflow it), joined as faster-whisper's `hotwords`."""
     chosen: list[str] = []
     for phrase in phrases:
         candidate = ", ".join([*chosen, phrase])
-        if (
-            len(tokenizer.encode(" " + candidate, add_special_tokens=False).ids)
-            > HOTWORD_TOKEN_BUDGET
-        ):
+        if len(tokenizer.encode(" " + candidate, add_special_tokens=False).ids) > budget:
             continue  # a shorter phrase further on may still fit
         chosen.append(phrase)
     return ", ".join(chosen)

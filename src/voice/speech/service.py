@@ -11,6 +11,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import AsyncIterator
 
 import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,9 @@ from src.voice.catalog.service import PreparedCatalog
 from src.voice.speech.engine import (
     AudioInput,
     DecodeOptions,
+    DetailedRequest,
+    DetailedSegment,
+    DetailedTranscription,
     ModelOptions,
     ReadingCheck,
     SpeechModel,
@@ -66,6 +70,11 @@ class SpeechService:
         if self._error:
             return "error"
         return "loading" if self._loader is not None else "lazy"
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model hears more than English (an `.en` model does not)."""
+        return self._model is not None and self._model.multilingual
 
     @property
     def model(self) -> SpeechModel | None:
@@ -161,6 +170,39 @@ class SpeechService:
         free for `client` within ASR_QUEUE_TIMEOUT, AudioInvalid/AudioUnsupported for
         bad audio.
         """
+        model = await self._take_slot(client)
+        try:
+            # Not abandoned on cancellation: the slot stays held until the thread ends.
+            transcript = await anyio.to_thread.run_sync(model.transcribe, audio, hotwords, accept)
+        finally:
+            self.slots.release(client)
+        _count_decode(transcript.duration, transcript.decode_seconds)
+        if transcript.second_listen:
+            SECOND_LISTENS.inc()
+        return transcript
+
+    async def start_detailed(
+        self, audio: AudioInput, request: DetailedRequest, *, client: str
+    ) -> "DetailedDecode":
+        """Decode the audio and start transcribing it segment by segment, holding one
+        decode slot until the returned decode is read to its end or closed.
+
+        Raises as `transcribe` does, before any segment is decoded: bad audio, a busy
+        service or a model still loading never start a response.
+        """
+        model = await self._take_slot(client)
+        started = time.perf_counter()
+        try:
+            transcription = await anyio.to_thread.run_sync(
+                model.transcribe_detailed, audio, request
+            )
+        except BaseException:
+            self.slots.release(client)
+            raise
+        return DetailedDecode(self.slots, client, transcription, started)
+
+    async def _take_slot(self, client: str) -> SpeechModel:
+        """The loaded model, with one decode slot taken for `client` (release it)."""
         model = self._model
         if model is None:
             self.start_loading()  # with ASR_PRELOAD off, the first request starts it
@@ -172,17 +214,66 @@ class SpeechService:
         except SlotsBusy:
             SPEECH_BUSY.inc()
             raise ServiceBusy(headers={"Retry-After": "1"}) from None
+        return model
+
+
+def _count_decode(audio_seconds: float, decode_seconds: float) -> None:
+    AUDIO_SECONDS.inc(audio_seconds)
+    DECODE_SECONDS.observe(decode_seconds)
+    REAL_TIME_FACTOR.observe(decode_seconds / max(audio_seconds, 1e-3))
+
+
+class DetailedDecode:
+    """A clip being transcribed segment by segment, holding one decode slot.
+
+    Each segment is decoded in a worker thread as it is asked for; the slot goes back
+    when the segments run out or `close()` is called, whichever comes first.
+    """
+
+    def __init__(
+        self, slots: FairSlots, client: str, transcription: DetailedTranscription, started: float
+    ) -> None:
+        self._slots = slots
+        self._client = client
+        self._transcription = transcription
+        self._started = started
+        self._closed = False
+
+    @property
+    def language(self) -> str:
+        return self._transcription.language
+
+    @property
+    def duration(self) -> float:
+        return self._transcription.duration
+
+    async def segments(self) -> AsyncIterator[DetailedSegment]:
+        """The segments, each decoded when it is asked for."""
+        iterator = self._transcription.segments
         try:
-            # Not abandoned on cancellation: the slot stays held until the thread ends.
-            transcript = await anyio.to_thread.run_sync(model.transcribe, audio, hotwords, accept)
+            while True:
+                # Not abandoned on cancellation: the slot is held until the thread ends.
+                segment = await anyio.to_thread.run_sync(next, iterator, None)
+                if segment is None:
+                    return
+                yield segment
         finally:
-            self.slots.release(client)
-        AUDIO_SECONDS.inc(transcript.duration)
-        DECODE_SECONDS.observe(transcript.decode_seconds)
-        REAL_TIME_FACTOR.observe(transcript.decode_seconds / max(transcript.duration, 1e-3))
-        if transcript.second_listen:
-            SECOND_LISTENS.inc()
-        return transcript
+            self.close()
+
+    async def read_all(self) -> list[DetailedSegment]:
+        """Every segment, decoded in one worker-thread call."""
+        try:
+            return await anyio.to_thread.run_sync(list, self._transcription.segments)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Give the slot back (once) and count the decode."""
+        if self._closed:
+            return
+        self._closed = True
+        self._slots.release(self._client)
+        _count_decode(self.duration, time.perf_counter() - self._started)
 
 
 async def transcribe_for_catalog(

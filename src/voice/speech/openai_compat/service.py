@@ -1,0 +1,140 @@
+"""The OpenAI-compatible transcription use case: read the form, check it before any
+audio is decoded, then decode biased toward the caller's catalog."""
+
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from src.config import Settings
+from src.exceptions import BadRequest, NotFound, UnsupportedMediaType
+from src.voice.catalog.service import PreparedCatalog
+from src.voice.exceptions import AudioInvalid, AudioUnsupported
+from src.voice.speech.audio import sniff_encoding
+from src.voice.speech.engine import HOTWORD_TOKEN_BUDGET, AudioInput, DetailedRequest
+from src.voice.speech.openai_compat.schemas import TranscriptionForm
+from src.voice.speech.service import DetailedDecode, SpeechService
+
+# The name every OpenAI client sends; it means the model this process serves.
+OPENAI_MODEL_ALIAS = "whisper-1"
+# One file, and room for the fields the SDKs send for other models (ignored).
+_MAX_FORM_FIELDS = 32
+# OpenAI's own fallback for temperature 0: rise while a window decodes badly.
+_FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+class ModelNotFound(NotFound):
+    """A `model` this service does not serve (404, as OpenAI answers)."""
+
+    CODE = "MODEL_NOT_FOUND"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            data={
+                "param": "model",
+                "message": f"The model {model!r} does not exist here; "
+                "GET /api/v1/models lists the models served.",
+            }
+        )
+
+
+def served_model_name(settings: Settings) -> str:
+    """The configured model's name: `tiny.en` for the bundled one, else ASR_MODEL
+    (a directory's last part when it is a path)."""
+    if not settings.ASR_MODEL:
+        return "tiny.en"
+    return Path(settings.ASR_MODEL).name if "/" in settings.ASR_MODEL else settings.ASR_MODEL
+
+
+def served_models(settings: Settings) -> tuple[str, ...]:
+    """The ids `/models` lists and `model` accepts."""
+    return (OPENAI_MODEL_ALIAS, served_model_name(settings))
+
+
+async def read_transcription_form(request: Request) -> tuple[bytes, TranscriptionForm]:
+    """The multipart `file` and the fields beside it; 415 for any other body, 422 for
+    a missing file or a field out of range."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "multipart/form-data":
+        raise UnsupportedMediaType(
+            data={"message": "Send multipart/form-data with the audio as a `file` part."}
+        )
+    async with request.form(max_files=1, max_fields=_MAX_FORM_FIELDS) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise RequestValidationError(
+                [{"loc": ["body", "file"], "msg": "a `file` part is required", "type": "missing"}]
+            )
+        fields: dict[str, object] = {}
+        for key in {key for key in form if key != "file"}:
+            values = [v for v in form.getlist(key) if isinstance(v, str)]
+            if key.endswith("[]"):
+                fields[key] = values
+            elif values and values[-1] != "":
+                fields[key] = values[-1]
+        try:
+            parsed = TranscriptionForm.model_validate(fields)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [
+                    {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                    for e in exc.errors()
+                ]
+            ) from None
+        data = await upload.read()
+    # Sniffed here, not in the decode: an upload that is no audio costs no decode slot.
+    if not data:
+        raise AudioInvalid("the file is empty")
+    if sniff_encoding(data) is None:
+        raise AudioUnsupported("unrecognised audio format: send wav, flac, ogg, mp3, webm or m4a")
+    return data, parsed
+
+
+def check_form(form: TranscriptionForm, settings: Settings, multilingual: bool | None) -> None:
+    """Refuse what cannot be served, before any audio is decoded (`multilingual` is
+    None while the model loads: the decode then answers 503)."""
+    if form.model is not None and form.model not in served_models(settings):
+        raise ModelNotFound(form.model)
+    if form.timestamp_granularities and form.response_format != "verbose_json":
+        raise BadRequest(
+            data={
+                "param": "timestamp_granularities",
+                "message": "timestamp_granularities[] needs response_format=verbose_json",
+            }
+        )
+    if form.language not in (None, "en") and multilingual is False:
+        raise BadRequest(
+            data={
+                "param": "language",
+                "message": f"The model {served_model_name(settings)} hears English only.",
+            }
+        )
+
+
+async def start_transcription(
+    speech: SpeechService,
+    data: bytes,
+    form: TranscriptionForm,
+    catalog: PreparedCatalog | None,
+    *,
+    client: str,
+) -> DetailedDecode:
+    """Decode the file and start transcribing it, with the caller's prompt and, in
+    what the prompt leaves of the hot-word budget, its catalog's phrases."""
+    model = speech.model
+    hotwords = None
+    if model is not None and catalog is not None:
+        used = model.prompt_tokens(form.prompt) if form.prompt else 0
+        hotwords = model.hotwords_for(catalog.speech_phrases, HOTWORD_TOKEN_BUDGET - used)
+    request = DetailedRequest(
+        language=form.language,
+        prompt=form.prompt,
+        hotwords=hotwords,
+        temperatures=(form.temperature,) if form.temperature > 0 else _FALLBACK_TEMPERATURES,
+        word_timestamps="word" in form.timestamp_granularities,
+    )
+    return await speech.start_detailed(
+        AudioInput(data=data, language=form.language), request, client=client
+    )
