@@ -114,6 +114,10 @@ class Settings(BaseSettings):
             "Idempotency-Key",
             "If-Match",
             "X-Request-ID",
+            # What the OpenAI SDKs send (a trailing * allows a family of headers).
+            "X-Stainless-*",
+            "OpenAI-Organization",
+            "OpenAI-Project",
         ]
     )
 

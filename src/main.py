@@ -194,16 +194,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_size=settings.MAX_BODY_SIZE,
         body_timeout=settings.HTTP_BODY_TIMEOUT,
     )
-    # Outside the body limit, so that its 413 reaches OpenAI clients in their shape too.
-    app.add_middleware(
-        OpenAIErrorMiddleware, prefixes=tuple(API_PREFIX + path for path in OPENAI_PATHS)
-    )
     app.add_middleware(
         EnvelopeCORSMiddleware,
         allow_origins=settings.CORS_ORIGINS,
         allow_origin_regex=settings.CORS_ORIGINS_REGEX,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=settings.CORS_HEADERS,
+        allow_headers=[h for h in settings.CORS_HEADERS if not h.endswith("*")],
+        allow_header_prefixes=[h[:-1] for h in settings.CORS_HEADERS if h.endswith("*")],
         # What browser code may read: replays, request ids, back-off, limits, versions.
         expose_headers=[
             "X-Request-ID",
@@ -213,9 +210,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "X-RateLimit-Limit",
             "X-RateLimit-Remaining",
             "X-RateLimit-Reset",
+            "X-Should-Retry",  # read by the OpenAI SDKs on the OpenAI-compatible routes
         ],
         allow_credentials=False,  # bearer tokens, not cookies
         max_age=600,
+    )
+    # Outside CORS and the body limit: a refused preflight and a 413 reach OpenAI
+    # clients in their shape too.
+    app.add_middleware(
+        OpenAIErrorMiddleware, prefixes=tuple(API_PREFIX + path for path in OPENAI_PATHS)
     )
     app.add_middleware(RequestContextMiddleware)
     if settings.ENVIRONMENT.is_deployed:

@@ -164,6 +164,16 @@ def create_credentials(env: dict[str, str], name: str = "load shop") -> dict[str
     return creds
 
 
+def create_api_key(env: dict[str, str], secret_id: str, name: str = "api key") -> str:
+    """A new static API key (vk_...) through the operator CLI."""
+    out = subprocess.run(
+        [sys.executable, "-m", "src.auth", "create-api-key", secret_id, "--name", name, "--json"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    key: str = json.loads(out)["api_key"]
+    return key
+
+
 def bearer(api: str, creds: dict[str, str]) -> dict[str, str]:
     """An Authorization header for `creds`, from the running server."""
     response = httpx.post(

@@ -1,4 +1,4 @@
-"""`scripts/bench [http|sessions|parser|speech|recommend|eval ...] [--quick] [--data CSV] [--eval DIR]`.
+"""`scripts/bench [http|sessions|parser|speech|openai|recommend|eval ...] [--quick] [--data CSV] [--eval DIR]`.
 
 Runs the chosen benchmarks (all by default) and writes their sections of
 docs/BENCHMARKS.md. `--quick` is a smoke run for CI: small sizes, nothing written.
@@ -13,6 +13,7 @@ from pathlib import Path
 from tests.bench import (
     eval_bench,
     http_bench,
+    openai_bench,
     parser_bench,
     recommend_bench,
     session_bench,
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "parts",
         nargs="*",
-        choices=["http", "sessions", "parser", "speech", "recommend", "eval", []],
+        choices=["http", "sessions", "parser", "speech", "openai", "recommend", "eval", []],
     )
     parser.add_argument("--quick", action="store_true", help="small smoke run; writes nothing")
     parser.add_argument("--data", type=Path, default=recommend_bench.DEFAULT_DATA)
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         "parser": lambda: parser_bench.run(quick=args.quick),
         "recommend": lambda: recommend_bench.run(args.data, quick=args.quick),
         "speech": lambda: speech_bench.run(args.eval, quick=args.quick),
+        "openai": lambda: openai_bench.run(quick=args.quick),
         "http": lambda: http_bench.run(quick=args.quick),
         "sessions": lambda: session_bench.run(quick=args.quick),
         "eval": lambda: eval_bench.run(args.eval, quick=args.quick),

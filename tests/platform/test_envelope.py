@@ -110,6 +110,35 @@ async def test_cors_preflight_allowed_origin(client: httpx.AsyncClient) -> None:
     assert "access-control-allow-credentials" not in response.headers
 
 
+@pytest.mark.parametrize(
+    ("requested", "allowed"),
+    [
+        # What OpenAI's SDKs send: the X-Stainless-* family passes by its prefix.
+        ("authorization,content-type,x-stainless-lang,x-stainless-retry-count", True),
+        ("x-stainless-os, x-stainless-arch", True),
+        ("authorization,x-evil", False),
+        ("x-stainless-lang,x-evil", False),
+    ],
+)
+async def test_cors_preflight_allows_header_families_by_prefix(
+    client: httpx.AsyncClient, requested: str, allowed: bool
+) -> None:
+    response = await client.options(
+        "/api/v1/audio/transcriptions",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": requested,
+        },
+    )
+    assert (response.status_code == 200) is allowed, response.text
+    if allowed:
+        granted = {
+            h.strip().lower() for h in response.headers["access-control-allow-headers"].split(",")
+        }
+        assert {h.strip() for h in requested.split(",")} <= granted
+
+
 async def test_every_response_varies_by_origin(client: httpx.AsyncClient) -> None:
     # Caches must not serve one origin's CORS answer to another, nor to a plain call.
     plain = await client.get("/api/v1/healthcheck")

@@ -31,7 +31,7 @@ def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]
     ]
 
 
-def test_every_error_status_is_declared_in_the_envelope_with_an_example(
+def test_every_error_status_is_declared_in_its_error_shape(
     schema: dict[str, Any],
 ) -> None:
     for method, path, operation in _operations(schema):
@@ -45,6 +45,9 @@ def test_every_error_status_is_declared_in_the_envelope_with_an_example(
             if int(status) < 400:
                 continue
             body = response["content"]["application/json"]
+            if path.startswith(("/audio/", "/models")):  # OpenAI's shapes, for its SDKs
+                assert body["schema"] == {"$ref": "#/components/schemas/OpenAIError"}, where
+                continue
             assert body["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}, where
             assert body["example"]["code"] == int(status), where
             assert body["example"]["data"]["request_id"], where

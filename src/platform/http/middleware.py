@@ -1,6 +1,7 @@
 """Pure-ASGI middleware (no BaseHTTPMiddleware: it breaks contextvars and costs more).
 
-Outermost first: RequestContextMiddleware -> CORS -> BodySizeLimitMiddleware ->
+Outermost first: RequestContextMiddleware -> (the voice domain's OpenAIErrorMiddleware,
+on the OpenAI-compatible paths only) -> CORS -> BodySizeLimitMiddleware ->
 UnhandledErrorMiddleware -> MountShortcut -> app. Each keeps per-request state in locals only.
 """
 
@@ -8,7 +9,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import anyio
@@ -345,9 +346,57 @@ class EnvelopeCORSMiddleware(CORSMiddleware):
 
         await self.app(scope, receive, send_with_vary)
 
+    def __init__(
+        self,
+        app: ASGIApp,
+        allow_origins: Collection[str] = (),
+        allow_methods: Collection[str] = ("GET",),
+        allow_headers: Collection[str] = (),
+        allow_credentials: bool = False,
+        allow_origin_regex: str | None = None,
+        expose_headers: Collection[str] = (),
+        max_age: int = 600,
+        allow_header_prefixes: Collection[str] = (),
+    ) -> None:
+        super().__init__(
+            app,
+            allow_origins=allow_origins,
+            allow_methods=allow_methods,
+            allow_headers=allow_headers,
+            allow_credentials=allow_credentials,
+            allow_origin_regex=allow_origin_regex,
+            expose_headers=expose_headers,
+            max_age=max_age,
+        )
+        # Header families a client library sends with names that vary by version
+        # (the OpenAI SDKs' X-Stainless-*): any header that starts with one is allowed.
+        self.allow_header_prefixes = tuple(p.lower() for p in allow_header_prefixes)
+
     def preflight_response(self, request_headers: Headers) -> Response:
+        prefixed: list[str] = []
+        requested = request_headers.get("access-control-request-headers")
+        if requested and self.allow_header_prefixes:
+            names = [h.strip().lower() for h in requested.split(",") if h.strip()]
+            prefixed = [
+                h
+                for h in names
+                if h.startswith(self.allow_header_prefixes) and h not in self.allow_headers
+            ]
+            if prefixed:
+                rest = ", ".join(h for h in names if h not in prefixed)
+                raw = [
+                    (k, v) for k, v in request_headers.raw if k != b"access-control-request-headers"
+                ]
+                if rest:
+                    raw.append((b"access-control-request-headers", rest.encode("latin-1")))
+                request_headers = Headers(raw=raw)
         response = super().preflight_response(request_headers)
         if response.status_code < 400:
+            if prefixed:
+                allowed = response.headers.get("access-control-allow-headers", "")
+                response.headers["access-control-allow-headers"] = ", ".join(
+                    [h for h in (allowed, *prefixed) if h]
+                )
             return response
         reason = bytes(response.body).decode("utf-8", "replace")
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}

@@ -99,8 +99,8 @@ class DetailedRequest:
     language: str | None = None
     prompt: str | None = None
     hotwords: str | None = None
-    # Empty: faster-whisper's fallback (0.0, rising while a window decodes badly).
-    temperatures: tuple[float, ...] = ()
+    # Tried in turn while a window decodes badly; one 0.0 is a single, deterministic decode.
+    temperatures: tuple[float, ...] = (0.0,)
     word_timestamps: bool = False
 
 
@@ -213,7 +213,7 @@ class SpeechModel:
             decoded.samples,
             language=language if self._model.model.is_multilingual else "en",
             beam_size=self.options.beam_size,
-            temperature=list(request.temperatures or (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)),
+            temperature=list(request.temperatures),
             initial_prompt=request.prompt or None,
             hotwords=request.hotwords,
             word_timestamps=request.word_timestamps,

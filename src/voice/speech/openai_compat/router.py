@@ -78,7 +78,7 @@ async def list_models(request: Request) -> ModelList:
 @router.get(
     "/models/{model_id}",
     summary="One served model (OpenAI's shape)",
-    responses=openai_error_responses(404),
+    responses=openai_error_responses(404, 422),
 )
 async def retrieve_model(request: Request, model_id: str) -> ModelObject:
     """404 `model_not_found` for a model not served here."""

@@ -21,8 +21,6 @@ from src.voice.speech.service import DetailedDecode, SpeechService
 OPENAI_MODEL_ALIAS = "whisper-1"
 # One file, and room for the fields the SDKs send for other models (ignored).
 _MAX_FORM_FIELDS = 32
-# OpenAI's own fallback for temperature 0: rise while a window decodes badly.
-_FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 class ModelNotFound(NotFound):
@@ -132,7 +130,10 @@ async def start_transcription(
         language=form.language,
         prompt=form.prompt,
         hotwords=hotwords,
-        temperatures=(form.temperature,) if form.temperature > 0 else _FALLBACK_TEMPERATURES,
+        # 0 (the default) decodes once, deterministically: not OpenAI's fallback that
+        # samples ever hotter while a window decodes badly (the same clip would read
+        # differently each time, and cost up to six decodes).
+        temperatures=(form.temperature,),
         word_timestamps="word" in form.timestamp_granularities,
     )
     return await speech.start_detailed(
