@@ -13,7 +13,7 @@ SHARED = ROOT.parent / "shared"
 
 _HEADER = """# Benchmarks
 
-Written by `scripts/bench` (the parts: `scripts/bench http|parser|speech|recommend|eval`;
+Written by `scripts/bench` (the parts: `scripts/bench http|sessions|parser|speech|openai|recommend|eval`;
 `--quick` for a smoke run that writes nothing). Each section says when and how it was
 measured. Ratios compare runs made in the same invocation, interleaved, on this shared
 and noisy machine; absolute numbers move from run to run, ratios much less.
