@@ -1,6 +1,7 @@
 """A revoked API key is refused by every worker within AUTH_CACHE_SECONDS: gunicorn with
 two workers, each having cached the key as good, then `revoke-api-key` from the CLI."""
 
+import os
 import subprocess
 import sys
 import time
@@ -26,8 +27,11 @@ def _statuses(api: str, key: str, count: int = 24) -> list[int]:
 
 
 def test_a_revoked_key_is_refused_by_every_worker_within_the_cache_time(tmp_path: Path) -> None:
-    database = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
-    upgrade(database)
+    # The suite's PostgreSQL when it runs on one (migrated by conftest), else SQLite.
+    database = os.environ["DATABASE_URL"]
+    if not database.startswith("postgresql"):
+        database = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+        upgrade(database)
     env = prod_env(tmp_path, database, WEB_CONCURRENCY="2", AUTH_CACHE_SECONDS=str(CACHE_SECONDS))
     with prod_server(tmp_path, env) as server:
         assert len(server.workers()) == 2
