@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         "parser": lambda: parser_bench.run(quick=args.quick),
         "recommend": lambda: recommend_bench.run(args.data, quick=args.quick),
         "speech": lambda: speech_bench.run(args.eval, quick=args.quick),
-        "openai": lambda: openai_bench.run(quick=args.quick),
+        "openai": lambda: openai_bench.run(quick=args.quick, eval_dir=args.eval),
         "http": lambda: http_bench.run(quick=args.quick),
         "sessions": lambda: session_bench.run(quick=args.quick),
         "eval": lambda: eval_bench.run(args.eval, quick=args.quick),

@@ -54,21 +54,23 @@ async def recent_prepared_catalog(
     (no database read), else as the database has it now; 422 if there is none. For
     session turns: a turn may read a catalog replaced that long ago; confirm prices and
     checks the cart against the current one."""
-    max_age = request.app.state.settings.CATALOG_CACHE_SECONDS
-    known = caches.versions.get(client.client_id, max_age)
-    if known is not None:
-        prepared = caches.prepared.get((client.client_id, known[0]))
-        if prepared is not None:
-            return prepared
-    return await _prepared_catalog(client, db_session, caches, last_seen=False)
+    prepared = await optional_prepared_catalog(request, client, db_session, caches)
+    if prepared is None:
+        raise CatalogMissing()
+    return prepared
 
 
 async def optional_prepared_catalog(
-    client: CurrentClient, db_session: DbSession, caches: CatalogCachesDep
+    request: Request, client: CurrentClient, db_session: DbSession, caches: CatalogCachesDep
 ) -> PreparedCatalog | None:
-    """The caller's prepared catalog if it has one (speech works without)."""
-    return await catalog_service.get_prepared_catalog(
-        db_session=db_session, caches=caches, client_id=client.client_id
+    """The caller's catalog (or None) as this process knew it less than
+    CATALOG_CACHE_SECONDS ago: speech works without one, and hot words a second old
+    bias a decode as well as the newest."""
+    return await catalog_service.get_recent_prepared_catalog(
+        db_session=db_session,
+        caches=caches,
+        client_id=client.client_id,
+        max_age=request.app.state.settings.CATALOG_CACHE_SECONDS,
     )
 
 

@@ -332,6 +332,30 @@ async def get_prepared_catalog(
     return prepared
 
 
+# Recorded as a client's version when it has no catalog (real versions start at 1): a
+# catalog-less client's speech requests need not ask the database every time.
+NO_CATALOG_VERSION = 0
+
+
+async def get_recent_prepared_catalog(
+    *, db_session: AsyncSession, caches: CatalogCaches, client_id: str, max_age: float
+) -> PreparedCatalog | None:
+    """The client's prepared catalog as this process knew it less than `max_age`
+    seconds ago (no database read), else as the database has it now; None when it has
+    none (also remembered for `max_age`)."""
+    known = caches.versions.get(client_id, max_age)
+    if known is not None:
+        if known[0] == NO_CATALOG_VERSION:
+            return None
+        prepared = caches.prepared.get((client_id, known[0]))
+        if prepared is not None:
+            return prepared
+    prepared = await get_prepared_catalog(db_session=db_session, caches=caches, client_id=client_id)
+    if prepared is None:
+        caches.versions.put(client_id, NO_CATALOG_VERSION, "")
+    return prepared
+
+
 # Catalogs with more entries than this are indexed in a worker thread: a big one
 # takes a good part of a second, and the event loop serves every tenant meanwhile.
 INDEX_INLINE_ENTRIES = 300
