@@ -23,6 +23,7 @@ from src.constants import ErrorCode
 from src.models import envelope_response
 from src.platform.http.context import request_id_var
 from src.platform.http.errors import BodyRejected
+from src.platform.observability.metrics import DEPENDENCY_UNAVAILABLE
 from src.platform.ratelimit.headers import rate_limit_headers
 
 logger = logging.getLogger(__name__)
@@ -264,6 +265,12 @@ def _is_database_down(exc: BaseException) -> bool:
     return _sqlstate(exc).startswith(_UNAVAILABLE_SQLSTATES)
 
 
+def _dependency_of(exc: BaseException) -> str:
+    if isinstance(exc, PoolTimeout):
+        return "database_pool"
+    return "database" if _is_database_down(exc) else "connection"
+
+
 def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError | OSError)
 
@@ -271,6 +278,7 @@ def _is_connection_error(exc: BaseException) -> bool:
 async def unhandled_exception_handler(request: Request, exc: Exception) -> Response:
     """500 INTERNAL_ERROR with the request id; 503 when a dependency is down."""
     if _is_database_down(exc) or _is_connection_error(exc):
+        DEPENDENCY_UNAVAILABLE.labels(dependency=_dependency_of(exc)).inc()
         logger.warning("dependency unavailable: %s", type(exc).__name__)
         return envelope_response(
             503, ErrorCode.SERVICE_UNAVAILABLE, _base_data(), headers={"Retry-After": "1"}

@@ -17,7 +17,12 @@ from src.config import Settings
 from src.constants import Environment
 from src.main import create_app
 from src.platform.observability.logging import configure_logging
-from src.platform.observability.metrics import _HTTP_METRICS, _RECORDERS, record_request
+from src.platform.observability.metrics import (
+    _HTTP_METRICS,
+    _RECORDERS,
+    DEPENDENCY_UNAVAILABLE,
+    record_request,
+)
 from tests.conftest import (
     RunningApp,
     assert_envelope_error,
@@ -202,10 +207,13 @@ async def test_no_free_database_connection_in_time_is_503_and_retryable(
 ) -> None:
     async with one_connection_app(settings, lifespan, 0.3) as (started, http, login):
         # The pool's one connection, busy elsewhere for longer than the timeout.
+        timeouts = DEPENDENCY_UNAVAILABLE.labels(dependency="database_pool")
+        before = timeouts._value.get()
         async with started.state["engine"].connect() as busy:
             await busy.execute(text("SELECT 1"))
             waited = await http.post("/api/v1/auth/token", json=login)
         assert_envelope_error(waited, 503, "SERVICE_UNAVAILABLE")
+        assert timeouts._value.get() == before + 1  # what the pool-timeout alert watches
         assert waited.headers["retry-after"] == "1"
         # Once it is free again, the same request goes through.
         again = await http.post("/api/v1/auth/token", json=login)

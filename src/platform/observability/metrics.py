@@ -53,6 +53,19 @@ RATE_LIMIT_REJECTIONS = Counter(
     "rate_limit_rejections_total", "Requests refused with 429", ["limit"]
 )
 
+RATE_LIMIT_STORAGE_ERRORS = Counter(
+    "rate_limit_storage_errors_total",
+    "Failures of the shared rate-limit storage (requests are counted in memory meanwhile)",
+)
+
+# --- dependencies --------------------------------------------------------------------
+DEPENDENCY_UNAVAILABLE = Counter(
+    "dependency_unavailable_total",
+    "Requests answered 503 because a dependency failed: database_pool (no connection "
+    "came free in DATABASE_POOL_TIMEOUT), database (down or restarting), connection",
+    ["dependency"],
+)
+
 # --- orders ---------------------------------------------------------------------------
 ORDERS_PARSED = Counter(
     "voice_orders_parsed_total", "Orders parsed, by outcome", ["outcome", "source"]

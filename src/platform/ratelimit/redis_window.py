@@ -23,6 +23,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
+from src.platform.observability.metrics import RATE_LIMIT_STORAGE_ERRORS
 from src.platform.ratelimit.memory_window import MemoryWindowCounter, WindowHit
 
 logger = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ class RedisWindowCounter:
             return list(await pipe.execute())
 
     def _mark_down(self, exc: BaseException) -> None:
+        RATE_LIMIT_STORAGE_ERRORS.inc()
         self._backoff = min(MAX_BACKOFF_SECONDS, self._backoff * 2 or 1.0)
         self._down_until = time.monotonic() + self._backoff
         logger.warning(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from src.platform.observability.metrics import RATE_LIMIT_STORAGE_ERRORS
 from src.platform.ratelimit.redis_window import RedisWindowCounter
 from tests.processes import PrivateRedis, private_redis
 
@@ -61,10 +62,13 @@ async def test_a_forgotten_script_is_loaded_again(redis: PrivateRedis) -> None:
 async def test_redis_stopped_counts_in_memory_without_failing(redis: PrivateRedis) -> None:
     counter = RedisWindowCounter(redis.url, timeout=0.2)
     assert (await counter.hit("client:a", 60)).count == 1
+    errors_before = RATE_LIMIT_STORAGE_ERRORS._value.get()
     redis.stop()
     during = [await counter.hit("client:a", 60) for _ in range(3)]
     # This process's own window now: the limit still bites, per worker.
     assert [hit.count for hit in during] == [1, 2, 3]
+    # Counted once per outage (then backing off), for the storage-errors alert.
+    assert RATE_LIMIT_STORAGE_ERRORS._value.get() == errors_before + 1
     assert all(0 < hit.reset_in <= 60 for hit in during)
     await counter.aclose()
 
