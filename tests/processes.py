@@ -296,3 +296,67 @@ def private_postgres() -> Iterator[PrivatePostgres]:
             capture_output=True,
         )  # fmt: skip
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+# -- haproxy ---------------------------------------------------------------------------
+
+_HAPROXY = """
+global
+  maxconn 2000
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 60s
+  timeout server 60s
+  # A connection refused by a dead instance is tried on another one; a request that
+  # reached an instance is never sent twice by the balancer.
+  retries 2
+  option redispatch
+frontend api
+  bind 127.0.0.1:{port}
+  default_backend instances
+backend instances
+  balance roundrobin
+  option httpchk GET /api/v1/readiness
+  http-check expect status 200
+  default-server inter 300ms fall 2 rise 2
+  http-response set-header X-Served-By %s
+{servers}
+"""
+
+
+def served_by(url: str, count: int) -> set[str]:
+    """The instances (X-Served-By) that answered `count` GETs of `url` through haproxy."""
+    try:
+        return {httpx.get(url, timeout=2).headers.get("x-served-by", "?") for _ in range(count)}
+    except httpx.HTTPError:
+        return set()
+
+
+@contextmanager
+def haproxy(tmp_path: Path, backends: dict[str, str]) -> Iterator[str]:
+    """Debian's haproxy balancing round-robin over `backends` (name -> base URL), with
+    health checks on /api/v1/readiness; yields its base URL once every backend is in."""
+    if shutil.which("haproxy") is None:
+        missing_tool("haproxy")
+    port = free_port()
+    servers = "\n".join(
+        f"  server {name} {base.removeprefix('http://')} check" for name, base in backends.items()
+    )
+    config = tmp_path / f"haproxy-{port}.cfg"
+    config.write_text(_HAPROXY.format(port=port, servers=servers))
+    with (tmp_path / f"haproxy-{port}.log").open("wb") as log:
+        process = subprocess.Popen(
+            ["haproxy", "-f", str(config), "-db"], stdout=subprocess.DEVNULL, stderr=log
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        # Every backend in the balancer: round-robin reaches each within a few requests.
+        wait_for(
+            lambda: served_by(base + "/api/v1/healthcheck", len(backends) * 3) == set(backends),
+            timeout=30,
+        )
+        yield base
+    finally:
+        process.terminate()
+        process.wait(10)
