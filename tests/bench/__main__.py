@@ -1,4 +1,4 @@
-"""`scripts/bench [http|sessions|parser|speech|openai|recommend|eval ...] [--quick] [--data CSV] [--eval DIR]`.
+"""`scripts/bench [http|sessions|scale|parser|speech|openai|recommend|eval ...] [--quick] [--data CSV] [--eval DIR]`.
 
 Runs the chosen benchmarks (all by default) and writes their sections of
 docs/BENCHMARKS.md. `--quick` is a smoke run for CI: small sizes, nothing written.
@@ -16,6 +16,7 @@ from tests.bench import (
     openai_bench,
     parser_bench,
     recommend_bench,
+    scale_bench,
     session_bench,
     speech_bench,
 )
@@ -27,7 +28,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "parts",
         nargs="*",
-        choices=["http", "sessions", "parser", "speech", "openai", "recommend", "eval", []],
+        choices=[
+            "http",
+            "sessions",
+            "scale",
+            "parser",
+            "speech",
+            "openai",
+            "recommend",
+            "eval",
+            [],
+        ],
     )
     parser.add_argument("--quick", action="store_true", help="small smoke run; writes nothing")
     parser.add_argument("--data", type=Path, default=recommend_bench.DEFAULT_DATA)
@@ -40,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "openai": lambda: openai_bench.run(quick=args.quick, eval_dir=args.eval),
         "http": lambda: http_bench.run(quick=args.quick),
         "sessions": lambda: session_bench.run(quick=args.quick),
+        "scale": lambda: scale_bench.run(quick=args.quick),
         "eval": lambda: eval_bench.run(args.eval, quick=args.quick),
     }
     for name in args.parts or list(runs):
