@@ -33,6 +33,7 @@ def _alerts() -> list[dict[str, object]]:
 
 def test_the_rules_are_valid_and_each_alert_fires_in_its_unit_test() -> None:
     assert "SUCCESS" in _promtool("check", "rules", "alerts.yml")
+    assert "SUCCESS" in _promtool("check", "config", "prometheus.yml")  # loads alerts.yml
     assert "SUCCESS" in _promtool("test", "rules", "alerts_test.yml")
     tests = yaml.safe_load((RULES / "alerts_test.yml").read_text())["tests"]
     fired = {
