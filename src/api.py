@@ -12,6 +12,7 @@ from src.exceptions import ServiceUnavailable
 from src.models import Envelope, ORJSONModel, envelope, error_responses
 from src.rate_limiter import check_storage
 from src.voice.router import routers as voice_routers
+from src.voice.sessions.stream_router import router as stream_router
 from src.voice.speech.openai_compat.router import router as openai_router
 from src.voice.speech.openai_compat.schemas import openai_error_responses
 
@@ -85,6 +86,8 @@ def include_routers(api: FastAPI) -> None:
     api.include_router(health_router)
     for voice_router in voice_routers:
         api.include_router(voice_router, prefix="/voice", tags=["voice"], **PROTECTED)
+    # A WebSocket authenticates in its handshake (a browser cannot set Authorization).
+    api.include_router(stream_router, prefix="/voice", tags=["voice"])
     api.include_router(
         openai_router,
         tags=["openai"],

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import HTTPConnection
 
 from src.auth import api_keys, service
 from src.auth.constants import API_KEY_PREFIX
@@ -30,6 +31,26 @@ bearer_scheme = HTTPBearer(
 default_rate_limit = RateLimit("default", "RATE_LIMIT_DEFAULT")
 
 
+async def client_for_bearer(connection: HTTPConnection, token: str) -> AuthenticatedClient:
+    """The client of a bearer token: an access token (a JWT) or an API key (`vk_...`).
+    InvalidToken (401) otherwise. For requests and WebSockets alike."""
+    sessionmaker: async_sessionmaker[AsyncSession] = connection.state.sessionmaker
+    settings = connection.app.state.settings
+    if token.startswith(API_KEY_PREFIX):
+        return await api_keys.authenticate_api_key(
+            sessionmaker=sessionmaker,
+            caches=connection.state.auth_caches,
+            settings=settings,
+            api_key=token,
+        )
+    return await service.authenticate_access_token(
+        sessionmaker=sessionmaker,
+        caches=connection.state.auth_caches,
+        settings=settings,
+        token=token,
+    )
+
+
 async def valid_api_credential(
     request: Request,
     security_scopes: SecurityScopes,
@@ -48,22 +69,7 @@ async def valid_api_credential(
     # A route may still ask with other scopes: verify the token once per request.
     client: AuthenticatedClient | None = getattr(request.state, "authenticated", None)
     if client is None:
-        sessionmaker: async_sessionmaker[AsyncSession] = request.state.sessionmaker
-        token = credentials.credentials
-        if token.startswith(API_KEY_PREFIX):
-            client = await api_keys.authenticate_api_key(
-                sessionmaker=sessionmaker,
-                caches=request.state.auth_caches,
-                settings=request.app.state.settings,
-                api_key=token,
-            )
-        else:
-            client = await service.authenticate_access_token(
-                sessionmaker=sessionmaker,
-                caches=request.state.auth_caches,
-                settings=request.app.state.settings,
-                token=token,
-            )
+        client = await client_for_bearer(request, credentials.credentials)
         request.state.authenticated = client
     missing = [scope for scope in security_scopes.scopes if scope not in client.scopes]
     if missing:

@@ -82,7 +82,7 @@ async def take_turn(
         settings=request.app.state.settings,
         client_id=client.client_id,
         session_id=session_id,
-        body=body,
+        text=body.text,
         audio=audio_from_base64(body.audio, body) if body.audio is not None else None,
         speech=speech_service(request) if body.audio is not None else None,
         catalog=catalog,

@@ -48,7 +48,6 @@ from src.voice.sessions.schemas import (
     SessionCreate,
     SessionOut,
     TurnOut,
-    TurnRequest,
     TurnResult,
 )
 from src.voice.sessions.turns import (
@@ -350,7 +349,7 @@ async def take_turn(
     settings: Settings,
     client_id: str,
     session_id: str,
-    body: TurnRequest,
+    text: str | None,
     audio: AudioInput | None,
     speech: SpeechService | None,
     catalog: PreparedCatalog,
@@ -375,7 +374,7 @@ async def take_turn(
             ),
         )
     else:
-        assert body.text is not None
+        assert text is not None, "a turn is text or audio"
     row = await _lock_open(db_session, client_id, session_id, if_match)
     turn_id = f"trn_{uuid.uuid4().hex}"
     cart = cart_from_json(row.cart["state"])
@@ -383,8 +382,8 @@ async def take_turn(
         text, outcome, sure = await _read_heard(heard, cart, catalog, turn_id=turn_id)
         source = "audio"
     else:
-        assert body.text is not None
-        text, source, sure = body.text, "text", True
+        assert text is not None
+        source, sure = "text", True
         outcome = await _read_words(text, cart, catalog, turn_id=turn_id, spoken=False)
     turn_review = outcome.needs_review or not sure
     view = _priced_view(outcome.cart, catalog)

@@ -162,6 +162,7 @@ class SpeechService:
         client: str,
         hotwords: str | None = None,
         accept: ReadingCheck | None = None,
+        queue_timeout: float | None = None,
     ) -> Transcript:
         """Transcribe off the event loop in one of the decode slots, shared fairly
         between clients (`slots.FairSlots`).
@@ -170,7 +171,7 @@ class SpeechService:
         free for `client` within ASR_QUEUE_TIMEOUT, AudioInvalid/AudioUnsupported for
         bad audio.
         """
-        model = await self._take_slot(client)
+        model = await self._take_slot(client, queue_timeout)
         try:
             # Not abandoned on cancellation: the slot stays held until the thread ends.
             transcript = await anyio.to_thread.run_sync(model.transcribe, audio, hotwords, accept)
@@ -201,8 +202,9 @@ class SpeechService:
             raise
         return DetailedDecode(self.slots, client, transcription, started)
 
-    async def _take_slot(self, client: str) -> SpeechModel:
-        """The loaded model, with one decode slot taken for `client` (release it)."""
+    async def _take_slot(self, client: str, queue_timeout: float | None = None) -> SpeechModel:
+        """The loaded model, with one decode slot taken for `client` (release it) within
+        `queue_timeout` seconds (ASR_QUEUE_TIMEOUT by default)."""
         model = self._model
         if model is None:
             self.start_loading()  # with ASR_PRELOAD off, the first request starts it
@@ -210,7 +212,8 @@ class SpeechService:
                 data={"checks": {"speech_model": self.state}}, headers={"Retry-After": "5"}
             )
         try:
-            await self.slots.acquire(client, self.settings.ASR_QUEUE_TIMEOUT)
+            wait = self.settings.ASR_QUEUE_TIMEOUT if queue_timeout is None else queue_timeout
+            await self.slots.acquire(client, wait)
         except SlotsBusy:
             SPEECH_BUSY.inc()
             raise ServiceBusy(headers={"Retry-After": "1"}) from None

@@ -1,0 +1,301 @@
+"""Live audio into an order session: `GET /voice/sessions/{id}/stream` (WebSocket).
+
+The client sends `{"type": "start", "encoding", "hertz"}`, then binary audio frames;
+the server answers `ready`, `partial` transcripts while the customer speaks, and a
+`turn` (the session and the turn, as `POST .../turns` answers) each time voice
+activity detection hears the speaker stop, or on `{"type": "end"}`. Errors are
+`{"type": "error", "code", "msg"}` followed by a close with a code that says why.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from src.auth.dependencies import API_SCOPES, client_for_bearer
+from src.auth.service import AuthenticatedClient
+from src.exceptions import DomainError, ServiceBusy
+from src.platform.http.context import client_id_var
+from src.voice.catalog.service import get_recent_prepared_catalog
+from src.voice.sessions import service
+from src.voice.speech.audio import SAMPLE_RATE
+from src.voice.speech.engine import AudioInput
+from src.voice.speech.service import SpeechService
+from src.voice.speech.stream import (
+    ENCODINGS,
+    MAX_REAL_TIME_FACTOR,
+    Endpointer,
+    FrameRefused,
+    LiveAudio,
+    silero_speech,
+)
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+
+SUBPROTOCOL = "voice.v1"
+BEARER_PREFIX = "bearer."
+IDLE_SECONDS = 30.0
+# A partial transcript about this often while speech goes on (skipped while a decode
+# of this stream is still running: partials never queue).
+PARTIAL_EVERY_SECONDS = 0.75
+# Audio may arrive ahead of real time by this much before the rate limit applies.
+RATE_SLACK_SECONDS = 2.0
+
+# Close codes (RFC 6455): policy (auth, rate), unsupported data, invalid payload,
+# too big, server error.
+POLICY, UNSUPPORTED, INVALID, TOO_BIG, SERVER_ERROR = 1008, 1003, 1007, 1009, 1011
+
+
+class StreamClosed(Exception):
+    """The stream ends with this close code, after an error message to the client."""
+
+    def __init__(self, close_code: int, code: str, msg: str) -> None:
+        super().__init__(msg)
+        self.close_code, self.code, self.msg = close_code, code, msg
+
+
+def _bearer(websocket: WebSocket) -> tuple[str | None, bool]:
+    """The token (subprotocol `bearer.<token>` or Authorization), and whether the client
+    offered our subprotocol."""
+    offered = [
+        p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p
+    ]
+    for protocol in offered:
+        if protocol.startswith(BEARER_PREFIX):
+            return protocol.removeprefix(BEARER_PREFIX), SUBPROTOCOL in offered
+    authorization = websocket.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token.strip(), SUBPROTOCOL in offered
+    return None, SUBPROTOCOL in offered
+
+
+async def _authenticate(websocket: WebSocket) -> AuthenticatedClient | None:
+    token, _offered = _bearer(websocket)
+    if token is None:
+        return None
+    try:
+        client = await client_for_bearer(websocket, token)
+    except DomainError:
+        return None
+    if any(scope not in client.scopes for scope in API_SCOPES):
+        return None
+    return client
+
+
+async def _send(websocket: WebSocket, message: dict[str, Any]) -> None:
+    await websocket.send_text(orjson.dumps(message).decode())
+
+
+class LiveTurns:
+    """One stream of one session: audio in, partials and turns out."""
+
+    def __init__(self, websocket: WebSocket, client: AuthenticatedClient, session_id: str) -> None:
+        self.websocket = websocket
+        self.client = client
+        self.session_id = session_id
+        state = websocket.state
+        self.speech: SpeechService = state.speech
+        self.sessionmaker = state.sessionmaker
+        self.caches = state.catalog_caches
+        self.settings = websocket.app.state.settings
+        self.endpointer = Endpointer(silero_speech)
+        self.partial_task: asyncio.Task[None] | None = None
+        self.last_partial = 0.0
+
+    async def run(self) -> None:
+        audio = await self._start()
+        started = time.monotonic()
+        await _send(self.websocket, {"type": "ready"})
+        while True:
+            try:
+                message = await asyncio.wait_for(self.websocket.receive(), IDLE_SECONDS)
+            except TimeoutError:
+                raise StreamClosed(POLICY, "IDLE", f"no audio for {IDLE_SECONDS:g} s") from None
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("bytes") is not None:
+                await self._audio(audio, message["bytes"], started)
+            elif message.get("text") is not None and self._control(message["text"]) == "end":
+                await self._finish_utterance()
+
+    async def _start(self) -> LiveAudio:
+        try:
+            message = await asyncio.wait_for(self.websocket.receive(), IDLE_SECONDS)
+        except TimeoutError:
+            raise StreamClosed(POLICY, "IDLE", "no start message") from None
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect()
+        if message.get("text") is None:
+            raise StreamClosed(UNSUPPORTED, "START_EXPECTED", "send the start message first")
+        start = self._json(message["text"])
+        encoding, hertz = start.get("encoding"), start.get("hertz", 16_000)
+        if start.get("type") != "start" or encoding not in ENCODINGS:
+            raise StreamClosed(
+                INVALID, "VALIDATION_ERROR", f"start with an encoding of {', '.join(ENCODINGS)}"
+            )
+        if encoding == "mulaw":
+            hertz = 8_000
+        if not isinstance(hertz, int) or not 8_000 <= hertz <= 48_000:
+            raise StreamClosed(INVALID, "VALIDATION_ERROR", "hertz is 8000-48000")
+        return LiveAudio(encoding, hertz)
+
+    def _json(self, text: str) -> dict[str, Any]:
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise StreamClosed(INVALID, "VALIDATION_ERROR", "messages are JSON") from None
+        if not isinstance(value, dict):
+            raise StreamClosed(INVALID, "VALIDATION_ERROR", "messages are JSON objects")
+        return value
+
+    def _control(self, text: str) -> str:
+        kind = self._json(text).get("type")
+        if kind != "end":
+            raise StreamClosed(INVALID, "VALIDATION_ERROR", f"unknown message type {kind!r}")
+        return "end"
+
+    async def _audio(self, audio: LiveAudio, frame: bytes, started: float) -> None:
+        try:
+            samples = audio.samples(frame)
+        except FrameRefused as exc:
+            raise StreamClosed(TOO_BIG, "FRAME_TOO_LARGE", str(exc)) from None
+        elapsed = time.monotonic() - started
+        if audio.seconds > MAX_REAL_TIME_FACTOR * elapsed + RATE_SLACK_SECONDS:
+            raise StreamClosed(
+                POLICY, "TOO_FAST", f"audio arrives over {MAX_REAL_TIME_FACTOR:g}x real time"
+            )
+        ended = self.endpointer.add(samples)
+        if self.endpointer.seconds > self.settings.ASR_MAX_AUDIO_SECONDS:
+            raise StreamClosed(
+                TOO_BIG,
+                "AUDIO_INVALID",
+                f"an utterance is at most {self.settings.ASR_MAX_AUDIO_SECONDS:g} s",
+            )
+        if ended:
+            await self._finish_utterance()
+        elif self.endpointer.heard_speech:
+            self._maybe_partial()
+
+    def _maybe_partial(self) -> None:
+        now = time.monotonic()
+        busy = self.partial_task is not None and not self.partial_task.done()
+        if busy or now - self.last_partial < PARTIAL_EVERY_SECONDS:
+            return
+        self.last_partial = now
+        self.partial_task = asyncio.create_task(self._partial(self.endpointer.utterance()))
+
+    async def _partial(self, samples: np.ndarray) -> None:
+        try:
+            heard = await self.speech.transcribe(
+                _pcm(samples), client=self.client.client_id, queue_timeout=0.0
+            )
+        except DomainError:
+            return  # every slot busy: this partial is skipped, the final never is
+        if heard.text:
+            await _send(self.websocket, {"type": "partial", "text": heard.text})
+
+    async def _finish_utterance(self) -> None:
+        samples = self.endpointer.utterance()
+        heard_speech = self.endpointer.heard_speech
+        self.endpointer.reset()
+        if self.partial_task is not None:
+            self.partial_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.partial_task
+            self.partial_task = None
+        if not heard_speech or samples.size < 0.2 * SAMPLE_RATE:
+            return
+        async with self.sessionmaker() as db_session:
+            catalog = await get_recent_prepared_catalog(
+                db_session=db_session,
+                caches=self.caches,
+                client_id=self.client.client_id,
+                max_age=self.settings.CATALOG_CACHE_SECONDS,
+            )
+            if catalog is None:
+                raise StreamClosed(POLICY, "VALIDATION_ERROR", "no catalog: PUT /voice/catalog")
+            try:
+                result = await service.take_turn(
+                    db_session=db_session,
+                    settings=self.settings,
+                    client_id=self.client.client_id,
+                    session_id=self.session_id,
+                    text=None,
+                    audio=_pcm(samples),
+                    speech=self.speech,
+                    catalog=catalog,
+                    if_match=None,
+                    request_id=None,
+                )
+            except ServiceBusy:
+                await _send(self.websocket, {"type": "error", "code": "SERVICE_BUSY",
+                                             "msg": "every decoder is busy; that utterance "
+                                             "was not heard, say it again"})  # fmt: skip
+                return
+        await _send(self.websocket, {"type": "turn", **result.jsonable()})
+
+
+def _pcm(samples: np.ndarray) -> AudioInput:
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    return AudioInput(data=pcm, encoding="pcm_s16le", hertz=SAMPLE_RATE)
+
+
+# One stream per session at a time, in this process.
+_LIVE_SESSIONS: set[str] = set()
+
+
+@router.websocket("/sessions/{session_id}/stream")
+async def stream_session(websocket: WebSocket, session_id: str) -> None:
+    """Live audio into an open order session (see the module's docstring)."""
+    client = await _authenticate(websocket)
+    if client is None:
+        logger.info("live stream refused: no valid bearer token")
+        await websocket.close(code=POLICY)
+        return
+    client_id_var.set(client.client_id)
+    async with websocket.state.sessionmaker() as db_session:
+        try:
+            session = await service.read_session(
+                db_session=db_session, client_id=client.client_id, session_id=session_id
+            )
+        except DomainError:
+            await websocket.close(code=POLICY, reason="no such session")
+            return
+    _token, offered = _bearer(websocket)
+    await websocket.accept(subprotocol=SUBPROTOCOL if offered else None)
+    live = LiveTurns(websocket, client, session_id)
+    try:
+        if session.status != "open":
+            raise StreamClosed(POLICY, "SESSION_CLOSED", f"the session is {session.status}")
+        if session_id in _LIVE_SESSIONS:
+            raise StreamClosed(POLICY, "STREAM_IN_USE", "the session already has a stream")
+        _LIVE_SESSIONS.add(session_id)
+        try:
+            await live.run()
+        finally:
+            _LIVE_SESSIONS.discard(session_id)
+    except StreamClosed as closed:
+        logger.info("live stream closed", extra={"code": closed.code, "reason": closed.msg})
+        with contextlib.suppress(Exception):
+            await _send(websocket, {"type": "error", "code": closed.code, "msg": closed.msg})
+            await websocket.close(code=closed.close_code)
+    except WebSocketDisconnect:
+        return
+    except DomainError as error:
+        with contextlib.suppress(Exception):
+            await _send(websocket, {"type": "error", "code": error.code, "msg": error.code})
+            await websocket.close(code=POLICY if error.status_code < 500 else SERVER_ERROR)
+    finally:
+        if live.partial_task is not None:
+            live.partial_task.cancel()
+        if websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close()

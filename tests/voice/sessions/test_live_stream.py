@@ -1,0 +1,202 @@
+"""Live audio into an order session over a WebSocket, against the production server
+with the real model: spoken turns in pcm_s16le and in 8 kHz mu-law, `end`, and every
+refusal with its close code."""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from src.platform.db.migrate import upgrade
+from src.voice.speech.audio import decode_audio
+from src.voice.speech.stream import float_to_mulaw
+from tests.conftest import DATA, remember_secrets
+from tests.processes import (
+    answers,
+    create_api_key,
+    create_credentials,
+    prod_env,
+    prod_server,
+    wait_for,
+)
+
+
+def _clip(name: str) -> np.ndarray:
+    data = (DATA / "audio" / f"{name}.flac").read_bytes()
+    return decode_audio(data, encoding=None, hertz=None, max_seconds=60).samples
+
+
+EARL_GREY = _clip("cafe-022")  # "give me a medium earl grey"
+SILENCE = np.zeros(16_000, dtype=np.float32)
+
+
+@dataclass
+class Live:
+    api: str
+    ws: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def session(self) -> str:
+        started = httpx.post(self.api + "/voice/sessions", json={}, headers=self.headers)
+        assert started.status_code == 201, started.text
+        return str(started.json()["data"]["session_id"])
+
+    def connect(self, session: str, **options: Any) -> ClientConnection:
+        options.setdefault("subprotocols", ["voice.v1", f"bearer.{self.key}"])
+        return connect(f"{self.ws}/voice/sessions/{session}/stream", **options)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    tmp = tmp_path_factory.mktemp("live")
+    database = f"sqlite+aiosqlite:///{tmp / 'app.db'}"
+    upgrade(database)
+    env = prod_env(tmp, database, WEB_CONCURRENCY="1", ASR_PRELOAD="true")
+    with prod_server(tmp, env) as server:
+        wait_for(lambda: answers(server.api + "/readiness"), timeout=120)
+        key = create_api_key(env, create_credentials(env, "live till")["secret_id"])
+        remember_secrets(key)
+        catalog = json.loads((DATA / "cafe_catalog.json").read_text())
+        httpx.put(
+            server.api + "/voice/catalog", json=catalog, headers={"Authorization": f"Bearer {key}"}
+        ).raise_for_status()
+        yield Live(server.api, server.api.replace("http://", "ws://"), key)
+
+
+def _stream(ws: ClientConnection, frames: list[bytes], pace: float) -> list[dict[str, Any]]:
+    """Send `frames` `pace` seconds apart while reading what comes back; the messages."""
+    received: list[dict[str, Any]] = []
+
+    def read() -> None:
+        try:
+            while True:
+                received.append(json.loads(ws.recv()))
+        except ConnectionClosed:
+            return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    for frame in frames:
+        ws.send(frame)
+        time.sleep(pace)
+    return received
+
+
+def _pcm_frames(samples: np.ndarray, seconds: float = 0.1) -> list[bytes]:
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+    step = int(16_000 * seconds) * 2
+    return [pcm[i : i + step] for i in range(0, len(pcm), step)]
+
+
+def _wait_for_turn(received: list[dict[str, Any]], count: int = 1) -> list[dict[str, Any]]:
+    wait_for(lambda: sum(m["type"] == "turn" for m in received) >= count, timeout=30)
+    return [m for m in received if m["type"] == "turn"]
+
+
+def test_spoken_turns_arrive_as_the_speaker_stops_and_confirm_stores_them(live: Live) -> None:
+    session = live.session()
+    with live.connect(session) as ws:
+        assert ws.subprotocol == "voice.v1"
+        ws.send(json.dumps({"type": "start", "encoding": "pcm_s16le", "hertz": 16000}))
+        assert json.loads(ws.recv()) == {"type": "ready"}
+        audio = np.concatenate([SILENCE[:4000], EARL_GREY, SILENCE])
+        received = _stream(ws, _pcm_frames(audio), pace=0.05)  # twice real time
+        turns = _wait_for_turn(received)
+    assert any(m["type"] == "partial" and m["text"] for m in received)
+    cart = turns[0]["session"]["cart"]["lines"]
+    assert [(line["sku"], line["quantity"]) for line in cart] == [("EARL_GREY", 1)]
+    assert turns[0]["turn"]["transcript"]
+    confirmed = httpx.post(f"{live.api}/voice/sessions/{session}/confirm", headers=live.headers)
+    assert confirmed.status_code == 201, confirmed.text
+    assert [i["sku"] for i in confirmed.json()["data"]["items"]] == ["EARL_GREY"]
+
+
+def test_telephone_mulaw_and_an_end_message(live: Live) -> None:
+    session = live.session()
+    eight_khz = EARL_GREY[::2]  # 16 kHz -> 8 kHz (the clip holds nothing above 4 kHz)
+    data = float_to_mulaw(np.concatenate([np.zeros(2000, np.float32), eight_khz]))
+    frames = [data[i : i + 800] for i in range(0, len(data), 800)]  # 0.1 s each
+    with live.connect(session) as ws:
+        ws.send(json.dumps({"type": "start", "encoding": "mulaw", "hertz": 8000}))
+        assert json.loads(ws.recv()) == {"type": "ready"}
+        received = _stream(ws, frames, pace=0.05)
+        ws.send(json.dumps({"type": "end"}))  # no trailing silence: the turn comes now
+        turns = _wait_for_turn(received)
+    skus = [line["sku"] for line in turns[0]["session"]["cart"]["lines"]]
+    assert skus == ["EARL_GREY"]
+
+
+def test_a_missing_or_wrong_token_is_refused_in_the_handshake(live: Live) -> None:
+    session = live.session()
+    for protocols in (["voice.v1"], ["voice.v1", "bearer.vk_" + "x" * 43]):
+        with pytest.raises(InvalidStatus) as refused:
+            live.connect(session, subprotocols=protocols)
+        assert refused.value.response.status_code == 403
+    with live.connect(
+        session, subprotocols=None, additional_headers=live.headers
+    ) as ws:  # Authorization works too
+        ws.send(json.dumps({"type": "start", "encoding": "pcm_s16le", "hertz": 16000}))
+        assert json.loads(ws.recv()) == {"type": "ready"}
+
+
+def _closed_with(ws: ClientConnection) -> tuple[int | None, list[dict[str, Any]]]:
+    messages = []
+    try:
+        while True:
+            messages.append(json.loads(ws.recv(timeout=10)))
+    except ConnectionClosed as closed:
+        return (closed.rcvd.code if closed.rcvd else None), messages
+
+
+@pytest.mark.parametrize(
+    ("first", "code", "error"),
+    [
+        (b"\x00\x01" * 100, 1003, "START_EXPECTED"),
+        ("not json", 1007, "VALIDATION_ERROR"),
+        (json.dumps({"type": "start", "encoding": "opus"}), 1007, "VALIDATION_ERROR"),
+    ],
+)
+def test_a_bad_start_closes_with_a_code_that_says_why(
+    live: Live, first: str | bytes, code: int, error: str
+) -> None:
+    with live.connect(live.session()) as ws:
+        ws.send(first)
+        closed, messages = _closed_with(ws)
+    assert closed == code and messages[-1]["code"] == error
+
+
+def test_big_frames_fast_audio_and_a_second_stream_are_refused(live: Live) -> None:
+    start = json.dumps({"type": "start", "encoding": "pcm_s16le", "hertz": 16000})
+    session = live.session()
+    with live.connect(session) as ws:
+        ws.send(start)
+        ws.recv()
+        # A second stream on the same session while this one is open.
+        with live.connect(session) as second:
+            closed, messages = _closed_with(second)  # refused at once, before any start
+        assert closed == 1008 and messages[-1]["code"] == "STREAM_IN_USE"
+        ws.send(b"\x00" * (64 * 1024 + 2))
+        closed, messages = _closed_with(ws)
+    assert closed == 1009 and messages[-1]["code"] == "FRAME_TOO_LARGE"
+    with live.connect(live.session()) as ws:
+        ws.send(start)
+        ws.recv()
+        for frame in _pcm_frames(np.zeros(16_000 * 20, dtype=np.float32), seconds=1.0):
+            try:
+                ws.send(frame)  # 20 s of audio at once: far over 4x real time
+            except ConnectionClosed:
+                break
+        closed, messages = _closed_with(ws)
+    assert closed == 1008 and messages[-1]["code"] == "TOO_FAST"
