@@ -47,10 +47,13 @@ def _aware(value: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class AuthenticatedClient:
-    """Who is calling, as established by a verified access token."""
+    """Who is calling, as established by a verified access token or API key."""
 
     client_id: str
     scopes: tuple[str, ...]
+    # Unix time the access token stops working (None for an API key): a live stream
+    # finishes its utterance and closes then.
+    expires_at: float | None = None
 
 
 # --- clients (operator CLI) ----------------------------------------------------------
@@ -391,7 +394,11 @@ async def authenticate_access_token(
     if not state[0] or state[1] != claims.credential_version:
         AUTH_FAILURES.labels(endpoint="access", reason="client_inactive").inc()
         raise InvalidToken("revoked")
-    return AuthenticatedClient(client_id=claims.client_id, scopes=claims.scopes)
+    return AuthenticatedClient(
+        client_id=claims.client_id,
+        scopes=claims.scopes,
+        expires_at=claims.expires_at + settings.JWT_LEEWAY_SECONDS,
+    )
 
 
 def subject_of_token(token: str, settings: Settings) -> str | None:

@@ -90,6 +90,22 @@ SESSION_TURNS = Counter(
 )
 
 # --- speech ---------------------------------------------------------------------------
+LIVE_STREAMS_ACTIVE = Gauge(
+    "voice_live_streams_active", "Live audio streams open now", multiprocess_mode="livesum"
+)
+LIVE_STREAMS_CLOSED = Counter(
+    "voice_live_streams_closed_total",
+    "Live audio streams ended, by why: done (the client closed), or the error code",
+    ["reason"],
+)
+LIVE_UTTERANCES = Counter(
+    "voice_live_utterances_total", "Utterances of live streams applied as session turns"
+)
+LIVE_PARTIALS = Counter(
+    "voice_live_partials_total",
+    "Partial transcripts of live streams: sent, or skipped (no free decode slot)",
+    ["outcome"],
+)
 AUDIO_SECONDS = Counter("speech_audio_seconds_total", "Seconds of audio received")
 DECODE_SECONDS = Histogram(
     "speech_decode_seconds",

@@ -22,7 +22,14 @@ from src.auth.dependencies import API_SCOPES, client_for_bearer
 from src.auth.service import AuthenticatedClient
 from src.exceptions import DomainError, ServiceBusy
 from src.platform.http.context import client_id_var
+from src.platform.observability.metrics import (
+    LIVE_PARTIALS,
+    LIVE_STREAMS_ACTIVE,
+    LIVE_STREAMS_CLOSED,
+    LIVE_UTTERANCES,
+)
 from src.voice.catalog.service import get_recent_prepared_catalog
+from src.voice.exceptions import AudioInvalid
 from src.voice.sessions import service
 from src.voice.speech.audio import SAMPLE_RATE
 from src.voice.speech.engine import AudioInput
@@ -35,6 +42,7 @@ from src.voice.speech.stream import (
     LiveAudio,
     silero_speech,
 )
+from src.voice.speech.webm_stream import WebmAudio
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -108,10 +116,11 @@ class LiveTurns:
         self.settings = websocket.app.state.settings
         self.endpointer = Endpointer(silero_speech)
         self.partial_task: asyncio.Task[None] | None = None
+        self.audio: LiveAudio | WebmAudio | None = None
         self.last_partial = 0.0
 
     async def run(self) -> None:
-        audio = await self._start()
+        self.audio = audio = await self._start()
         started = time.monotonic()
         await _send(self.websocket, {"type": "ready"})
         while True:
@@ -124,9 +133,10 @@ class LiveTurns:
             if message.get("bytes") is not None:
                 await self._audio(audio, message["bytes"], started)
             elif message.get("text") is not None and self._control(message["text"]) == "end":
+                self.endpointer.add(self._flushed(audio))
                 await self._finish_utterance()
 
-    async def _start(self) -> LiveAudio:
+    async def _start(self) -> LiveAudio | WebmAudio:
         try:
             message = await asyncio.wait_for(self.websocket.receive(), IDLE_SECONDS)
         except TimeoutError:
@@ -141,6 +151,8 @@ class LiveTurns:
             raise StreamClosed(
                 INVALID, "VALIDATION_ERROR", f"start with an encoding of {', '.join(ENCODINGS)}"
             )
+        if encoding == "webm":
+            return WebmAudio()  # its rate is in the stream
         if encoding == "mulaw":
             hertz = 8_000
         if not isinstance(hertz, int) or not 8_000 <= hertz <= 48_000:
@@ -162,16 +174,27 @@ class LiveTurns:
             raise StreamClosed(INVALID, "VALIDATION_ERROR", f"unknown message type {kind!r}")
         return "end"
 
-    async def _audio(self, audio: LiveAudio, frame: bytes, started: float) -> None:
+    @staticmethod
+    def _flushed(audio: LiveAudio | WebmAudio) -> np.ndarray:
         try:
-            samples = audio.samples(frame)
+            return audio.flush()
+        except AudioInvalid as exc:
+            raise StreamClosed(INVALID, "AUDIO_INVALID", exc.reason) from None
+
+    async def _audio(self, audio: LiveAudio | WebmAudio, frame: bytes, started: float) -> None:
+        try:
+            samples = audio.take(frame)
         except FrameRefused as exc:
             raise StreamClosed(TOO_BIG, "FRAME_TOO_LARGE", str(exc)) from None
+        except AudioInvalid as exc:
+            raise StreamClosed(INVALID, "AUDIO_INVALID", exc.reason) from None
         elapsed = time.monotonic() - started
         if audio.seconds > MAX_REAL_TIME_FACTOR * elapsed + RATE_SLACK_SECONDS:
             raise StreamClosed(
                 POLICY, "TOO_FAST", f"audio arrives over {MAX_REAL_TIME_FACTOR:g}x real time"
             )
+        if self._expired() and not self.endpointer.heard_speech:
+            raise StreamClosed(POLICY, "TOKEN_EXPIRED", "the access token expired")
         ended = self.endpointer.add(samples)
         if self.endpointer.seconds > self.settings.ASR_MAX_AUDIO_SECONDS:
             raise StreamClosed(
@@ -181,8 +204,14 @@ class LiveTurns:
             )
         if ended:
             await self._finish_utterance()
+            if self._expired():  # the utterance under way was finished first
+                raise StreamClosed(POLICY, "TOKEN_EXPIRED", "the access token expired")
         elif self.endpointer.heard_speech:
             self._maybe_partial()
+
+    def _expired(self) -> bool:
+        expires = self.client.expires_at
+        return expires is not None and time.time() > expires
 
     def _maybe_partial(self) -> None:
         now = time.monotonic()
@@ -198,8 +227,10 @@ class LiveTurns:
                 _pcm(samples), client=self.client.client_id, queue_timeout=0.0
             )
         except DomainError:
+            LIVE_PARTIALS.labels(outcome="skipped").inc()
             return  # every slot busy: this partial is skipped, the final never is
         if heard.text:
+            LIVE_PARTIALS.labels(outcome="sent").inc()
             await _send(self.websocket, {"type": "partial", "text": heard.text})
 
     async def _finish_utterance(self) -> None:
@@ -240,6 +271,7 @@ class LiveTurns:
                                              "msg": "every decoder is busy; that utterance "
                                              "was not heard, say it again"})  # fmt: skip
                 return
+        LIVE_UTTERANCES.inc()
         await _send(self.websocket, {"type": "turn", **result.jsonable()})
 
 
@@ -278,24 +310,35 @@ async def stream_session(websocket: WebSocket, session_id: str) -> None:
         if session_id in _LIVE_SESSIONS:
             raise StreamClosed(POLICY, "STREAM_IN_USE", "the session already has a stream")
         _LIVE_SESSIONS.add(session_id)
+        LIVE_STREAMS_ACTIVE.inc()
         try:
             await live.run()
         finally:
             _LIVE_SESSIONS.discard(session_id)
+            LIVE_STREAMS_ACTIVE.dec()
+        LIVE_STREAMS_CLOSED.labels(reason="done").inc()
     except StreamClosed as closed:
+        LIVE_STREAMS_CLOSED.labels(reason=closed.code).inc()
         logger.info("live stream closed", extra={"code": closed.code, "reason": closed.msg})
         with contextlib.suppress(Exception):
             await _send(websocket, {"type": "error", "code": closed.code, "msg": closed.msg})
             await websocket.close(code=closed.close_code)
     except WebSocketDisconnect:
-        return
+        LIVE_STREAMS_CLOSED.labels(reason="done").inc()
     except DomainError as error:
+        LIVE_STREAMS_CLOSED.labels(reason=error.code).inc()
         with contextlib.suppress(Exception):
             await _send(websocket, {"type": "error", "code": error.code, "msg": error.code})
             await websocket.close(code=POLICY if error.status_code < 500 else SERVER_ERROR)
+    except Exception:  # a send to a client already gone, or a bug: logged, closed 1011
+        LIVE_STREAMS_CLOSED.labels(reason="INTERNAL_ERROR").inc()
+        logger.warning("live stream failed", exc_info=True)
     finally:
         if live.partial_task is not None:
             live.partial_task.cancel()
+        if live.audio is not None:
+            # A webm decoder thread ends with its input (in a thread: it may be busy).
+            await asyncio.to_thread(live.audio.close)
         if websocket.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await websocket.close()

@@ -1,10 +1,11 @@
 """Live audio (pure): frames in, 16 kHz samples out, and where an utterance ends.
 
 `LiveAudio` turns a stream's frames (`pcm_s16le` at its rate, or 8 kHz `mulaw`) into
-16 kHz float32 samples; `Endpointer` decides from voice activity when the speaker has
-stopped (END_SILENCE_SECONDS of silence after speech). Voice activity comes from a
-function passed in (Silero, as faster-whisper ships it, in production), so the
-decision is unit-tested alone.
+16 kHz float32 samples (`webm_stream.WebmAudio` does it for a browser's WebM);
+`Endpointer` decides from voice activity when the speaker has stopped
+(END_SILENCE_SECONDS of silence after speech). Voice activity comes from a function
+passed in (Silero, as faster-whisper ships it, in production), so the decision is
+unit-tested alone.
 """
 
 from collections.abc import Callable
@@ -19,7 +20,7 @@ Samples = npt.NDArray[np.float32]
 # (start, end) sample offsets of speech within the samples given.
 SpeechFinder = Callable[[Samples], list[tuple[int, int]]]
 
-ENCODINGS = ("pcm_s16le", "mulaw")
+ENCODINGS = ("pcm_s16le", "mulaw", "webm")
 MAX_FRAME_BYTES = 64 * 1024
 # Audio may arrive this much faster than real time (buffered audio catching up); more
 # is a client replaying a file as fast as it can, which a live stream is not for.
@@ -75,7 +76,7 @@ class LiveAudio:
     seconds: float = 0.0
     _carry: bytes = b""
 
-    def samples(self, frame: bytes) -> Samples:
+    def take(self, frame: bytes) -> Samples:
         """The frame's audio at 16 kHz (a pcm frame may split a sample: carried over)."""
         if len(frame) > MAX_FRAME_BYTES:
             raise FrameRefused(f"frames are at most {MAX_FRAME_BYTES} bytes")
@@ -88,6 +89,13 @@ class LiveAudio:
             raw = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
         self.seconds += len(raw) / self.hertz
         return _resample(raw, self.hertz)
+
+    def flush(self) -> Samples:
+        """Nothing is held back: every frame's audio came out as it arrived."""
+        return np.zeros(0, dtype=np.float32)
+
+    def close(self) -> None:
+        """Nothing to let go of."""
 
 
 @dataclass

@@ -15,11 +15,13 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from src.auth.security import create_access_token
 from src.platform.db.migrate import upgrade
 from src.voice.speech.audio import decode_audio
 from src.voice.speech.stream import float_to_mulaw
 from tests.conftest import DATA, remember_secrets
 from tests.processes import (
+    JWT_SECRET,
     answers,
     create_api_key,
     create_credentials,
@@ -43,6 +45,7 @@ class Live:
     api: str
     ws: str
     key: str
+    client_id: str
 
     @property
     def headers(self) -> dict[str, str]:
@@ -63,16 +66,17 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     tmp = tmp_path_factory.mktemp("live")
     database = f"sqlite+aiosqlite:///{tmp / 'app.db'}"
     upgrade(database)
-    env = prod_env(tmp, database, WEB_CONCURRENCY="1", ASR_PRELOAD="true")
+    env = prod_env(tmp, database, WEB_CONCURRENCY="1", ASR_PRELOAD="true", JWT_LEEWAY_SECONDS="0")
     with prod_server(tmp, env) as server:
         wait_for(lambda: answers(server.api + "/readiness"), timeout=120)
-        key = create_api_key(env, create_credentials(env, "live till")["secret_id"])
+        creds = create_credentials(env, "live till")
+        key = create_api_key(env, creds["secret_id"])
         remember_secrets(key)
         catalog = json.loads((DATA / "cafe_catalog.json").read_text())
         httpx.put(
             server.api + "/voice/catalog", json=catalog, headers={"Authorization": f"Bearer {key}"}
         ).raise_for_status()
-        yield Live(server.api, server.api.replace("http://", "ws://"), key)
+        yield Live(server.api, server.api.replace("http://", "ws://"), key, creds["client_id"])
 
 
 def _stream(ws: ClientConnection, frames: list[bytes], pace: float) -> list[dict[str, Any]]:
@@ -89,7 +93,10 @@ def _stream(ws: ClientConnection, frames: list[bytes], pace: float) -> list[dict
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     for frame in frames:
-        ws.send(frame)
+        try:
+            ws.send(frame)
+        except ConnectionClosed:  # closed by the server: what it said is in `received`
+            break
         time.sleep(pace)
     return received
 
@@ -200,3 +207,53 @@ def test_big_frames_fast_audio_and_a_second_stream_are_refused(live: Live) -> No
                 break
         closed, messages = _closed_with(ws)
     assert closed == 1008 and messages[-1]["code"] == "TOO_FAST"
+
+
+def test_a_browsers_webm_is_decoded_as_it_arrives(live: Live) -> None:
+    from tests.voice.speech.audio_factory import encode
+
+    webm = encode(np.concatenate([SILENCE[:4000], EARL_GREY, SILENCE]), "webm")
+    chunks = [webm[i : i + 2000] for i in range(0, len(webm), 2000)]  # MediaRecorder-sized
+    session = live.session()
+    with live.connect(session) as ws:
+        ws.send(json.dumps({"type": "start", "encoding": "webm"}))
+        assert json.loads(ws.recv()) == {"type": "ready"}
+        received = _stream(ws, chunks, pace=0.05)
+        turns = _wait_for_turn(received)
+    skus = [line["sku"] for line in turns[0]["session"]["cart"]["lines"]]
+    assert skus == ["EARL_GREY"]
+    with live.connect(live.session()) as ws:
+        ws.send(json.dumps({"type": "start", "encoding": "webm"}))
+        ws.recv()
+        for _ in range(40):  # a client keeps streaming; the next frame hears the verdict
+            try:
+                ws.send(b"this is not webm " * 64)
+            except ConnectionClosed:
+                break
+            time.sleep(0.05)
+        closed, messages = _closed_with(ws)
+    assert closed == 1007 and messages[-1]["code"] == "AUDIO_INVALID"
+
+
+def _token(live: Live, seconds: int) -> str:
+    """An access token of the live till's client that expires in `seconds`."""
+    return create_access_token(
+        client_id=live.client_id, scopes=["voice"], credential_version=1, secret=JWT_SECRET,
+        algorithm="HS256", issuer="voice-api", lifetime_seconds=seconds,
+    )  # fmt: skip
+
+
+def test_a_token_that_expires_mid_utterance_finishes_it_then_closes(live: Live) -> None:
+    session = live.session()
+    token = _token(live, 3)
+    with live.connect(session, subprotocols=["voice.v1", f"bearer.{token}"]) as ws:
+        ws.send(json.dumps({"type": "start", "encoding": "pcm_s16le", "hertz": 16000}))
+        assert json.loads(ws.recv()) == {"type": "ready"}
+        # Speech from 2 s to 4.4 s, past the token's end at 3 s; then silence.
+        audio = np.concatenate([np.zeros(32_000, np.float32), EARL_GREY, SILENCE, SILENCE])
+        received = _stream(ws, _pcm_frames(audio), pace=0.1)  # real time
+        wait_for(lambda: bool(received) and received[-1]["type"] == "error", timeout=15)
+    kinds = [m["type"] for m in received if m["type"] != "partial"]
+    assert kinds == ["turn", "error"] and received[-1]["code"] == "TOKEN_EXPIRED"
+    skus = [line["sku"] for line in received[-2]["session"]["cart"]["lines"]]
+    assert skus == ["EARL_GREY"]

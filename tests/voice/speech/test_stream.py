@@ -27,12 +27,12 @@ def test_mulaw_round_trip_stays_within_its_quantisation() -> None:
 def test_pcm_frames_may_split_a_sample_and_are_resampled() -> None:
     live = LiveAudio("pcm_s16le", 8000)
     pcm = (np.full(800, 0.25) * 32767).astype("<i2").tobytes()  # 0.1 s at 8 kHz
-    first, second = live.samples(pcm[:801]), live.samples(pcm[801:])
+    first, second = live.take(pcm[:801]), live.take(pcm[801:])
     assert first.size + second.size == 1600  # 0.1 s at 16 kHz
     assert live.seconds == pytest.approx(0.1)
     assert np.allclose(np.concatenate([first, second]), 0.25, atol=1e-3)
     with pytest.raises(FrameRefused):
-        live.samples(b"\x00" * (MAX_FRAME_BYTES + 2))
+        live.take(b"\x00" * (MAX_FRAME_BYTES + 2))
 
 
 def _speech_where_loud(samples: np.ndarray) -> list[tuple[int, int]]:
