@@ -86,7 +86,9 @@ def _stream(ws: ClientConnection, frames: list[bytes], pace: float) -> list[dict
     def read() -> None:
         try:
             while True:
-                received.append(json.loads(ws.recv()))
+                message = json.loads(ws.recv())
+                message["_received_at"] = time.time()
+                received.append(message)
         except ConnectionClosed:
             return
 
@@ -245,15 +247,20 @@ def _token(live: Live, seconds: int) -> str:
 
 def test_a_token_that_expires_mid_utterance_finishes_it_then_closes(live: Live) -> None:
     session = live.session()
+    # JWTs count whole seconds: this one ends 2-3 s from now, while the customer speaks.
+    expires_at = int(time.time()) + 3
     token = _token(live, 3)
     with live.connect(session, subprotocols=["voice.v1", f"bearer.{token}"]) as ws:
         ws.send(json.dumps({"type": "start", "encoding": "pcm_s16le", "hertz": 16000}))
         assert json.loads(ws.recv()) == {"type": "ready"}
-        # Speech from 2 s to 4.4 s, past the token's end at 3 s; then silence.
-        audio = np.concatenate([np.zeros(32_000, np.float32), EARL_GREY, SILENCE, SILENCE])
+        # Speech from about 1.3 s to 2.7 s, then silence.
+        audio = np.concatenate([SILENCE, EARL_GREY, SILENCE, SILENCE, SILENCE])
         received = _stream(ws, _pcm_frames(audio), pace=0.1)  # real time
         wait_for(lambda: bool(received) and received[-1]["type"] == "error", timeout=15)
     kinds = [m["type"] for m in received if m["type"] != "partial"]
     assert kinds == ["turn", "error"] and received[-1]["code"] == "TOKEN_EXPIRED"
+    # The utterance was still under way (its closing silence not yet heard) when the
+    # token ended: it was finished and answered all the same.
+    assert received[-2]["_received_at"] > expires_at
     skus = [line["sku"] for line in received[-2]["session"]["cart"]["lines"]]
     assert skus == ["EARL_GREY"]
