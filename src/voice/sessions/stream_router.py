@@ -85,8 +85,7 @@ def _bearer(websocket: WebSocket) -> tuple[str | None, bool]:
     return None, SUBPROTOCOL in offered
 
 
-async def _authenticate(websocket: WebSocket) -> AuthenticatedClient | None:
-    token, _offered = _bearer(websocket)
+async def _authenticate(websocket: WebSocket, token: str | None) -> AuthenticatedClient | None:
     if token is None:
         return None
     try:
@@ -287,7 +286,8 @@ _LIVE_SESSIONS: set[str] = set()
 @router.websocket("/sessions/{session_id}/stream")
 async def stream_session(websocket: WebSocket, session_id: str) -> None:
     """Live audio into an open order session (see the module's docstring)."""
-    client = await _authenticate(websocket)
+    token, offered = _bearer(websocket)
+    client = await _authenticate(websocket, token)
     if client is None:
         logger.info("live stream refused: no valid bearer token")
         await websocket.close(code=POLICY)
@@ -301,7 +301,6 @@ async def stream_session(websocket: WebSocket, session_id: str) -> None:
         except DomainError:
             await websocket.close(code=POLICY, reason="no such session")
             return
-    _token, offered = _bearer(websocket)
     await websocket.accept(subprotocol=SUBPROTOCOL if offered else None)
     live = LiveTurns(websocket, client, session_id)
     try:

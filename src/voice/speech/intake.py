@@ -74,33 +74,44 @@ def _unsupported_media_type() -> UnsupportedMediaType:
     )
 
 
-def _content_type(request: Request) -> str:
+def content_type_of(request: Request) -> str:
+    """The request's media type, lower case, without parameters."""
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _validated(model: type[Utterance], fields: dict[str, Any]) -> Utterance:
+def validated(model: type[Utterance], fields: dict[str, Any]) -> Utterance:
+    """`model` from form fields; a RequestValidationError (422) naming `body.<field>`."""
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
         raise _invalid(exc, ("body",)) from None
 
 
-async def _read_form(request: Request) -> tuple[bytes, dict[str, Any]]:
-    """A multipart body's `file` part (422 without one) and its other, non-empty fields."""
-    async with request.form(max_files=_MAX_FORM_FILES, max_fields=_MAX_FORM_FIELDS) as form:
+async def read_form(
+    request: Request, *, max_fields: int = _MAX_FORM_FIELDS
+) -> tuple[bytes, dict[str, Any]]:
+    """A multipart body's `file` part (422 without one) and its other fields: the last
+    non-empty value of each, or every value of a list field (`name[]`)."""
+    async with request.form(max_files=_MAX_FORM_FILES, max_fields=max_fields) as form:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise RequestValidationError(
                 [{"loc": ["body", "file"], "msg": "a `file` part is required", "type": "missing"}]
             )
-        fields = {k: v for k, v in form.items() if k != "file" and isinstance(v, str) and v}
+        fields: dict[str, Any] = {}
+        for key in {key for key in form if key != "file"}:
+            values = [v for v in form.getlist(key) if isinstance(v, str)]
+            if key.endswith("[]"):
+                fields[key] = values
+            elif values and values[-1]:
+                fields[key] = values[-1]
         return await upload.read(), fields
 
 
 async def read_utterance(request: Request, model: type[Utterance]) -> Utterance:
     """`model` from a JSON body, or from multipart: the `file` part becomes its base64
     `audio`, the other parts its fields. 415 for any other content type."""
-    content_type = _content_type(request)
+    content_type = content_type_of(request)
     if content_type == "application/json":
         try:
             return model.model_validate_json(await request.body())
@@ -108,8 +119,8 @@ async def read_utterance(request: Request, model: type[Utterance]) -> Utterance:
             raise _invalid(exc, ("body",)) from None
     if content_type != "multipart/form-data":
         raise _unsupported_media_type()
-    data, fields = await _read_form(request)
-    return _validated(model, {**fields, "audio": base64.b64encode(data).decode()})
+    data, fields = await read_form(request)
+    return validated(model, {**fields, "audio": base64.b64encode(data).decode()})
 
 
 def audio_from_base64(encoded: str, options: AudioOptions) -> AudioInput:
@@ -132,7 +143,7 @@ def _invalid(exc: ValidationError, prefix: tuple[str, ...]) -> RequestValidation
 
 async def read_speech_request(request: Request) -> AudioInput:
     """Audio from a JSON or multipart body; 415 for any other content type."""
-    content_type = _content_type(request)
+    content_type = content_type_of(request)
     if content_type == "application/json":
         try:
             body = SpeechRequest.model_validate_json(await request.body())
@@ -141,8 +152,8 @@ async def read_speech_request(request: Request) -> AudioInput:
         return audio_from_base64(body.audio, body)
     if content_type != "multipart/form-data":
         raise _unsupported_media_type()
-    data, fields = await _read_form(request)
-    options = _validated(AudioOptions, fields)
+    data, fields = await read_form(request)
+    options = validated(AudioOptions, fields)
     return AudioInput(
         data=data, encoding=options.encoding, hertz=options.hertz, language=options.language
     )

@@ -4,9 +4,6 @@ audio is decoded, then decode biased toward the caller's catalog."""
 from pathlib import Path
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
-from starlette.datastructures import UploadFile
 
 from src.config import Settings
 from src.exceptions import BadRequest, NotFound, UnsupportedMediaType
@@ -14,6 +11,7 @@ from src.voice.catalog.service import PreparedCatalog
 from src.voice.exceptions import AudioInvalid, AudioUnsupported
 from src.voice.speech.audio import sniff_encoding
 from src.voice.speech.engine import HOTWORD_TOKEN_BUDGET, AudioInput, DetailedRequest
+from src.voice.speech.intake import content_type_of, read_form, validated
 from src.voice.speech.openai_compat.schemas import TranscriptionForm
 from src.voice.speech.service import DetailedDecode, SpeechService
 
@@ -54,34 +52,12 @@ def served_models(settings: Settings) -> tuple[str, ...]:
 async def read_transcription_form(request: Request) -> tuple[bytes, TranscriptionForm]:
     """The multipart `file` and the fields beside it; 415 for any other body, 422 for
     a missing file or a field out of range."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "multipart/form-data":
+    if content_type_of(request) != "multipart/form-data":
         raise UnsupportedMediaType(
             data={"message": "Send multipart/form-data with the audio as a `file` part."}
         )
-    async with request.form(max_files=1, max_fields=_MAX_FORM_FIELDS) as form:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise RequestValidationError(
-                [{"loc": ["body", "file"], "msg": "a `file` part is required", "type": "missing"}]
-            )
-        fields: dict[str, object] = {}
-        for key in {key for key in form if key != "file"}:
-            values = [v for v in form.getlist(key) if isinstance(v, str)]
-            if key.endswith("[]"):
-                fields[key] = values
-            elif values and values[-1] != "":
-                fields[key] = values[-1]
-        try:
-            parsed = TranscriptionForm.model_validate(fields)
-        except ValidationError as exc:
-            raise RequestValidationError(
-                [
-                    {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-                    for e in exc.errors()
-                ]
-            ) from None
-        data = await upload.read()
+    data, fields = await read_form(request, max_fields=_MAX_FORM_FIELDS)
+    parsed = validated(TranscriptionForm, fields)
     # Sniffed here, not in the decode: an upload that is no audio costs no decode slot.
     if not data:
         raise AudioInvalid("the file is empty")
