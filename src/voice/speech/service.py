@@ -7,13 +7,15 @@ thread while holding one of ASR_MAX_CONCURRENCY slots; a request that waits long
 than ASR_QUEUE_TIMEOUT for a slot gets SERVICE_BUSY rather than queueing without end.
 """
 
+import asyncio
 import contextlib
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
+from typing import Any
 
-import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.config import Settings
@@ -28,6 +30,7 @@ from src.platform.observability.metrics import (
     SPEECH_BUSY,
 )
 from src.voice.catalog.service import PreparedCatalog
+from src.voice.speech.decode_threads import DecodeThreads
 from src.voice.speech.engine import (
     AudioInput,
     DecodeOptions,
@@ -55,7 +58,8 @@ class SpeechService:
         self._error: str | None = None
         self._loaded = threading.Event()
         self._loader: threading.Thread | None = None
-        self.slots = FairSlots(settings.ASR_MAX_CONCURRENCY)
+        self.threads = DecodeThreads(FairSlots(settings.ASR_MAX_CONCURRENCY))
+        self.slots = self.threads.slots
 
     @property
     def ready(self) -> bool:
@@ -149,6 +153,7 @@ class SpeechService:
         """
         if self._loader is not None:
             self._loader.join(timeout)
+        self.threads.shutdown()
         self._model = None
 
     def hotwords_for(self, phrases: tuple[str, ...]) -> str | None:
@@ -172,11 +177,8 @@ class SpeechService:
         bad audio.
         """
         model = await self._take_slot(client, queue_timeout)
-        try:
-            # Not abandoned on cancellation: the slot stays held until the thread ends.
-            transcript = await anyio.to_thread.run_sync(model.transcribe, audio, hotwords, accept)
-        finally:
-            self.slots.release(client)
+        # The slot goes back when the decode ends, even if this task is cancelled first.
+        transcript = await self.threads.call(client, model.transcribe, audio, hotwords, accept)
         _count_decode(transcript.duration, transcript.decode_seconds)
         if transcript.second_listen:
             SECOND_LISTENS.inc()
@@ -193,14 +195,13 @@ class SpeechService:
         """
         model = await self._take_slot(client)
         started = time.perf_counter()
+        first = self.threads.submit(model.transcribe_detailed, audio, request)
         try:
-            transcription = await anyio.to_thread.run_sync(
-                model.transcribe_detailed, audio, request
-            )
+            transcription = await asyncio.wrap_future(first)
         except BaseException:
-            self.slots.release(client)
+            self.threads.release_when_done(first, client)
             raise
-        return DetailedDecode(self.slots, client, transcription, started)
+        return DetailedDecode(self.threads, client, transcription, started)
 
     async def _take_slot(self, client: str, queue_timeout: float | None = None) -> SpeechModel:
         """The loaded model, with one decode slot taken for `client` (release it) within
@@ -234,9 +235,14 @@ class DetailedDecode:
     """
 
     def __init__(
-        self, slots: FairSlots, client: str, transcription: DetailedTranscription, started: float
+        self,
+        threads: DecodeThreads,
+        client: str,
+        transcription: DetailedTranscription,
+        started: float,
     ) -> None:
-        self._slots = slots
+        self._threads = threads
+        self._step: Future[Any] | None = None
         self._client = client
         self._transcription = transcription
         self._started = started
@@ -255,8 +261,7 @@ class DetailedDecode:
         iterator = self._transcription.segments
         try:
             while True:
-                # Not abandoned on cancellation: the slot is held until the thread ends.
-                segment = await anyio.to_thread.run_sync(next, iterator, None)
+                segment = await self._in_thread(next, iterator, None)
                 if segment is None:
                     return
                 yield segment
@@ -266,16 +271,24 @@ class DetailedDecode:
     async def read_all(self) -> list[DetailedSegment]:
         """Every segment, decoded in one worker-thread call."""
         try:
-            return await anyio.to_thread.run_sync(list, self._transcription.segments)
+            return await self._in_thread(list, self._transcription.segments)
         finally:
             self.close()
 
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        self._step = self._threads.submit(fn, *args)
+        return await asyncio.wrap_future(self._step)
+
     def close(self) -> None:
-        """Give the slot back (once) and count the decode."""
+        """Give the slot back (once: when a step still running ends) and count the
+        decode."""
         if self._closed:
             return
         self._closed = True
-        self._slots.release(self._client)
+        if self._step is not None and not self._step.done():
+            self._threads.release_when_done(self._step, self._client)
+        else:
+            self._threads.slots.release(self._client)
         _count_decode(self.duration, time.perf_counter() - self._started)
 
 

@@ -1,14 +1,7 @@
-"""Live streams that come and go should leave the worker as they found it: 200 connect
-/ start / disconnect cycles (pcm and webm) and 50 streams abandoned mid-speech (the TCP
-connection dropped without a close) leave its memory, its threads and its decode slot
-as they were.
-
-NOT COLLECTED (not named test_*): it fails today, an open finding of issue #24. Under
-gunicorn, after a warm-up of 50 abandoned streams, 50 more grew the worker from 379
-to 616 MiB and from 51 to 95 threads (the 200 cycles alone: +1 thread, and the decode
-slot stays free). Run it by hand while fixing:
-    pytest -s tests/reliability/live_stream_resources_wip.py
-"""
+"""Live streams that come and go leave the worker as they found it: 200 connect / start
+/ disconnect cycles (pcm and webm) and 50 streams abandoned mid-speech (the TCP
+connection dropped without a close, a partial decode under way) leave its memory, its
+threads and its decode slot as they were (under gunicorn, one worker)."""
 
 import contextlib
 import json
