@@ -271,7 +271,10 @@ class DetailedDecode:
     async def read_all(self) -> list[DetailedSegment]:
         """Every segment, decoded in one worker-thread call."""
         try:
-            return await self._in_thread(list, self._transcription.segments)
+            segments: list[DetailedSegment] = await self._in_thread(
+                list, self._transcription.segments
+            )
+            return segments
         finally:
             self.close()
 
