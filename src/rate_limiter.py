@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import anyio.to_thread
 from fastapi import Request
@@ -28,6 +28,7 @@ from redis.retry import Retry
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 from slowapi.wrappers import Limit
+from starlette.requests import HTTPConnection
 
 from src.config import PROJECT_ROOT, Settings
 from src.platform.observability.metrics import RATE_LIMIT_REJECTIONS
@@ -67,7 +68,7 @@ def _is_trusted(
     return any(address in network for network in networks)
 
 
-def client_ip(request: Request) -> str:
+def client_ip(request: HTTPConnection) -> str:
     """The caller's IP; `X-Forwarded-For` is believed only from TRUSTED_PROXIES."""
     peer = request.client.host if request.client else "unknown"
     settings: Settings = request.app.state.settings
@@ -84,7 +85,7 @@ def client_ip(request: Request) -> str:
     return peer
 
 
-def client_or_ip_key(request: Request) -> str:
+def client_or_ip_key(request: HTTPConnection) -> str:
     """Rate-limit key: the authenticated API client, else the caller's IP."""
     client_id = getattr(request.state, "client_id", None)
     if client_id:
@@ -92,7 +93,7 @@ def client_or_ip_key(request: Request) -> str:
     return f"ip:{client_ip(request)}"
 
 
-def ip_key(request: Request) -> str:
+def ip_key(request: HTTPConnection) -> str:
     """Rate-limit key for unauthenticated routes such as /auth/token."""
     return f"ip:{client_ip(request)}"
 
@@ -177,7 +178,7 @@ class RateLimit:
         self,
         name: str,
         limit_setting: str,
-        key_func: Callable[[Request], str] = client_or_ip_key,
+        key_func: Callable[[HTTPConnection], str] = client_or_ip_key,
     ) -> None:
         self.name = name
         self.limit_setting = limit_setting
@@ -213,8 +214,9 @@ class RateLimit:
     async def __call__(self, request: Request) -> None:
         await self.check(request)
 
-    async def check(self, request: Request) -> dict[str, str]:
-        """Count this request; its `X-RateLimit-*` headers, or RateLimitExceeded (429)."""
+    async def check(self, request: HTTPConnection) -> dict[str, str]:
+        """Count this request (or WebSocket message that does a request's work); its
+        `X-RateLimit-*` headers, or RateLimitExceeded (429)."""
         limiter: Limiter = request.app.state.limiter
         if not limiter.enabled:
             return {}
@@ -224,7 +226,8 @@ class RateLimit:
             if counter is not None:
                 headers = await self._check_counter(counter, request, settings)
             elif storage_is_shared(settings):
-                headers = await self._check_slowapi(limiter, request, settings)
+                # slowapi's check reads a request: a WebSocket counts as its handshake.
+                headers = await self._check_slowapi(limiter, cast(Request, request), settings)
             else:
                 headers = self._check_in_memory(limiter, request, settings)
         except RateLimitExceeded:
@@ -234,7 +237,7 @@ class RateLimit:
         return headers
 
     async def _check_counter(
-        self, counter: WindowCounter, request: Request, settings: Settings
+        self, counter: WindowCounter, request: HTTPConnection, settings: Settings
     ) -> dict[str, str]:
         limit = self._limit_for(settings)
         item = limit.limit
@@ -243,7 +246,7 @@ class RateLimit:
         return self._answer(request, limit, item.amount - hit.count, hit.reset_in)
 
     def _check_in_memory(
-        self, limiter: Limiter, request: Request, settings: Settings
+        self, limiter: Limiter, request: HTTPConnection, settings: Settings
     ) -> dict[str, str]:
         # slowapi's own strategy on its memory storage (`Limiter.limiter`), asked
         # directly: its per-request route bookkeeping (`_check_request_limit`) cost
@@ -257,7 +260,9 @@ class RateLimit:
         return self._answer(request, limit, remaining if allowed else -1, reset_at - time.time())
 
     @staticmethod
-    def _answer(request: Request, limit: Limit, remaining: int, reset_in: float) -> dict[str, str]:
+    def _answer(
+        request: HTTPConnection, limit: Limit, remaining: int, reset_in: float
+    ) -> dict[str, str]:
         """The headers for a counted request; RateLimitExceeded when `remaining` < 0."""
         exceeded = remaining < 0
         headers = window_headers(limit.limit.amount, remaining, reset_in, exceeded=exceeded)

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from slowapi.errors import RateLimitExceeded
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
@@ -12,6 +13,7 @@ from src.auth.constants import API_KEY_PREFIX
 from src.auth.exceptions import AuthenticationRequired, AuthorizationFailed
 from src.auth.service import AuthenticatedClient
 from src.platform.http.context import client_id_var
+from src.platform.ratelimit.headers import RATE_LIMIT_HEADERS_KEY
 from src.rate_limiter import RateLimit
 
 # The scopes an access token needs for the protected API (`create-client`'s default).
@@ -105,6 +107,20 @@ class ApiGuard(HTTPBearer):
 
 
 api_guard = ApiGuard(default_rate_limit)
+
+
+async def spend_request(connection: HTTPConnection, client: AuthenticatedClient) -> int | None:
+    """Count one request against `client`'s budget for work that comes without an HTTP
+    request (a WebSocket's handshake, each utterance it turns into a turn): None when
+    counted, else the seconds to wait before the budget allows another."""
+    connection.state.client_id = client.client_id
+    try:
+        await default_rate_limit.check(connection)
+    except RateLimitExceeded:
+        headers: dict[str, str] = getattr(connection.state, RATE_LIMIT_HEADERS_KEY, {})
+        return int(headers.get("Retry-After", "1"))
+    return None
+
 
 # With the same scopes as the protected routers' own guard (src/api.py), FastAPI sees
 # one dependency and runs it once per request: a route naming CurrentClient gets the

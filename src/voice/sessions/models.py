@@ -29,6 +29,10 @@ class OrderSession(Base):
     order_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The live stream that holds the session, until when (renewed while it lives): one
+    # stream per session across workers and replicas (see sessions.stream_lease).
+    stream_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    stream_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class SessionTurn(Base):

@@ -13,12 +13,13 @@ import logging
 import time
 from typing import Any
 
+import anyio.to_thread
 import numpy as np
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from src.auth.dependencies import API_SCOPES, client_for_bearer
+from src.auth.dependencies import API_SCOPES, client_for_bearer, spend_request
 from src.auth.service import AuthenticatedClient
 from src.exceptions import DomainError, ServiceBusy
 from src.platform.http.context import client_id_var
@@ -31,6 +32,7 @@ from src.platform.observability.metrics import (
 from src.voice.catalog.service import get_recent_prepared_catalog
 from src.voice.exceptions import AudioInvalid
 from src.voice.sessions import service
+from src.voice.sessions.stream_lease import StreamLease
 from src.voice.speech.audio import SAMPLE_RATE
 from src.voice.speech.engine import AudioInput
 from src.voice.speech.service import SpeechService
@@ -109,6 +111,7 @@ class LiveTurns:
         self.client = client
         self.session_id = session_id
         state = websocket.state
+        self.lease = StreamLease(state.sessionmaker, client.client_id, session_id)
         self.speech: SpeechService = state.speech
         self.sessionmaker = state.sessionmaker
         self.caches = state.catalog_caches
@@ -129,6 +132,8 @@ class LiveTurns:
                 raise StreamClosed(POLICY, "IDLE", f"no audio for {IDLE_SECONDS:g} s") from None
             if message["type"] == "websocket.disconnect":
                 return
+            if not await self.lease.keep():
+                raise StreamClosed(POLICY, "STREAM_IN_USE", "another stream took the session")
             if message.get("bytes") is not None:
                 await self._audio(audio, message["bytes"], started)
             elif message.get("text") is not None and self._control(message["text"]) == "end":
@@ -194,7 +199,8 @@ class LiveTurns:
             )
         if self._expired() and not self.endpointer.heard_speech:
             raise StreamClosed(POLICY, "TOKEN_EXPIRED", "the access token expired")
-        ended = self.endpointer.add(samples)
+        # Voice activity (Silero, a few ms each 0.2 s of audio) off the event loop.
+        ended = await anyio.to_thread.run_sync(self.endpointer.add, samples)
         if self.endpointer.seconds > self.settings.ASR_MAX_AUDIO_SECONDS:
             raise StreamClosed(
                 TOO_BIG,
@@ -243,6 +249,10 @@ class LiveTurns:
             self.partial_task = None
         if not heard_speech or samples.size < 0.2 * SAMPLE_RATE:
             return
+        # An utterance does a turn's work: it is counted as the request a turn would be.
+        wait = await spend_request(self.websocket, self.client)
+        if wait is not None:
+            raise StreamClosed(POLICY, "RATE_LIMIT_EXCEEDED", f"rate limit: retry in {wait} s")
         async with self.sessionmaker() as db_session:
             catalog = await get_recent_prepared_catalog(
                 db_session=db_session,
@@ -279,10 +289,6 @@ def _pcm(samples: np.ndarray) -> AudioInput:
     return AudioInput(data=pcm, encoding="pcm_s16le", hertz=SAMPLE_RATE)
 
 
-# One stream per session at a time, in this process.
-_LIVE_SESSIONS: set[str] = set()
-
-
 @router.websocket("/sessions/{session_id}/stream")
 async def stream_session(websocket: WebSocket, session_id: str) -> None:
     """Live audio into an open order session (see the module's docstring)."""
@@ -306,14 +312,15 @@ async def stream_session(websocket: WebSocket, session_id: str) -> None:
     try:
         if session.status != "open":
             raise StreamClosed(POLICY, "SESSION_CLOSED", f"the session is {session.status}")
-        if session_id in _LIVE_SESSIONS:
+        wait = await spend_request(websocket, client)
+        if wait is not None:
+            raise StreamClosed(POLICY, "RATE_LIMIT_EXCEEDED", f"rate limit: retry in {wait} s")
+        if not await live.lease.claim():
             raise StreamClosed(POLICY, "STREAM_IN_USE", "the session already has a stream")
-        _LIVE_SESSIONS.add(session_id)
         LIVE_STREAMS_ACTIVE.inc()
         try:
             await live.run()
         finally:
-            _LIVE_SESSIONS.discard(session_id)
             LIVE_STREAMS_ACTIVE.dec()
         LIVE_STREAMS_CLOSED.labels(reason="done").inc()
     except StreamClosed as closed:
@@ -338,6 +345,10 @@ async def stream_session(websocket: WebSocket, session_id: str) -> None:
         if live.audio is not None:
             # A webm decoder thread ends with its input (in a thread: it may be busy).
             await asyncio.to_thread(live.audio.close)
+        try:
+            await live.lease.release()
+        except Exception:  # the database is away: the lease runs out on its own
+            logger.warning("live stream lease not given back", exc_info=True)
         if websocket.application_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await websocket.close()

@@ -269,3 +269,35 @@ def test_a_token_that_expires_mid_utterance_finishes_it_then_closes(live: Live) 
     assert received[-2]["_received_at"] > expires_at
     skus = [line["sku"] for line in received[-2]["session"]["cart"]["lines"]]
     assert skus == ["EARL_GREY"]
+
+
+def test_a_stream_and_each_utterance_count_against_the_clients_rate_limit(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    tmp = tmp_path_factory.mktemp("limited")
+    database = f"sqlite+aiosqlite:///{tmp / 'app.db'}"
+    upgrade(database)
+    env = prod_env(
+        tmp, database, WEB_CONCURRENCY="1", ASR_PRELOAD="true", RATE_LIMIT_DEFAULT="4/minute"
+    )
+    with prod_server(tmp, env) as server:
+        wait_for(lambda: answers(server.api + "/readiness"), timeout=120)
+        key = create_api_key(env, create_credentials(env, "limited till")["secret_id"])
+        remember_secrets(key)
+        live = Live(server.api, server.api.replace("http://", "ws://"), key, "")
+        catalog = json.loads((DATA / "cafe_catalog.json").read_text())
+        httpx.put(live.api + "/voice/catalog", json=catalog, headers=live.headers)  # 1
+        session = live.session()  # 2
+        with live.connect(session) as ws:  # 3: the handshake
+            ws.send(json.dumps({"type": "start", "encoding": "pcm_s16le", "hertz": 16000}))
+            assert json.loads(ws.recv()) == {"type": "ready"}
+            speech = np.concatenate([SILENCE[:4000], EARL_GREY, SILENCE])
+            # 4: the first utterance, 5: the second, over the budget.
+            received = _stream(ws, _pcm_frames(np.concatenate([speech, speech])), pace=0.05)
+            wait_for(lambda: any(m["type"] == "error" for m in received), timeout=30)
+        assert [m["code"] for m in received if m["type"] == "error"] == ["RATE_LIMIT_EXCEEDED"]
+        assert sum(m["type"] == "turn" for m in received) == 1
+        # A new stream is refused too, until the window ends.
+        with live.connect(session) as ws:
+            closed, messages = _closed_with(ws)
+        assert closed == 1008 and messages[-1]["code"] == "RATE_LIMIT_EXCEEDED"
