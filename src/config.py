@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     # (noise must not become an order); costs ~10-30 ms a clip.
     ASR_SKIP_SILENCE: bool = True
 
+    # The demo till at /demo (a page that takes an order from a microphone); unset: on
+    # everywhere but in PRODUCTION.
+    DEMO_ENABLED: bool | None = None
+
     # An open order session without a turn for this long is expired (decided on read).
     SESSION_TTL_SECONDS: int = Field(default=900, ge=10, le=7 * 24 * 3600)
 
@@ -180,6 +184,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def demo_enabled(self) -> bool:
+        """Whether /demo is served: DEMO_ENABLED, by default off in PRODUCTION only."""
+        if self.DEMO_ENABLED is not None:
+            return self.DEMO_ENABLED
+        return self.ENVIRONMENT != Environment.PRODUCTION
 
     @model_validator(mode="after")
     def _require_secrets_when_deployed(self) -> "Settings":

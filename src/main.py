@@ -23,6 +23,7 @@ from starlette.types import ASGIApp
 from src.api import OPENAI_PATHS, include_routers
 from src.auth.service import AuthCaches
 from src.config import Settings, SettingsError, get_settings
+from src.demo.router import add_demo
 from src.exceptions import register_exception_handlers, unhandled_exception_handler
 from src.models import document_errors
 from src.platform.db.engine import create_engine, create_sessionmaker
@@ -184,6 +185,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         each.state.window_counter = window_counter
         register_exception_handlers(each)
     app.mount(API_PREFIX, api)
+    if settings.demo_enabled:
+        add_demo(app)
 
     instrument_app(app, settings)
     # add_middleware prepends: the last added runs first (outermost).

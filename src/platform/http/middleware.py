@@ -287,7 +287,7 @@ class MountShortcut:
 
     Starlette gets them there too, through the root app's exception middleware,
     exit stack and router, whose route matching is the only work those layers do for
-    such a request (the root app has no routes of its own): ~10 us per request. The
+    such a request (the root app's own are few: the demo page's): ~10 us per request. The
     scope is the one Starlette's `Mount` builds, so the mounted app cannot tell.
     Other paths (unknown ones, the root's `/metrics`) take the usual way.
     """

@@ -30,6 +30,13 @@ class CartLineOut(ORJSONModel):
     unit_price: Money
     line_total: Money
     confidence: float
+    modifier_names: list[str] = Field(
+        description="The modifiers as the catalog names them, in the order of `modifiers`"
+    )
+    needs_review: bool = Field(
+        description="The line's confidence is below the review threshold: check it with "
+        "the customer"
+    )
 
 
 class CartOut(ORJSONModel):

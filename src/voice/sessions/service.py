@@ -211,6 +211,8 @@ def session_out(row: SessionRow, *, now: datetime | None = None) -> SessionOut:
                     unit_price=from_minor(line["unit_price_minor"], currency),
                     line_total=from_minor(line["unit_price_minor"] * line["quantity"], currency),
                     confidence=line["confidence"],
+                    modifier_names=[name for name, _group in line["modifier_names"]],
+                    needs_review=line["confidence"] < REVIEW_CONFIDENCE,
                 )
                 for line in view["lines"]
             ],
