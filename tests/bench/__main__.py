@@ -1,4 +1,4 @@
-"""`scripts/bench [http|sessions|scale|parser|speech|openai|recommend|eval ...] [--quick] [--data CSV] [--eval DIR]`.
+"""`scripts/bench [http|sessions|scale|parser|speech|openai|live|recommend|eval ...] [--quick] [--data CSV] [--eval DIR]`.
 
 Runs the chosen benchmarks (all by default) and writes their sections of
 docs/BENCHMARKS.md. `--quick` is a smoke run for CI: small sizes, nothing written.
@@ -13,6 +13,7 @@ from pathlib import Path
 from tests.bench import (
     eval_bench,
     http_bench,
+    live_bench,
     openai_bench,
     parser_bench,
     recommend_bench,
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             "parser",
             "speech",
             "openai",
+            "live",
             "recommend",
             "eval",
             [],
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "recommend": lambda: recommend_bench.run(args.data, quick=args.quick),
         "speech": lambda: speech_bench.run(args.eval, quick=args.quick),
         "openai": lambda: openai_bench.run(quick=args.quick, eval_dir=args.eval),
+        "live": lambda: live_bench.run(quick=args.quick, eval_dir=args.eval),
         "http": lambda: http_bench.run(quick=args.quick),
         "sessions": lambda: session_bench.run(quick=args.quick),
         "scale": lambda: scale_bench.run(quick=args.quick),

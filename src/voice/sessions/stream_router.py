@@ -55,6 +55,9 @@ IDLE_SECONDS = 30.0
 # A partial transcript about this often while speech goes on (skipped while a decode
 # of this stream is still running: partials never queue).
 PARTIAL_EVERY_SECONDS = 0.75
+# No partial once the speaker has been silent this long: the utterance may be ending,
+# and its final decode should not wait behind a partial for the decode slot.
+PARTIAL_SILENCE_SECONDS = 0.25
 # Audio may arrive ahead of real time by this much before the rate limit applies.
 RATE_SLACK_SECONDS = 2.0
 
@@ -221,22 +224,34 @@ class LiveTurns:
     def _maybe_partial(self) -> None:
         now = time.monotonic()
         busy = self.partial_task is not None and not self.partial_task.done()
-        if busy or now - self.last_partial < PARTIAL_EVERY_SECONDS:
+        pausing = self.endpointer.trailing_silence > PARTIAL_SILENCE_SECONDS
+        if busy or pausing or now - self.last_partial < PARTIAL_EVERY_SECONDS:
             return
         self.last_partial = now
         self.partial_task = asyncio.create_task(self._partial(self.endpointer.utterance()))
 
     async def _partial(self, samples: np.ndarray) -> None:
         try:
-            heard = await self.speech.transcribe(
-                _pcm(samples), client=self.client.client_id, queue_timeout=0.0
+            text = await self.speech.transcribe_partial(
+                samples, client=self.client.client_id, hotwords=await self._hotwords()
             )
         except DomainError:
             LIVE_PARTIALS.labels(outcome="skipped").inc()
             return  # every slot busy: this partial is skipped, the final never is
-        if heard.text:
+        if text:
             LIVE_PARTIALS.labels(outcome="sent").inc()
-            await _send(self.websocket, {"type": "partial", "text": heard.text})
+            await _send(self.websocket, {"type": "partial", "text": text})
+
+    async def _hotwords(self) -> str | None:
+        """The catalog's hot words (the catalog is cached: rarely a database read)."""
+        async with self.sessionmaker() as db_session:
+            catalog = await get_recent_prepared_catalog(
+                db_session=db_session,
+                caches=self.caches,
+                client_id=self.client.client_id,
+                max_age=self.settings.CATALOG_CACHE_SECONDS,
+            )
+        return self.speech.hotwords_for(catalog.speech_phrases) if catalog else None
 
     async def _finish_utterance(self) -> None:
         samples = self.endpointer.utterance()

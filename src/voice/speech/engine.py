@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from src.voice.speech.audio import DecodedAudio, decode_audio
+from src.voice.speech.audio import SAMPLE_RATE, DecodedAudio, decode_audio
 
 # faster-whisper keeps the first max_length // 2 - 1 = 223 tokens of `hotwords`
 # (WhisperModel.get_prompt) and silently drops the rest.
@@ -313,8 +313,21 @@ class SpeechModel:
             confidences=confidences,
         )
 
+    def transcribe_partial(
+        self, samples: np.ndarray, hotwords: str | None = None, language: str | None = None
+    ) -> str:
+        """A quick reading of speech still under way (a live stream's partial
+        transcript): one greedy pass over the last window, no second listen. `samples`
+        are 16 kHz float32 that voice activity detection already found speech in."""
+        tail = samples[-int(WINDOW_SECONDS * SAMPLE_RATE) :]
+        features = self._model.feature_extractor(tail)
+        heard = self._decode_window(
+            features, self._language_of(features, language), hotwords, beam=1
+        )
+        return next(iter(heard), "")
+
     def _decode_window(
-        self, features: np.ndarray, language: str, hotwords: str | None
+        self, features: np.ndarray, language: str, hotwords: str | None, beam: int | None = None
     ) -> dict[str, float]:
         """One 30-second window: the beam's n best transcripts, best first, distinct,
         each with the recogniser's confidence in it (see `Transcript.confidences`).
@@ -332,7 +345,7 @@ class SpeechModel:
         )
         encoder_output = model.encode(pad_or_trim(features))
         prompt = model.get_prompt(tokenizer, [], without_timestamps=True, hotwords=hotwords)
-        beam = self.options.beam_size
+        beam = beam or self.options.beam_size
         result = model.model.generate(
             encoder_output,
             [prompt],

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import Future
 from typing import Any
 
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.config import Settings
@@ -183,6 +184,15 @@ class SpeechService:
         if transcript.second_listen:
             SECOND_LISTENS.inc()
         return transcript
+
+    async def transcribe_partial(
+        self, samples: np.ndarray, *, client: str, hotwords: str | None = None
+    ) -> str:
+        """A quick reading of speech under way (`SpeechModel.transcribe_partial`), only
+        if a decode slot is free now: ServiceBusy at once otherwise (a partial may be
+        skipped; it never queues)."""
+        model = await self._take_slot(client, 0.0)
+        return await self.threads.call(client, model.transcribe_partial, samples, hotwords)
 
     async def start_detailed(
         self, audio: AudioInput, request: DetailedRequest, *, client: str

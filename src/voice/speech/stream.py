@@ -107,6 +107,8 @@ class Endpointer:
     chunks: list[Samples] = field(default_factory=list)
     length: int = 0
     heard_speech: bool = False
+    # Silence after the last speech heard, at the last voice activity check.
+    trailing_silence: float = 0.0
     _since_vad: int = 0
 
     @property
@@ -132,7 +134,8 @@ class Endpointer:
             self._keep_tail(0.5)
             return False
         last_end = spans[-1][1] if spans else 0
-        return (len(window) - last_end) >= END_SILENCE_SECONDS * SAMPLE_RATE
+        self.trailing_silence = (len(window) - last_end) / SAMPLE_RATE
+        return self.trailing_silence >= END_SILENCE_SECONDS
 
     def tail(self, seconds: float) -> Samples:
         """The last `seconds` of the utterance."""
@@ -154,6 +157,7 @@ class Endpointer:
     def reset(self) -> None:
         """Start the next utterance."""
         self.chunks, self.length, self.heard_speech, self._since_vad = [], 0, False, 0
+        self.trailing_silence = 0.0
 
     def _keep_tail(self, seconds: float) -> None:
         kept = self.tail(seconds)

@@ -13,7 +13,8 @@ from prometheus_client import REGISTRY
 
 from src.voice.speech.audio import decode_audio
 from src.voice.speech.engine import AudioInput, slowed
-from tests.conftest import RunningApp, assert_envelope_error, load_catalog
+from src.voice.speech.service import SpeechService
+from tests.conftest import DATA, RunningApp, assert_envelope_error, load_catalog
 from tests.voice.speech.audio_factory import tone, wav_bytes
 
 pytestmark = pytest.mark.anyio
@@ -308,3 +309,16 @@ async def test_noise_and_silence_order_nothing(
     assert response.json()["msg"] in ("NOTHING_ORDERED", "AUDIO_INVALID")
     orders = await client.get("/api/v1/voice/orders", headers=merchant["headers"])
     assert orders.json()["data"]["orders"] == []
+
+
+async def test_a_partial_reading_hears_the_words_so_far(lifespan: RunningApp) -> None:
+    speech: SpeechService = lifespan.state["speech"]
+    clip = decode_audio(
+        (DATA / "audio" / "cafe-022.flac").read_bytes(), encoding=None, hertz=None, max_seconds=60
+    ).samples  # "give me a medium earl grey"
+    hotwords = speech.hotwords_for(("Earl Grey", "Medium", "Latte"))
+    whole = await speech.transcribe_partial(clip, client="partial", hotwords=hotwords)
+    assert "medium earl grey" in whole.lower()
+    first_half = await speech.transcribe_partial(clip[: clip.size // 2], client="partial")
+    assert "give me" in first_half.lower() and "grey" not in first_half.lower()
+    assert speech.slots.in_use == 0

@@ -56,8 +56,11 @@ def test_an_utterance_ends_after_silence_that_follows_speech() -> None:
     speech = np.full(RATE, 0.3, dtype=np.float32)
     pause = np.full(RATE // 2, 0.0, dtype=np.float32)  # a breath: not the end
     assert _feed(endpointer, np.concatenate([speech, pause, speech])) is None
+    assert endpointer.trailing_silence < 0.25  # still speaking: partials may go on
     ended = _feed(endpointer, np.zeros(RATE * 2, dtype=np.float32))
     assert ended is not None and 0.6 <= ended <= 0.9
+    assert endpointer.trailing_silence >= 0.6
     assert endpointer.heard_speech and endpointer.utterance().size == endpointer.length
     endpointer.reset()
     assert endpointer.length == 0 and not endpointer.heard_speech
+    assert endpointer.trailing_silence == 0.0
