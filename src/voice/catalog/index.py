@@ -4,9 +4,9 @@ import time
 from dataclasses import dataclass, field
 
 import jellyfish
-from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
+from src.voice.catalog.candidates import Candidates
 from src.voice.catalog.text import tokenize
 
 ITEM = "item"
@@ -64,24 +64,27 @@ class CatalogIndex:
     modifiers: dict[str, Entry] = field(default_factory=dict)
     # Each item's words over its name and aliases: what "the muffin" is matched against.
     item_words: dict[str, frozenset[str]] = field(default_factory=dict)
-    _choices: list[str] = field(default_factory=list)
-    _vocabulary_list: list[str] = field(default_factory=list)
+    # The languages the catalog's customers order in (see orders.languages).
+    languages: tuple[str, ...] = ("en",)
+    _choices: Candidates = field(default_factory=lambda: Candidates([]))
+    _vocabulary: Candidates | None = None
     _choice_keys: list[tuple[str, ...]] = field(default_factory=list)
     # Each phrase as written and its metaphone with the spaces removed (sounds_like()).
     _spoken: dict[tuple[str, ...], str] = field(default_factory=dict)
-    _sounds: list[str] = field(default_factory=list)
+    _sounds: Candidates | None = None
 
     @classmethod
     def build(
         cls,
         items: list[tuple[str, str, list[str]]],
         modifiers: list[tuple[str, str, list[str], str | None]],
+        languages: tuple[str, ...] = ("en",),
     ) -> "CatalogIndex":
         """Index `(sku, name, aliases)` items and `(code, name, aliases, group)` modifiers.
 
         On a phrase claimed twice, an item beats a modifier and a name beats an alias.
         """
-        index = cls()
+        index = cls(languages=languages)
         for code, name, aliases, group in modifiers:
             entry = Entry(MODIFIER, code, name, group or infer_modifier_group(code, name))
             index.modifiers[code] = entry
@@ -107,8 +110,13 @@ class CatalogIndex:
         index.first_words = frozenset(key[0] for key in index.phrases)
         index.vocabulary = frozenset(word for key in index.phrases for word in key)
         index._choice_keys = list(index.phrases)
-        index._choices = [" ".join(key) for key in index._choice_keys]
+        index._choices = Candidates([" ".join(key) for key in index._choice_keys])
         return index
+
+    @property
+    def comparisons_per_lookup(self) -> int:
+        """Phrases one spelling- or sound-tolerant lookup of one window scores."""
+        return max(1, self._choices.comparisons_per_lookup)
 
     def _add(self, text: str, entry: Entry, score: float) -> None:
         words = [token for token in tokenize(text) if not token.is_punct]
@@ -150,14 +158,12 @@ class CatalogIndex:
             window = " ".join(keys[start : start + length])
             if len(window) < 4:
                 continue
-            if len(self._choices) >= YIELD_FROM_PHRASES:
+            if self._choices.comparisons_per_lookup >= YIELD_FROM_PHRASES:
                 time.sleep(0)  # see YIELD_FROM_PHRASES
-            found = process.extractOne(
-                window, self._choices, scorer=Indel.normalized_similarity, score_cutoff=cutoff
-            )
+            found = self._choices.best(window, cutoff=cutoff)
             if found is None:
                 continue
-            _choice, similarity, position = found
+            position, similarity = found
             phrase = self._choice_keys[position]
             entry, base = self.phrases[phrase]
             score = base * similarity
@@ -167,23 +173,16 @@ class CatalogIndex:
 
     def near_vocabulary(self, word: str, *, cutoff: float) -> bool:
         """Whether `word` is spelt like some word of a catalog name."""
-        if not self._vocabulary_list:
-            self._vocabulary_list = sorted(self.vocabulary)
-        return (
-            process.extractOne(
-                word, self._vocabulary_list, scorer=Indel.normalized_similarity, score_cutoff=cutoff
-            )
-            is not None
-        )
+        if self._vocabulary is None:
+            self._vocabulary = Candidates(sorted(self.vocabulary))
+        return self._vocabulary.best(word, cutoff=cutoff) is not None
 
     def fuzzy_window(self, keys: list[str], *, cutoff: float) -> PhraseMatch | None:
         """The phrase closest in spelling to exactly these words, or None below `cutoff`."""
-        found = process.extractOne(
-            " ".join(keys), self._choices, scorer=Indel.normalized_similarity, score_cutoff=cutoff
-        )
+        found = self._choices.best(" ".join(keys), cutoff=cutoff)
         if found is None:
             return None
-        _choice, similarity, position = found
+        position, similarity = found
         phrase = self._choice_keys[position]
         entry, base = self.phrases[phrase]
         return PhraseMatch(entry, len(keys), base * similarity, phrase)
@@ -200,25 +199,24 @@ class CatalogIndex:
         long enough to mean something, and the spelling must still be recognisably
         close and about as long.
         """
-        if not self._sounds:  # made on first use: typed orders never need them
-            self._sounds = [sound_key(self._spoken[key]) for key in self._choice_keys]
+        if self._sounds is None:  # made on first use: typed orders never need them
+            self._sounds = Candidates([sound_key(self._spoken[key]) for key in self._choice_keys])
+        sounds = self._sounds.strings
         best: PhraseMatch | None = None
         best_similarity = 0.0
         longest = min(self.max_length + max_extra, len(words) - start)
         for length in range(1, longest + 1):
-            if len(self._sounds) >= YIELD_FROM_PHRASES:
+            if self._sounds.comparisons_per_lookup >= YIELD_FROM_PHRASES:
                 time.sleep(0)  # see YIELD_FROM_PHRASES
             window = "".join(words[start : start + length])
             sound = sound_key(window)
             if len(sound) < MIN_SOUND_KEY:
                 continue
-            found = process.extractOne(
-                sound, self._sounds, scorer=Indel.normalized_similarity, score_cutoff=cutoff
-            )
+            found = self._sounds.best(sound, cutoff=cutoff)
             if found is None:
                 continue
-            _sound, similarity, position = found
-            if similarity <= best_similarity or len(self._sounds[position]) < MIN_SOUND_KEY:
+            position, similarity = found
+            if similarity <= best_similarity or len(sounds[position]) < MIN_SOUND_KEY:
                 continue
             written = self._spoken[self._choice_keys[position]].replace(" ", "")
             if Indel.normalized_similarity(window, written) < MIN_SOUND_SPELLING or min(

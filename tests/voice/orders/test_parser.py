@@ -310,3 +310,25 @@ def test_names_and_modifiers_that_need_a_closer_look(
 def test_a_nice_latte_heard_is_an_iced_latte() -> None:
     result = parse_order("Oh, and a nice latte.", CAFE, spoken=True)
     assert [(line.sku, line.quantity) for line in result.lines] == [("ICED_LATTE", 1)]
+
+
+def test_a_catalog_of_thousands_understands_misspellings_as_a_small_one_does() -> None:
+    """Spelling-tolerant lookups in a big catalog go through its trigram candidate
+    index: the same typos are understood as in the 42-item cafe, and an order with many
+    of them is not cut short by the fuzzy budget."""
+    from tests.bench.parser_bench import _index as index_of
+    from tests.bench.parser_bench import large_catalog
+
+    big = index_of(large_catalog(5000))
+    assert big.comparisons_per_lookup < 100 < len(big.phrases)
+    orders = [
+        "two lattees and a chocolat croissant",
+        "a skone and a bluebery muffin",
+        "three capuccinos with oat mlik",
+        "an americanno, a cinamon roll and two expressos",
+        "a larg mocha and a banana bred",
+    ]
+    for text in orders:
+        assert lines(text, big) == lines(text, CAFE), text
+    every = ", ".join(orders)
+    assert lines(every, big) == lines(every, CAFE)
