@@ -35,6 +35,8 @@ class Catalog(Base):
 
     client_id: Mapped[str] = mapped_column(String(40), client_fk(), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3))
+    # The languages the catalog declared ("vi,en"); NULL: inferred from its names.
+    languages: Mapped[str | None] = mapped_column(String(64), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

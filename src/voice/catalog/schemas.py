@@ -3,9 +3,10 @@
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from src.models import Money, ORJSONModel, RequestModel
+from src.voice.catalog.languages import available_languages
 from src.voice.fields import Alias, Code, MoneyIn, Name
 from src.voice.money import currency_exponent
 
@@ -42,10 +43,30 @@ class CatalogIn(RequestModel):
     """A whole catalog; PUT replaces the previous one atomically."""
 
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
+    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4,
+        description="The languages customers order in, the recogniser's first (with a "
+        "multilingual model). Absent: English, plus Vietnamese when the names use "
+        "Vietnamese letters.",
+        examples=[["vi", "en"]],
+    )
     items: list[CatalogItemIn] = Field(max_length=MAX_CATALOG_ITEMS)
     modifiers: list[CatalogModifierIn] = Field(
         default_factory=list, max_length=MAX_CATALOG_MODIFIERS
     )
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        known = available_languages()
+        unknown = [code for code in value if code not in known]
+        if unknown:
+            raise ValueError(f"unknown language {unknown[0]!r}: one of {', '.join(known)}")
+        return list(dict.fromkeys(value))  # in order, once each
 
     @model_validator(mode="after")
     def _check_consistency(self) -> "CatalogIn":
@@ -98,6 +119,7 @@ class CatalogModifierOut(ORJSONModel):
 
 class CatalogOut(ORJSONModel):
     currency: str
+    languages: list[str] = Field(description="Declared, or inferred when not declared")
     version: int
     items: list[CatalogItemOut]
     modifiers: list[CatalogModifierOut]

@@ -1,6 +1,6 @@
 """Catalog rules: atomic replacement, reads, and the prepared (parsed) form cache."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from src.database import dialect_insert
 from src.platform.cache import Cache
 from src.voice.catalog.index import CatalogIndex
+from src.voice.catalog.languages import inferred_languages
 from src.voice.catalog.models import Catalog, CatalogItem, CatalogModifier
 from src.voice.catalog.schemas import (
     AvailabilitySaved,
@@ -39,6 +40,7 @@ class PreparedCatalog:
     speech_phrases: tuple[str, ...] = ()
     # Sold-out SKUs: recognised when asked for, never ordered.
     unavailable: frozenset[str] = frozenset()
+    speech_language: str | None = None
 
 
 class CurrentVersions:
@@ -85,16 +87,19 @@ class CatalogCaches:
     versions: CurrentVersions = field(default_factory=CurrentVersions)
 
 
-async def _bump_version(db_session: AsyncSession, client_id: str, currency: str) -> int:
+async def _bump_version(
+    db_session: AsyncSession, client_id: str, currency: str, languages: list[str] | None
+) -> int:
     # An upsert takes the row lock first, so concurrent replacements serialise
     # instead of colliding on the item rows.
     insert = dialect_insert(db_session)
+    declared = ",".join(languages) if languages else None
     upsert = (
         insert(Catalog)
-        .values(client_id=client_id, currency=currency, version=1)
+        .values(client_id=client_id, currency=currency, languages=declared, version=1)
         .on_conflict_do_update(
             index_elements=[Catalog.client_id],
-            set_={"currency": currency, "version": Catalog.version + 1},
+            set_={"currency": currency, "languages": declared, "version": Catalog.version + 1},
         )
         .returning(Catalog.version)
     )
@@ -115,7 +120,7 @@ async def replace_catalog(
     Commits unless `commit` is False: then the caller's transaction holds the
     replacement along with whatever else it writes (the CSV import).
     """
-    version = await _bump_version(db_session, client_id, catalog.currency)
+    version = await _bump_version(db_session, client_id, catalog.currency, catalog.languages)
     await db_session.execute(delete(CatalogItem).where(CatalogItem.client_id == client_id))
     await db_session.execute(delete(CatalogModifier).where(CatalogModifier.client_id == client_id))
     db_session.add_all(
@@ -260,13 +265,32 @@ async def read_catalog_body(
     return body
 
 
+_READ_LANGUAGES = select(_CATALOGS.c.languages).where(
+    _CATALOGS.c.client_id == bindparam("client_id")
+)
+
+
+async def _declared_languages(db_session: AsyncSession, client_id: str) -> tuple[str, ...] | None:
+    """The languages the catalog declared, or None (then they are inferred)."""
+    declared = (await db_session.execute(_READ_LANGUAGES, {"client_id": client_id})).scalar()
+    return tuple(declared.split(",")) if declared else None
+
+
+def _languages_of(declared: tuple[str, ...] | None, items: Sequence[Any]) -> tuple[str, ...]:
+    if declared:
+        return declared
+    return inferred_languages([i.name for i in items] + [a for i in items for a in i.aliases])
+
+
 async def _catalog_view(
     db_session: AsyncSession, client_id: str, header: CatalogHeader
 ) -> CatalogOut:
     items, modifiers = await _load_rows(db_session, client_id)
+    declared = await _declared_languages(db_session, client_id)
     currency = header.currency
     return CatalogOut(
         currency=currency,
+        languages=list(_languages_of(declared, items)),
         version=header.version,
         items=[
             CatalogItemOut(
@@ -314,13 +338,18 @@ async def get_prepared_catalog(
         caches.versions.put(client_id, header.version, header.currency)
         return cached
     items, modifiers = await _load_rows(db_session, client_id)
+    declared = await _declared_languages(db_session, client_id)
     prepared = PreparedCatalog(
         version=header.version,
         currency=header.currency,
         index=await build_index(
             [(i.sku, i.name, list(i.aliases)) for i in items],
             [(m.code, m.name, list(m.aliases), m.group) for m in modifiers],
+            _languages_of(declared, items),
         ),
+        # The recogniser's language, when the catalog said (else a multilingual
+        # model detects it).
+        speech_language=declared[0] if declared else None,
         item_names={i.sku: i.name for i in items},
         item_prices={i.sku: i.price_minor for i in items},
         modifier_prices={m.code: m.price_minor for m in modifiers},
@@ -364,11 +393,12 @@ INDEX_INLINE_ENTRIES = 300
 async def build_index(
     items: list[tuple[str, str, list[str]]],
     modifiers: list[tuple[str, str, list[str], str | None]],
+    languages: tuple[str, ...] = ("en",),
 ) -> CatalogIndex:
     """`CatalogIndex.build`, off the event loop for a big catalog."""
     if len(items) + len(modifiers) <= INDEX_INLINE_ENTRIES:
-        return CatalogIndex.build(items, modifiers)
-    return await anyio.to_thread.run_sync(CatalogIndex.build, items, modifiers)
+        return CatalogIndex.build(items, modifiers, languages)
+    return await anyio.to_thread.run_sync(CatalogIndex.build, items, modifiers, languages)
 
 
 def speech_phrases(item_names: list[str], modifier_names: list[str]) -> tuple[str, ...]:

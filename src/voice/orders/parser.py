@@ -8,12 +8,15 @@ line, an item closes it, later modifiers attach to the last line, corrections
 rewrite it, and anything naming nothing in the catalog goes to `unmatched`.
 """
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz.distance import Indel
 
 from src.voice.catalog.index import ITEM, MODIFIER, CatalogIndex, Entry, PhraseMatch
+from src.voice.catalog.languages import LanguagePack, pack_for
 from src.voice.catalog.text import PUNCTUATION, Token, canon, tokenize
 
 NUM, PHRASE, SEP, CORR, REMOVE, UNKNOWN, WITH, WORD = (
@@ -197,6 +200,49 @@ _JOINERS = _by_first_word(_JOINER_PHRASES)
 _SPOKEN_JOINERS = _by_first_word(_SPOKEN_JOINER_PHRASES)
 _REMOVALS = _by_first_word(_REMOVAL_PHRASES)
 _CORRECTIONS = _by_first_word(_CORRECTION_PHRASES)
+
+
+@dataclass(frozen=True)
+class _Lexicon:
+    """English's ordering words with those of the catalog's other languages."""
+
+    pack: LanguagePack
+    joiners: dict[str, tuple[tuple[str, ...], ...]]
+    removals: dict[str, tuple[tuple[str, ...], ...]]
+    corrections: dict[str, tuple[tuple[str, ...], ...]]
+    fillers: frozenset[str]
+
+
+@lru_cache(maxsize=32)
+def _lexicon(languages: tuple[str, ...]) -> _Lexicon:
+    pack = pack_for(languages)
+    return _Lexicon(
+        pack=pack,
+        joiners=_by_first_word(_JOINER_PHRASES + pack.separators),
+        removals=_by_first_word(_REMOVAL_PHRASES + pack.removals),
+        corrections=_by_first_word(_CORRECTION_PHRASES + pack.corrections),
+        fillers=FILLERS | pack.fillers,
+    )
+
+
+def _in_languages(tokens: list[Token], text: str, pack: LanguagePack) -> list[Token]:
+    """Tokens with the pack's short forms spelt out ("ko" -> "khong") and its words
+    told apart by diacritics replaced as typed ("à" -> "ah")."""
+    if not pack.short_forms and not pack.before_folding:
+        return tokens
+    out: list[Token] = []
+    for token in tokens:
+        typed = text[token.start : token.end].lower()
+        if typed in pack.before_folding:
+            word = pack.before_folding[typed]
+            out.append(Token(word, canon(word), token.start, token.end))
+        elif (expanded := pack.expand(token.text)) is not None:
+            out.extend(Token(word, canon(word), token.start, token.end) for word in expanded)
+        else:
+            out.append(token)
+    return out
+
+
 _QUANTITY_VALUES = dict(_QUANTITY_PHRASES)
 _QUANTITIES = _by_first_word(tuple(phrase for phrase, _value in _QUANTITY_PHRASES))
 
@@ -217,6 +263,7 @@ def _number_at(words: list[str], i: int) -> tuple[int, int] | None:
 
 class _Lexer:
     def __init__(self, tokens: list[Token], index: CatalogIndex, *, spoken: bool) -> None:
+        self.lexicon = _lexicon(index.languages)
         self.tokens = tokens
         self.index = index
         self.spoken = spoken
@@ -234,8 +281,9 @@ class _Lexer:
         self.word_at = {k: w for w, k in enumerate(self.word_tokens)}
         if spoken:
             self._split_article_n()
-        # What one spelling- or sound-tolerant lookup costs: windows x phrases.
-        self.lookup_cost = (index.max_length + 3) * max(1, len(index.phrases))
+        # What one spelling- or sound-tolerant lookup costs: windows x phrases scored
+        # (in a big catalog, the candidates its trigram index finds for each window).
+        self.lookup_cost = (index.max_length + 3) * index.comparisons_per_lookup
         self.lookups_left = FUZZY_COMPARISON_BUDGET // self.lookup_cost
 
     def _split_article_n(self) -> None:
@@ -426,7 +474,21 @@ class _Lexer:
             ),
             None,
         )
-        return quantity if quantity is not None else _number_at(self.words, i)
+        if quantity is None:
+            quantity = _number_at(self.words, i)
+        if quantity is None and self.lexicon.pack.units:
+            quantity = self._pack_number_at(i)
+        return quantity
+
+    def _pack_number_at(self, i: int) -> tuple[int, int] | None:
+        """A number in the words of the catalog's other languages, unless those words
+        begin a catalog name here ("năm" is five, but "Nam Vang" a name)."""
+        if self.index.exact(self.keys, i) is not None:
+            return None
+        found = self.lexicon.pack.number_at(self.words, i)
+        if found is None:
+            return None
+        return min(found[0], MAX_QUANTITY + 1), found[1]
 
     def _number_word_at(self, i: int) -> tuple[Atom, int] | None:
         """A quantity, an article, or a homophone standing for a number at token `i`,
@@ -498,7 +560,8 @@ class _Lexer:
                 i += length
                 continue
             word = token.text
-            function_word = word in reserved or word in FILLERS or token.key in FILLERS
+            fillers = self.lexicon.fillers
+            function_word = word in reserved or word in fillers or token.key in fillers
             if function_word and token.key not in self.index.first_words:
                 i = self.add(WORD, i, 1, word=word)
                 continue
@@ -529,16 +592,16 @@ class _Lexer:
             if found is not None:
                 i = self.add_phrase(i, *found)
                 continue
-            if (phrase := _first_phrase(self.words, i, _JOINERS)) is not None:
+            if (phrase := _first_phrase(self.words, i, self.lexicon.joiners)) is not None:
                 i = self.add(SEP, i, len(phrase))
                 continue
             if self.spoken and (phrase := _first_phrase(self.words, i, _SPOKEN_JOINERS)):
                 i = self.add(SEP, i, len(phrase))
                 continue
-            if (phrase := _first_phrase(self.words, i, _REMOVALS)) is not None:
+            if (phrase := _first_phrase(self.words, i, self.lexicon.removals)) is not None:
                 i = self.add(REMOVE, i, len(phrase))
                 continue
-            if (phrase := _first_phrase(self.words, i, _CORRECTIONS)) is not None:
+            if (phrase := _first_phrase(self.words, i, self.lexicon.corrections)) is not None:
                 i = self.add(CORR, i, len(phrase))
                 continue
             quantity = self._quantity_at(i)
@@ -550,6 +613,15 @@ class _Lexer:
                 continue
             if word in ("to", "too", "for") and self.next_is_plural_item(i + 1):
                 i = self.add(NUM, i, 1, value=2 if word != "for" else 4)
+                continue
+            if self._is_classifier(i):
+                i += 1  # "hai ly trà đá": a unit, not a dish
+                continue
+            if word in self.lexicon.pack.removal_words and self._item_follows(i + 1):
+                i = self.add(REMOVE, i, 1)
+                continue
+            if (translated := self._translated_at(i)) is not None:
+                i = self.add_phrase(i, *translated)
                 continue
             if (
                 self.spoken
@@ -588,7 +660,7 @@ class _Lexer:
             if word in _SEPARATOR_WORDS:
                 i = self.add(SEP, i, 1)
                 continue
-            if word in FILLERS or token.key in FILLERS:
+            if word in self.lexicon.fillers or token.key in self.lexicon.fillers:
                 i += 1
                 continue
             fuzzy = self._fuzzy_at(i)
@@ -598,6 +670,37 @@ class _Lexer:
             i = self.add(UNKNOWN, i, 1, word=word)
         return self.atoms
 
+    def _item_follows(self, i: int) -> bool:
+        """Whether a dish is named at `i`, perhaps after a classifier ("ly trà đá")."""
+        if i < len(self.tokens) and self.words[i] in self.lexicon.pack.classifiers:
+            i += 1
+        found = self.phrase_at(i) if i < len(self.tokens) else None
+        return found is not None and found[0].kind == ITEM
+
+    def _translated_at(self, i: int) -> tuple[Entry, int, float] | None:
+        """A catalog phrase named in another of its languages: the pack's English for
+        the words at `i` ("lớn" -> "large"), if the catalog has that phrase."""
+        translation = self.lexicon.pack.translation_at(self.keys, i)
+        if translation is None:
+            return None
+        english, length = translation
+        found = self.index.exact(list(english), 0)
+        if found is None or found.length != len(english):
+            return None
+        return found.entry, length, found.score * 0.98
+
+    def _is_classifier(self, i: int) -> bool:
+        """A counting word of the catalog's languages standing before a dish or after
+        a number ("một ly", "ly trà đá"), where it names no dish itself."""
+        if self.words[i] not in self.lexicon.pack.classifiers:
+            return False
+        after_number = bool(self.atoms) and self.atoms[-1].kind == NUM
+        # Before a dish, or before a size said in the language ("cốc to": a big cup).
+        before_dish = self._item_follows(i + 1) or (
+            i + 1 < len(self.tokens) and self._translated_at(i + 1) is not None
+        )
+        return after_number or before_dish
+
 
 class _Interpreter:
     def __init__(self, text: str, atoms: list[Atom]) -> None:
@@ -606,6 +709,9 @@ class _Interpreter:
         self.lines: list[OrderLineDraft] = []
         self.unmatched: list[str] = []
         self.last: OrderLineDraft | None = None
+        # A corrected line's quantity, for the line that replaces it when that names
+        # no number ("two lattes, sorry, cappuccinos" is two cappuccinos).
+        self.carried_quantity: int | None = None
         self._reset_phrase()
 
     def _reset_phrase(self) -> None:
@@ -669,7 +775,8 @@ class _Interpreter:
 
     def _open_line(self, item: Atom) -> OrderLineDraft:
         assert item.entry is not None
-        quantity = self.qty.value if self.qty is not None else 1
+        carried, self.carried_quantity = self.carried_quantity, None
+        quantity = self.qty.value if self.qty is not None else carried or 1
         start = self.qty.start if self.qty is not None else item.start
         if self.pre_mods:
             start = min(start, self.pre_mods[0].start)
@@ -739,6 +846,7 @@ class _Interpreter:
             # "a mocha, no wait, a latte": the new phrase replaces the last line.
             if self.last is not None and self.last in self.lines:
                 self.lines.remove(self.last)
+                self.carried_quantity = self.last.quantity
                 self.last = None
             return j
         last = self.last
@@ -868,7 +976,9 @@ def lex_words(
 ) -> list[Atom]:
     """The utterance as catalog phrases, numbers, punctuation and plain words (see
     `_Lexer.run_words`): what the session turn engine reads edits from."""
-    return _Lexer(tokenize(text), index, spoken=spoken).run_words(reserved)
+    text = unicodedata.normalize("NFC", text)
+    tokens = _in_languages(tokenize(text), text, _lexicon(index.languages).pack)
+    return _Lexer(tokens, index, spoken=spoken).run_words(reserved)
 
 
 def parse_order(text: str, index: CatalogIndex, *, spoken: bool = False) -> ParseResult:
@@ -878,7 +988,9 @@ def parse_order(text: str, index: CatalogIndex, *, spoken: bool = False) -> Pars
     ("free lattes", "to hot chocolate") count as numbers and fuzzy matching is looser.
     Never raises on any text and never returns a SKU or modifier outside `index`.
     """
-    tokens = tokenize(text)
+    # Typed Vietnamese arrives decomposed (NFD) as often as composed.
+    text = unicodedata.normalize("NFC", text)
+    tokens = _in_languages(tokenize(text), text, _lexicon(index.languages).pack)
     atoms = _Lexer(tokens, index, spoken=spoken).run()
     lines, unmatched = _Interpreter(text, atoms).run()
     guesses = sum(1 for atom in atoms if atom.guess)

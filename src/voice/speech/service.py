@@ -9,6 +9,7 @@ than ASR_QUEUE_TIMEOUT for a slot gets SERVICE_BUSY rather than queueing without
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -320,4 +321,8 @@ async def transcribe_for_catalog(
     await release_connection(db_session)
     # Hot words are fitted once per catalog version (cached by phrase tuple).
     hotwords = speech.hotwords_for(catalog.speech_phrases) if catalog is not None else None
+    if catalog is not None and catalog.speech_language and audio.language is None:
+        # The catalog's first declared language (a multilingual model hears it; an
+        # English-only one ignores the hint).
+        audio = dataclasses.replace(audio, language=catalog.speech_language)
     return await speech.transcribe(audio, client=client, hotwords=hotwords, accept=accept)
