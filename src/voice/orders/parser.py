@@ -614,14 +614,8 @@ class _Lexer:
             if word in ("to", "too", "for") and self.next_is_plural_item(i + 1):
                 i = self.add(NUM, i, 1, value=2 if word != "for" else 4)
                 continue
-            if self._is_classifier(i):
+            if self._is_classifier(i, after_number_only=True):
                 i += 1  # "hai ly trà đá": a unit, not a dish
-                continue
-            if word in self.lexicon.pack.removal_words and self._item_follows(i + 1):
-                i = self.add(REMOVE, i, 1)
-                continue
-            if (translated := self._translated_at(i)) is not None:
-                i = self.add_phrase(i, *translated)
                 continue
             if (
                 self.spoken
@@ -636,6 +630,17 @@ class _Lexer:
                 and self.next_is_plural_item(i + 1)
             ):
                 i = self.add(NUM, i, 1, value=_SPOKEN_PLURAL_HOMOPHONES[word], guess=True)
+                continue
+            # Before a dish, a homophone heard by a recogniser ("get to lattes") was
+            # read above; a classifier of the catalog's languages ("ly trà đá") here.
+            if self._is_classifier(i):
+                i += 1
+                continue
+            if word in self.lexicon.pack.removal_words and self._item_follows(i + 1):
+                i = self.add(REMOVE, i, 1)
+                continue
+            if (translated := self._translated_at(i)) is not None:
+                i = self.add_phrase(i, *translated)
                 continue
             if word == "no":
                 # "no fries" removes; "no, four" / "no, a latte" corrects.
@@ -689,12 +694,14 @@ class _Lexer:
             return None
         return found.entry, length, found.score * 0.98
 
-    def _is_classifier(self, i: int) -> bool:
-        """A counting word of the catalog's languages standing before a dish or after
-        a number ("một ly", "ly trà đá"), where it names no dish itself."""
+    def _is_classifier(self, i: int, *, after_number_only: bool = False) -> bool:
+        """A counting word of the catalog's languages standing after a number or before
+        a dish ("một ly", "ly trà đá"), where it names no dish itself."""
         if self.words[i] not in self.lexicon.pack.classifiers:
             return False
         after_number = bool(self.atoms) and self.atoms[-1].kind == NUM
+        if after_number_only:
+            return after_number
         # Before a dish, or before a size said in the language ("cốc to": a big cup).
         before_dish = self._item_follows(i + 1) or (
             i + 1 < len(self.tokens) and self._translated_at(i + 1) is not None

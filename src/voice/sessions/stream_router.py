@@ -17,6 +17,7 @@ import anyio.to_thread
 import numpy as np
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocketState
 
 from src.auth.dependencies import API_SCOPES, client_for_bearer, spend_request
@@ -29,7 +30,7 @@ from src.platform.observability.metrics import (
     LIVE_STREAMS_CLOSED,
     LIVE_UTTERANCES,
 )
-from src.voice.catalog.service import get_recent_prepared_catalog
+from src.voice.catalog.service import PreparedCatalog, get_recent_prepared_catalog
 from src.voice.exceptions import AudioInvalid
 from src.voice.sessions import service
 from src.voice.sessions.stream_lease import StreamLease
@@ -245,13 +246,16 @@ class LiveTurns:
     async def _hotwords(self) -> str | None:
         """The catalog's hot words (the catalog is cached: rarely a database read)."""
         async with self.sessionmaker() as db_session:
-            catalog = await get_recent_prepared_catalog(
-                db_session=db_session,
-                caches=self.caches,
-                client_id=self.client.client_id,
-                max_age=self.settings.CATALOG_CACHE_SECONDS,
-            )
+            catalog = await self._catalog(db_session)
         return self.speech.hotwords_for(catalog.speech_phrases) if catalog else None
+
+    async def _catalog(self, db_session: AsyncSession) -> PreparedCatalog | None:
+        return await get_recent_prepared_catalog(
+            db_session=db_session,
+            caches=self.caches,
+            client_id=self.client.client_id,
+            max_age=self.settings.CATALOG_CACHE_SECONDS,
+        )
 
     async def _finish_utterance(self) -> None:
         samples = self.endpointer.utterance()
@@ -269,12 +273,7 @@ class LiveTurns:
         if wait is not None:
             raise StreamClosed(POLICY, "RATE_LIMIT_EXCEEDED", f"rate limit: retry in {wait} s")
         async with self.sessionmaker() as db_session:
-            catalog = await get_recent_prepared_catalog(
-                db_session=db_session,
-                caches=self.caches,
-                client_id=self.client.client_id,
-                max_age=self.settings.CATALOG_CACHE_SECONDS,
-            )
+            catalog = await self._catalog(db_session)
             if catalog is None:
                 raise StreamClosed(POLICY, "VALIDATION_ERROR", "no catalog: PUT /voice/catalog")
             try:

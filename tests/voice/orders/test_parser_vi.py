@@ -112,3 +112,15 @@ def test_languages_are_inferred_from_the_names_and_english_stays_as_it_was() -> 
     # English number words and Vietnamese ones side by side: a mixed order.
     assert lines("two ly trà đá and một coca") == {("TRA_DA", 2, ()), ("COCA", 1, ())}
     assert pack_for(("en",)).units == {}
+
+
+def test_a_recognisers_english_homophone_is_not_taken_for_a_classifier() -> None:
+    """With Vietnamese on, "to" before a dish is still a heard "two" in spoken English
+    (a guess, so a reading that says "two" wins), while "tô" after a number is a bowl."""
+    from src.voice.orders.parser import choose_reading
+
+    readings = ["I'll take to iced milk coffee", "I'll take two iced milk coffees"]
+    _text, result = choose_reading(readings, CAFE_VN)
+    assert [(line.sku, line.quantity) for line in result.lines] == [("CA_PHE_SUA_DA", 2)]
+    spoken = parse_order("một tô phở bò", CAFE_VN, spoken=True)
+    assert [(line.sku, line.quantity) for line in spoken.lines] == [("PHO_BO", 1)]
