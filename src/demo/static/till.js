@@ -257,14 +257,14 @@ async function confirmOrder() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("sign-in-button").addEventListener("click", signIn);
+  $("sign-in").addEventListener("submit", (event) => {
+    event.preventDefault(); // signed in by script: nothing is posted anywhere
+    signIn();
+  });
   $("mic").addEventListener("click", () => {
     if (till.recorder || till.ws) stopTalking();
     else startTalking().catch((error) => showError("error", error));
   });
   $("confirm").addEventListener("click", confirmOrder);
   $("new-order").addEventListener("click", () => newSession().catch((error) => showError("error", error)));
-  for (const id of ["secret-id", "secret-key", "token"]) {
-    $(id).addEventListener("keydown", (event) => event.key === "Enter" && signIn());
-  }
 });

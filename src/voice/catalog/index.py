@@ -7,7 +7,7 @@ import jellyfish
 from rapidfuzz.distance import Indel
 
 from src.voice.catalog.candidates import Candidates
-from src.voice.catalog.text import tokenize
+from src.voice.catalog.text import accented, tokenize
 
 ITEM = "item"
 MODIFIER = "modifier"
@@ -64,13 +64,18 @@ class CatalogIndex:
     modifiers: dict[str, Entry] = field(default_factory=dict)
     # Each item's words over its name and aliases: what "the muffin" is matched against.
     item_words: dict[str, frozenset[str]] = field(default_factory=dict)
-    # The languages the catalog's customers order in (see orders.languages).
+    # Phrases that fold to one key but name different entries ("bánh bò", "bánh bơ"):
+    # each as spelt (accented), its entry and score, for the parser to choose by.
+    homographs: dict[tuple[str, ...], list[tuple[str, Entry, float]]] = field(default_factory=dict)
+    # The languages the catalog's customers order in (see catalog.languages).
     languages: tuple[str, ...] = ("en",)
     _choices: Candidates = field(default_factory=lambda: Candidates([]))
     _vocabulary: Candidates | None = None
     _choice_keys: list[tuple[str, ...]] = field(default_factory=list)
     # Each phrase as written and its metaphone with the spaces removed (sounds_like()).
     _spoken: dict[tuple[str, ...], str] = field(default_factory=dict)
+    # Each phrase as spelt, lowercase with its diacritics (for homographs).
+    _typed: dict[tuple[str, ...], str] = field(default_factory=dict)
     _sounds: Candidates | None = None
 
     @classmethod
@@ -126,13 +131,34 @@ class CatalogIndex:
         existing = self.phrases.get(key)
         if existing is not None:
             old_entry, old_score = existing
+            if old_entry.kind == entry.kind and old_entry.code != entry.code:
+                self._homograph(key, text, entry, score, existing)
             if old_entry.kind == ITEM and entry.kind == MODIFIER:
                 return
             if old_entry.kind == entry.kind and old_score >= score:
                 return
         self.phrases[key] = (entry, score)
+        self._typed[key] = accented(text)
         # Sound as written ("iced", not the key's "ice"): recognisers hear the "d".
         self._spoken[key] = " ".join(token.text for token in words)
+
+    def _homograph(
+        self,
+        key: tuple[str, ...],
+        text: str,
+        entry: Entry,
+        score: float,
+        existing: tuple[Entry, float],
+    ) -> None:
+        # Only a spelling with its marks tells claimants apart: "banh bo" names either.
+        claimants = self.homographs.setdefault(key, [])
+        first, first_score = existing
+        for spelling, claimant, claimant_score in (
+            (self._typed[key], first, first_score),
+            (accented(text), entry, score),
+        ):
+            if not spelling.isascii() and all(spelling != c[0] for c in claimants):
+                claimants.append((spelling, claimant, claimant_score))
 
     def exact(self, keys: list[str], start: int) -> PhraseMatch | None:
         """Longest phrase starting at `start`."""

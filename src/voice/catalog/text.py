@@ -11,6 +11,12 @@ _FOLD = str.maketrans({"đ": "d", "Đ": "d", "ø": "o", "ß": "ss", "æ": "ae", 
 PUNCTUATION = frozenset(",.;!?")
 
 
+def accented(text: str) -> str:
+    """Lowercase with diacritics kept, words single-spaced ("Bánh  Bơ" -> "bánh bơ")."""
+    words = [match.group().lower() for match in _TOKEN.finditer(text)]
+    return " ".join(w for w in words if w not in PUNCTUATION)
+
+
 def fold(text: str) -> str:
     """Lowercase and strip diacritics: "Cà Phê Sữa Đá" -> "ca phe sua da"."""
     text = text.translate(_FOLD).lower()
@@ -47,6 +53,7 @@ class Token:
     key: str  # canonical form used for lookups
     start: int
     end: int
+    typed: str = ""  # lowercase as typed, diacritics kept (tells "bò" from "bơ")
 
     @property
     def is_punct(self) -> bool:
@@ -65,5 +72,5 @@ def tokenize(text: str) -> list[Token]:
         if word == "&":
             word = "and"
         start, end = match.span()
-        tokens.append(Token(word, canon(word), start, end))
+        tokens.append(Token(word, canon(word), start, end, match.group().lower()))
     return tokens

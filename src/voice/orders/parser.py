@@ -32,6 +32,9 @@ _MISSPELLING_CUTOFF = 0.75
 _FIRST_WORD_SIMILARITY = 0.6
 # Metaphone similarity for a name a recogniser wrote by ear (see CatalogIndex.sounds_like).
 SOUND_CUTOFF = 0.86
+# A phrase read without the tone marks that tell it from another: below the sessions'
+# review threshold (0.85), so the line is shown for a check.
+HOMOGRAPH_PENALTY = 0.8
 # What speech recognisers write for a spoken number before an item ("free lattes").
 _SPOKEN_NUMBER_HOMOPHONES = {"free": 3, "tree": 3, "to": 2, "too": 2}
 # Only before a plural item: "do avocado smoothies" is two, "do you have" is not.
@@ -235,7 +238,7 @@ def _in_languages(tokens: list[Token], text: str, pack: LanguagePack) -> list[To
         typed = text[token.start : token.end].lower()
         if typed in pack.before_folding:
             word = pack.before_folding[typed]
-            out.append(Token(word, canon(word), token.start, token.end))
+            out.append(Token(word, canon(word), token.start, token.end, token.typed))
         elif (expanded := pack.expand(token.text)) is not None:
             out.extend(Token(word, canon(word), token.start, token.end) for word in expanded)
         else:
@@ -326,6 +329,8 @@ class _Lexer:
         if match is not None and self._overlapped(i, match):
             return None
         found = (match.entry, match.length, match.score) if match is not None else None
+        if found is not None:
+            found = self._homograph(i, *found)
         longer = self._misspelt_longer(i, found[1] if found is not None else 0)
         if longer is not None:
             return longer.entry, longer.length, longer.score
@@ -334,6 +339,21 @@ class _Lexer:
             if across is not None and (found is None or across[1] > found[1]):
                 return across
         return found
+
+    def _homograph(
+        self, i: int, entry: Entry, length: int, score: float
+    ) -> tuple[Entry, int, float]:
+        """Of catalog phrases spelt alike but for their tone marks ("bánh bò" / "bánh
+        bơ"), the one typed; typed without marks, the first, less confident (a till
+        shows it for review rather than guess silently)."""
+        claimants = self.index.homographs.get(tuple(self.keys[i : i + length]))
+        if not claimants:
+            return entry, length, score
+        typed = " ".join(t.typed for t in self.tokens[i : i + length] if not t.is_punct)
+        for spelling, claimant, claimant_score in claimants:
+            if spelling == typed:
+                return claimant, length, claimant_score
+        return entry, length, score * HOMOGRAPH_PENALTY
 
     def _without(self, i: int) -> int | None:
         """ "without oat milk": the catalog's "no oat milk" if it has one; else the words

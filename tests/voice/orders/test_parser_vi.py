@@ -124,3 +124,24 @@ def test_a_recognisers_english_homophone_is_not_taken_for_a_classifier() -> None
     assert [(line.sku, line.quantity) for line in result.lines] == [("CA_PHE_SUA_DA", 2)]
     spoken = parse_order("một tô phở bò", CAFE_VN, spoken=True)
     assert [(line.sku, line.quantity) for line in spoken.lines] == [("PHO_BO", 1)]
+
+
+def test_tone_marks_tell_homographs_apart_and_their_absence_is_flagged() -> None:
+    """Two dishes spelt alike but for their marks: the marks typed choose; typed without
+    them, the first is taken with a confidence below review (not a silent guess)."""
+    cakes = CatalogIndex.build(
+        [
+            ("BANH_BO", "Bánh bò", ["banh bo"]),
+            ("BANH_BUTTER", "Bánh bơ", ["banh bo", "butter cake"]),
+        ],
+        [],
+        languages=("en", "vi"),
+    )
+
+    def read(text: str) -> list[tuple[str, int, float]]:
+        return [(x.sku, x.quantity, x.confidence) for x in parse_order(text, cakes).lines]
+
+    assert read("hai cái bánh bơ") == [("BANH_BUTTER", 2, 0.99)]
+    assert read("2 cái bánh bò") == [("BANH_BO", 2, 0.99)]
+    [(sku, quantity, confidence)] = read("2 cai banh bo")
+    assert (sku, quantity) == ("BANH_BO", 2) and confidence < 0.85
