@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests.conftest import assert_envelope_error, load_catalog
+from tests.voice.speech.test_speech_api import b64, clip
 
 pytestmark = pytest.mark.anyio
 CATALOG = "/api/v1/voice/catalog"
@@ -62,3 +63,32 @@ async def test_an_unknown_language_is_refused_by_name(
     assert any("unknown language 'xx'" in e["msg"] for e in errors), errors
     shown = await client.get(CATALOG, headers=merchant["headers"])
     assert shown.json()["data"]["currency"] == "USD"  # the cafe menu: nothing changed
+
+
+async def test_the_first_declared_language_is_the_recognisers(
+    client: httpx.AsyncClient, merchant: dict[str, Any], lifespan: Any, monkeypatch: Any
+) -> None:
+    """A multilingual model is told the catalog's first declared language; an inferred
+    one tells it nothing (it detects). The bundled tiny.en ignores the hint, so what
+    the recogniser is asked is read on its way in."""
+    from src.voice.speech.service import SpeechService
+
+    speech: SpeechService = lifespan.state["speech"]
+    asked: list[str | None] = []
+    real = speech.transcribe
+
+    async def recording(audio: Any, **options: Any) -> Any:
+        asked.append(audio.language)
+        return await real(audio, **options)
+
+    monkeypatch.setattr(speech, "transcribe", recording)
+    audio = {"audio": b64(clip("cafe-022"))}
+    shop = load_catalog("quanpho")
+    for declared, expected in ((None, None), (["vi", "en"], "vi"), (["en", "vi"], "en")):
+        body = shop if declared is None else {**shop, "languages": declared}
+        assert (
+            await client.put(CATALOG, json=body, headers=merchant["headers"])
+        ).status_code == 200
+        heard = await client.post("/api/v1/voice/speech", json=audio, headers=merchant["headers"])
+        assert heard.status_code == 200, heard.text
+        assert asked[-1] == expected
