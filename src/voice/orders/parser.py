@@ -346,6 +346,8 @@ class _Lexer:
         """Of catalog phrases spelt alike but for their tone marks ("bánh bò" / "bánh
         bơ"), the one typed; typed without marks, the first, less confident (a till
         shows it for review rather than guess silently)."""
+        if not self.index.homographs:
+            return entry, length, score
         claimants = self.index.homographs.get(tuple(self.keys[i : i + length]))
         if not claimants:
             return entry, length, score
@@ -705,6 +707,8 @@ class _Lexer:
     def _translated_at(self, i: int) -> tuple[Entry, int, float] | None:
         """A catalog phrase named in another of its languages: the pack's English for
         the words at `i` ("lớn" -> "large"), if the catalog has that phrase."""
+        if not self.lexicon.pack.translations:
+            return None
         translation = self.lexicon.pack.translation_at(self.keys, i)
         if translation is None:
             return None
