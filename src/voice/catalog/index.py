@@ -1,12 +1,14 @@
 """`CatalogIndex`: a catalog prepared for parsing, built once per catalog version."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import jellyfish
 from rapidfuzz.distance import Indel
 
 from src.voice.catalog.candidates import Candidates
+from src.voice.catalog.languages import pack_for
 from src.voice.catalog.text import accented, tokenize
 
 ITEM = "item"
@@ -69,6 +71,9 @@ class CatalogIndex:
     homographs: dict[tuple[str, ...], list[tuple[str, Entry, float]]] = field(default_factory=dict)
     # The languages the catalog's customers order in (see catalog.languages).
     languages: tuple[str, ...] = ("en",)
+    # Phrases with the spellings their languages' typists confuse made one (see
+    # LanguagePack.plain_spelling): a second chance for a name typed so.
+    plain_phrases: dict[tuple[str, ...], tuple[Entry, float]] = field(default_factory=dict)
     _choices: Candidates = field(default_factory=lambda: Candidates([]))
     _vocabulary: Candidates | None = None
     _choice_keys: list[tuple[str, ...]] = field(default_factory=list)
@@ -114,6 +119,12 @@ class CatalogIndex:
         index.max_length = max((len(key) for key in index.phrases), default=1)
         index.first_words = frozenset(key[0] for key in index.phrases)
         index.vocabulary = frozenset(word for key in index.phrases for word in key)
+        pack = pack_for(languages)
+        if pack.initial_confusions or pack.final_confusions:
+            for key, found in index.phrases.items():
+                index.plain_phrases.setdefault(
+                    tuple(pack.plain_spelling(word) for word in key), found
+                )
         index._choice_keys = list(index.phrases)
         index._choices = Candidates([" ".join(key) for key in index._choice_keys])
         return index
@@ -159,6 +170,17 @@ class CatalogIndex:
         ):
             if not spelling.isascii() and all(spelling != c[0] for c in claimants):
                 claimants.append((spelling, claimant, claimant_score))
+
+    def plain(self, keys: list[str], start: int, spell: Callable[[str], str]) -> PhraseMatch | None:
+        """Longest phrase starting at `start` once confusable spellings are made one."""
+        if not self.plain_phrases:
+            return None
+        for length in range(min(self.max_length, len(keys) - start), 0, -1):
+            window = tuple(spell(word) for word in keys[start : start + length])
+            found = self.plain_phrases.get(window)
+            if found is not None:
+                return PhraseMatch(found[0], length, found[1])
+        return None
 
     def exact(self, keys: list[str], start: int) -> PhraseMatch | None:
         """Longest phrase starting at `start`."""

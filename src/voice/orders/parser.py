@@ -35,6 +35,8 @@ SOUND_CUTOFF = 0.86
 # A phrase read without the tone marks that tell it from another: below the sessions'
 # review threshold (0.85), so the line is shown for a check.
 HOMOGRAPH_PENALTY = 0.8
+# A name found only once confusable spellings (x/s ...) are made one.
+CONFUSION_PENALTY = 0.95
 # What speech recognisers write for a spoken number before an item ("free lattes").
 _SPOKEN_NUMBER_HOMOPHONES = {"free": 3, "tree": 3, "to": 2, "too": 2}
 # Only before a plural item: "do avocado smoothies" is two, "do you have" is not.
@@ -331,6 +333,11 @@ class _Lexer:
         found = (match.entry, match.length, match.score) if match is not None else None
         if found is not None:
             found = self._homograph(i, *found)
+        elif self.index.plain_phrases:
+            plain = self.index.plain(self.keys, i, self.lexicon.pack.plain_spelling)
+            if plain is not None:
+                # "bạc sỉu" for "bạc xỉu": a typist's confusion, read as a guess.
+                found = (plain.entry, plain.length, plain.score * CONFUSION_PENALTY)
         longer = self._misspelt_longer(i, found[1] if found is not None else 0)
         if longer is not None:
             return longer.entry, longer.length, longer.score

@@ -145,3 +145,23 @@ def test_tone_marks_tell_homographs_apart_and_their_absence_is_flagged() -> None
     assert read("2 cái bánh bò") == [("BANH_BO", 2, 0.99)]
     [(sku, quantity, confidence)] = read("2 cai banh bo")
     assert (sku, quantity) == ("BANH_BO", 2) and confidence < 0.85
+
+
+@pytest.mark.parametrize(
+    ("text", "sku"),
+    [
+        ("2 ly bạc sỉu", "BAC_XIU"),  # s for x
+        ("2 ly xinh tố bơ", "AVOCADO_SMOOTHIE"),  # x for s
+        ("2 phần chả giò", "FRIED_SPRING_ROLLS"),
+    ],
+)
+def test_spellings_vietnamese_typists_confuse_still_find_the_dish(text: str, sku: str) -> None:
+    [line] = parse_order(text, CAFE_VN).lines
+    assert (line.sku, line.quantity) == (sku, 2)
+
+
+def test_n_for_ng_and_english_catalogs_keep_exact_spelling() -> None:
+    [line] = parse_order("3 cuốn gỏi cuống", SHOP).lines
+    assert (line.sku, line.quantity) == ("GOI_CUON", 3) and line.confidence < 0.99
+    english = CatalogIndex.build([("SCONE", "Scone", [])], [], languages=("en",))
+    assert english.plain_phrases == {}

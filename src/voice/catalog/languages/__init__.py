@@ -48,6 +48,10 @@ class LanguagePack:
     # Modifier words to the English a catalog may name them in ("lớn" -> "large"):
     # tried when the catalog has no phrase of its own there.
     translations: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    # Spellings typists confuse (x/s, tr/ch at a word's start, ng/n at its end): a
+    # name typed with one is still found ("bạc sỉu" for "bạc xỉu").
+    initial_confusions: tuple[tuple[str, str], ...] = ()
+    final_confusions: tuple[tuple[str, str], ...] = ()
     # Words told apart only by their diacritics from a word that means something else
     # once folded ("à", an interjection, is not the article "a"): replaced as typed.
     before_folding: dict[str, str] = field(default_factory=dict)
@@ -85,6 +89,18 @@ class LanguagePack:
                 return found, length
         return None
 
+    def plain_spelling(self, word: str) -> str:
+        """`word` with the confusable spellings made one ("xiu" and "siu" -> "siu")."""
+        for written, meant in self.initial_confusions:
+            if word.startswith(written):
+                word = meant + word[len(written) :]
+                break
+        for written, meant in self.final_confusions:
+            if word.endswith(written):
+                word = word[: -len(written)] + meant
+                break
+        return word
+
     def expand(self, word: str) -> tuple[str, ...] | None:
         """The words a short form stands for, if `word` is one."""
         return self.short_forms.get(word)
@@ -121,6 +137,12 @@ def _load(code: str) -> LanguagePack:
         removals=_phrases(data.get("removals", []), before),
         short_forms={fold(k): _phrase(v) for k, v in data.get("short_forms", {}).items()},
         removal_words=frozenset(fold(word) for word in data.get("removal_words", [])),
+        initial_confusions=tuple(
+            (fold(a), fold(b)) for a, b in data.get("confusions", {}).get("initial", [])
+        ),
+        final_confusions=tuple(
+            (fold(a), fold(b)) for a, b in data.get("confusions", {}).get("final", [])
+        ),
         translations={_phrase(k): _phrase(v) for k, v in data.get("translations", {}).items()},
         before_folding=before,
     )
@@ -158,6 +180,8 @@ def pack_for(languages: tuple[str, ...]) -> LanguagePack:
         removals=tuple(s for p in packs for s in p.removals),
         short_forms={k: v for p in packs for k, v in p.short_forms.items()},
         removal_words=frozenset(w for p in packs for w in p.removal_words),
+        initial_confusions=tuple(c for p in packs for c in p.initial_confusions),
+        final_confusions=tuple(c for p in packs for c in p.final_confusions),
         translations={k: v for p in packs for k, v in p.translations.items()},
         before_folding={k: v for p in packs for k, v in p.before_folding.items()},
     )
