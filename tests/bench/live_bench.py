@@ -29,10 +29,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from src.platform.db.migrate import upgrade
-from src.voice.speech.audio import decode_audio
 from tests.bench.report import ROOT, SHARED, today
 from tests.bench.servers import app_env, server, uvicorn
 from tests.processes import create_api_key, create_credentials
+from tests.voice.speech.audio_factory import samples_of
 
 RATE = 16_000
 FRAME_SECONDS = 0.05
@@ -43,10 +43,6 @@ CLIPS = [
     *sorted((ROOT / "examples").glob("*.flac")),
 ]
 CONCURRENCY = (1, 2, 3, 4, 6)
-
-
-def _samples(path: Path) -> np.ndarray:
-    return decode_audio(path.read_bytes(), encoding=None, hertz=None, max_seconds=60).samples
 
 
 def _pcm(samples: np.ndarray) -> bytes:
@@ -191,7 +187,7 @@ def _dialogues(api_for: dict[str, str], eval_dir: Path, limit: int | None) -> di
             try:
                 right = []
                 for turn in dialog["turns"]:
-                    said = client.say(_samples(audio / turn["audio"]["file"]))
+                    said = client.say(samples_of(audio / turn["audio"]["file"]))
                     time.sleep(0.3)  # a second utterance of the same clip, if VAD split it
                     right.append(score_sessions.carts_equal(turn["expected_cart"], client.cart()))
                     with lock:
@@ -227,7 +223,7 @@ def _live_server(tmp: Path) -> Iterator[tuple[str, int, dict[str, str]]]:
 def run(quick: bool = False, eval_dir: Path = SHARED / "eval") -> str:
     """Measure and return the section for docs/BENCHMARKS.md."""
     tmp = Path(tempfile.mkdtemp(prefix="live-bench-"))
-    clips = [_samples(path) for path in CLIPS]
+    clips = [samples_of(path) for path in CLIPS]
     levels = (1,) if quick else CONCURRENCY
     by_level: dict[int, list[Utterance]] = {}
     catalogs = {p.stem: p for p in (eval_dir / "catalogs").glob("*.json")}

@@ -6,7 +6,6 @@ screenshot of the page mid-order into docs/ for the README."""
 
 import os
 import shutil
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,8 @@ import pytest
 from src.config import PROJECT_ROOT, load_settings
 from src.constants import Environment
 from src.platform.db.migrate import upgrade
-from src.voice.speech.audio import decode_audio
 from tests.processes import answers, create_credentials, prod_env, prod_server, wait_for
+from tests.voice.speech.audio_factory import samples_of, wav_bytes
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 EXAMPLES = PROJECT_ROOT / "examples"
@@ -30,27 +29,19 @@ def _fake_microphone(path: Path) -> Path:
     """What the customer says, as Chromium's fake microphone plays it: a pause, "two hot
     chocolates", a pause long enough to end the utterance, "a medium Earl Grey"."""
 
-    def clip(name: str) -> np.ndarray:
-        data = (EXAMPLES / name).read_bytes()
-        return decode_audio(data, encoding=None, hertz=None, max_seconds=60).samples
-
     def silence(seconds: float) -> np.ndarray:
         return np.zeros(int(seconds * RATE), dtype=np.float32)
 
     speech = np.concatenate(
         [
             silence(1.0),
-            clip("two-hot-chocolates.flac"),
+            samples_of(EXAMPLES / "two-hot-chocolates.flac"),
             silence(3.0),
-            clip("medium-earl-grey.flac"),
+            samples_of(EXAMPLES / "medium-earl-grey.flac"),
             silence(20.0),
         ]
     )
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes((np.clip(speech, -1, 1) * 32767).astype("<i2").tobytes())
+    path.write_bytes(wav_bytes(speech, RATE))
     return path
 
 

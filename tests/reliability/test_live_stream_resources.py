@@ -13,7 +13,6 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from src.platform.db.migrate import upgrade
-from src.voice.speech.audio import decode_audio
 from tests.conftest import DATA
 from tests.processes import (
     answers,
@@ -24,11 +23,9 @@ from tests.processes import (
     rss_mib,
     wait_for,
 )
-from tests.voice.speech.audio_factory import encode
+from tests.voice.speech.audio_factory import encode, samples_of
 
-CLIP = decode_audio(
-    (DATA / "audio" / "cafe-022.flac").read_bytes(), encoding=None, hertz=None, max_seconds=60
-).samples
+CLIP = samples_of(DATA / "audio" / "cafe-022.flac")
 PCM = (CLIP * 32767).astype("<i2").tobytes()
 WEBM = encode(CLIP, "webm")
 

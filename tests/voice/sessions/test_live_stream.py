@@ -17,7 +17,6 @@ from websockets.sync.client import ClientConnection, connect
 
 from src.auth.security import create_access_token
 from src.platform.db.migrate import upgrade
-from src.voice.speech.audio import decode_audio
 from src.voice.speech.stream import float_to_mulaw
 from tests.conftest import DATA, remember_secrets
 from tests.processes import (
@@ -29,14 +28,9 @@ from tests.processes import (
     prod_server,
     wait_for,
 )
+from tests.voice.speech.audio_factory import samples_of
 
-
-def _clip(name: str) -> np.ndarray:
-    data = (DATA / "audio" / f"{name}.flac").read_bytes()
-    return decode_audio(data, encoding=None, hertz=None, max_seconds=60).samples
-
-
-EARL_GREY = _clip("cafe-022")  # "give me a medium earl grey"
+EARL_GREY = samples_of(DATA / "audio" / "cafe-022.flac")  # "give me a medium earl grey"
 SILENCE = np.zeros(16_000, dtype=np.float32)
 
 

@@ -1,9 +1,11 @@
-"""Audio made at test time: tones in every container we accept, and hostile inputs."""
+"""Audio made at test time: tones in every container we accept, hostile inputs, and
+the test clips as samples."""
 
 import io
 import math
 import struct
 import wave
+from pathlib import Path
 
 import av
 import numpy as np
@@ -54,6 +56,14 @@ def encode(samples: np.ndarray, encoding: str, hertz: int = 16_000) -> bytes:
         for packet in stream.encode(None):
             container.mux(packet)
     return buffer.getvalue()
+
+
+def samples_of(path: Path) -> np.ndarray:
+    """A clip file's audio as 16 kHz float32 samples, decoded as the service decodes."""
+    from src.voice.speech.audio import decode_audio
+
+    data = path.read_bytes()
+    return decode_audio(data, encoding=None, hertz=None, max_seconds=60).samples
 
 
 def wav_bytes(samples: np.ndarray, hertz: int = 16_000) -> bytes:

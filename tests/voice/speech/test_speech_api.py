@@ -15,7 +15,7 @@ from src.voice.speech.audio import decode_audio
 from src.voice.speech.engine import AudioInput, slowed
 from src.voice.speech.service import SpeechService
 from tests.conftest import DATA, RunningApp, assert_envelope_error, load_catalog
-from tests.voice.speech.audio_factory import tone, wav_bytes
+from tests.voice.speech.audio_factory import samples_of, tone, wav_bytes
 
 pytestmark = pytest.mark.anyio
 
@@ -313,9 +313,7 @@ async def test_noise_and_silence_order_nothing(
 
 async def test_a_partial_reading_hears_the_words_so_far(lifespan: RunningApp) -> None:
     speech: SpeechService = lifespan.state["speech"]
-    clip = decode_audio(
-        (DATA / "audio" / "cafe-022.flac").read_bytes(), encoding=None, hertz=None, max_seconds=60
-    ).samples  # "give me a medium earl grey"
+    clip = samples_of(DATA / "audio" / "cafe-022.flac")  # "give me a medium earl grey"
     hotwords = speech.hotwords_for(("Earl Grey", "Medium", "Latte"))
     whole = await speech.transcribe_partial(clip, client="partial", hotwords=hotwords)
     assert "medium earl grey" in whole.lower()
