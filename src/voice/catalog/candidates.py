@@ -38,9 +38,11 @@ class Candidates:
         self.indexed = len(strings) > FULL_SCAN_LIMIT
         self._postings: dict[str, npt.NDArray[np.int32]] = {}
         self._gram_counts = np.zeros(0, dtype=np.int32)
-        self._lengths = np.array([len(text) for text in strings], dtype=np.int32)
-        self._sorted_lengths = np.sort(self._lengths)
+        self._lengths = np.zeros(0, dtype=np.int32)
+        self._sorted_lengths = self._lengths
         if self.indexed:
+            self._lengths = np.array([len(text) for text in strings], dtype=np.int32)
+            self._sorted_lengths = np.sort(self._lengths)
             postings: dict[str, list[int]] = {}
             counts = []
             for position, text in enumerate(strings):

@@ -55,6 +55,8 @@ class LanguagePack:
     # Words told apart only by their diacritics from a word that means something else
     # once folded ("à", an interjection, is not the article "a"): replaced as typed.
     before_folding: dict[str, str] = field(default_factory=dict)
+    # Letters only this language writes: a catalog named with them speaks it.
+    letters: frozenset[str] = frozenset()
 
     def number_at(self, words: list[str], i: int) -> tuple[int, int] | None:
         """(value, words consumed) of a number said in this pack's words at `i`."""
@@ -119,6 +121,7 @@ def _phrases(texts: list[str], before_folding: dict[str, str]) -> tuple[tuple[st
     return tuple(found)
 
 
+@lru_cache(maxsize=16)
 def _load(code: str) -> LanguagePack:
     data = json.loads((HERE / f"{code}.json").read_text(encoding="utf-8"))
     before = {word: fold(value) for word, value in data.get("before_folding", {}).items()}
@@ -145,6 +148,7 @@ def _load(code: str) -> LanguagePack:
         ),
         translations={_phrase(k): _phrase(v) for k, v in data.get("translations", {}).items()},
         before_folding=before,
+        letters=frozenset(data.get("letters", "")),
     )
 
 
@@ -159,7 +163,7 @@ def inferred_languages(names: list[str]) -> tuple[str, ...]:
     found = ["en"]
     text = "".join(names).lower()
     for code in available_languages()[1:]:
-        letters = json.loads((HERE / f"{code}.json").read_text(encoding="utf-8")).get("letters", "")
+        letters = _load(code).letters
         if letters and any(ch in letters for ch in text):
             found.append(code)
     return tuple(found)
