@@ -13,7 +13,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import process
-from rapidfuzz.distance import Indel
+from rapidfuzz.distance import OSA, Indel
 
 # Below this many strings a lookup scans them all (as cheap as the index, and exact).
 FULL_SCAN_LIMIT = 1000
@@ -90,6 +90,16 @@ class Candidates:
             query, shortlist, scorer=Indel.normalized_similarity, score_cutoff=cutoff
         )
         return None if found is None else (int(positions[found[2]]), found[1])
+
+    def within_edits(self, query: str, edits: int) -> list[tuple[str, int]]:
+        """The strings at most `edits` edits from `query` (insertions, deletions,
+        substitutions, swaps of neighbours), each with its distance."""
+        strings = self.strings
+        if self.indexed:
+            positions = self._shortlist(query, len(query) - edits, len(query) + edits)
+            strings = [self.strings[p] for p in positions]
+        found = process.extract(query, strings, scorer=OSA.distance, score_cutoff=edits, limit=None)
+        return [(text, int(distance)) for text, distance, _ in found]
 
     def _shortlist(self, query: str, shortest: float, longest: float) -> Positions:
         grams = trigrams(query)

@@ -62,6 +62,8 @@ class CatalogIndex:
     max_length: int = 1
     first_words: frozenset[str] = frozenset()
     vocabulary: frozenset[str] = frozenset()
+    # Each word of the names as written and as its key, to its key ("warmed": "warm").
+    spellings: dict[str, str] = field(default_factory=dict)
     items: dict[str, Entry] = field(default_factory=dict)
     modifiers: dict[str, Entry] = field(default_factory=dict)
     # Each item's words over its name and aliases: what "the muffin" is matched against.
@@ -149,6 +151,9 @@ class CatalogIndex:
             if old_entry.kind == entry.kind and old_score >= score:
                 return
         self.phrases[key] = (entry, score)
+        for token in words:
+            self.spellings.setdefault(token.text, token.key)
+            self.spellings.setdefault(token.key, token.key)
         self._typed[key] = accented(text)
         # Sound as written ("iced", not the key's "ice"): recognisers hear the "d".
         self._spoken[key] = " ".join(token.text for token in words)
@@ -219,11 +224,32 @@ class CatalogIndex:
                 best = PhraseMatch(entry, length, score, phrase)
         return best
 
+    def _words(self) -> Candidates:
+        """The names' words as written and as keys, a spelling-lookup list made on
+        first use."""
+        if self._vocabulary is None:
+            self._vocabulary = Candidates(sorted(self.spellings))
+        return self._vocabulary
+
     def near_vocabulary(self, word: str, *, cutoff: float) -> bool:
         """Whether `word` is spelt like some word of a catalog name."""
-        if self._vocabulary is None:
-            self._vocabulary = Candidates(sorted(self.vocabulary))
-        return self._vocabulary.best(word, cutoff=cutoff) is not None
+        return self._words().best(word, cutoff=cutoff) is not None
+
+    def respelling(self, word: str, *, edits: int) -> str | None:
+        """The key of the one word of the catalog's names within `edits` edits of
+        `word` as written or as keyed (a typo of it), or None when there is none or
+        several words are as close."""
+        closest: dict[str, int] = {}
+        for text, distance in self._words().within_edits(word, edits):
+            key = self.spellings[text]
+            if len(text) >= 4 and distance < closest.get(key, edits + 1):
+                closest[key] = distance
+        if not closest:
+            return None
+        ranked = sorted(closest.items(), key=lambda found: found[1])
+        if len(ranked) > 1 and ranked[1][1] == ranked[0][1]:
+            return None  # "coke" or "cone"? The catalog cannot say.
+        return ranked[0][0]
 
     def fuzzy_window(self, keys: list[str], *, cutoff: float) -> PhraseMatch | None:
         """The phrase closest in spelling to exactly these words, or None below `cutoff`."""

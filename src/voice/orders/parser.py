@@ -37,6 +37,11 @@ SOUND_CUTOFF = 0.86
 HOMOGRAPH_PENALTY = 0.8
 # A name found only once confusable spellings (x/s ...) are made one.
 CONFUSION_PENALTY = 0.95
+# A name read after one of its words was respelt from a typo ("skone").
+RESPELT_PENALTY = 0.9
+# A typo is one edit in a word of 5 letters or more, two from 9 letters.
+_RESPELL_MIN_LENGTH = 5
+_RESPELL_TWO_EDITS_LENGTH = 9
 # What speech recognisers write for a spoken number before an item ("free lattes").
 _SPOKEN_NUMBER_HOMOPHONES = {"free": 3, "tree": 3, "to": 2, "too": 2}
 # Only before a plural item: "do avocado smoothies" is two, "do you have" is not.
@@ -110,6 +115,29 @@ _JOINER_PHRASES: tuple[tuple[str, ...], ...] = (
 )
 # What recognisers write for a quick "and a" ("small end of vanilla latte").
 _SPOKEN_JOINER_PHRASES: tuple[tuple[str, ...], ...] = (("end", "of"), ("ends", "of"))
+# Where the order is eaten: no order content ("to go" is not two of anything).
+_DISPOSITION_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("to", "go"),
+    ("for", "here"),
+    ("to", "take", "away"),
+    ("to", "take", "out"),
+    ("to", "stay"),
+    ("for", "takeaway"),
+    ("for", "take", "away"),
+    ("take", "away"),
+    ("takeaway",),
+)
+# What is left of the line split before ("two lattes, one with soy and the other
+# with oat"): a quantity known only when the line is read.
+_REST_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("the", "other", "one"),
+    ("the", "other", "ones"),
+    ("the", "other", "two"),
+    ("the", "other"),
+    ("the", "others"),
+    ("the", "rest", "of", "them"),
+    ("the", "rest"),
+)
 _SEPARATOR_WORDS = frozenset({"and", "plus", "also", "then", "oh", "next"})
 _CONTAINERS = frozenset(
     {"cup", "glass", "slice", "bottle", "bowl", "plate", "order", "serving", "can", "mug",
@@ -127,7 +155,7 @@ FILLERS = frozenset(
     kindly maybe think guess really how about what whats whatever today now again anyway
     one's them more sir maam mate buddy guys folks friend good morning afternoon evening
     day night fine that'll thatll done everything else nothing finish add adding put
-    throw include bring
+    throw include bring make
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 
@@ -144,6 +172,7 @@ class Atom:
     plural: bool = False
     word: str = ""  # UNKNOWN and WORD: the word; NUM: the first word that said it
     guess: bool = False  # a number homophone or a spelling-tolerant match
+    rest: bool = False  # NUM: "the other one", what is left of the line split before
 
 
 @dataclass(slots=True)
@@ -202,6 +231,8 @@ def _first_phrase(
 
 
 _JOINERS = _by_first_word(_JOINER_PHRASES)
+_DISPOSITIONS = _by_first_word(_DISPOSITION_PHRASES)
+_RESTS = _by_first_word(_REST_PHRASES)
 _SPOKEN_JOINERS = _by_first_word(_SPOKEN_JOINER_PHRASES)
 _REMOVALS = _by_first_word(_REMOVAL_PHRASES)
 _CORRECTIONS = _by_first_word(_CORRECTION_PHRASES)
@@ -216,17 +247,32 @@ class _Lexicon:
     removals: dict[str, tuple[tuple[str, ...], ...]]
     corrections: dict[str, tuple[tuple[str, ...], ...]]
     fillers: frozenset[str]
+    # Every word the lexer reads as grammar: never respelt into a catalog word.
+    grammar: frozenset[str]
 
 
 @lru_cache(maxsize=32)
 def _lexicon(languages: tuple[str, ...]) -> _Lexicon:
     pack = pack_for(languages)
+    phrases = (
+        _JOINER_PHRASES + _REMOVAL_PHRASES + _CORRECTION_PHRASES + _SPOKEN_JOINER_PHRASES
+        + _DISPOSITION_PHRASES + _REST_PHRASES
+        + tuple(phrase for phrase, _value in _QUANTITY_PHRASES)
+        + pack.separators + pack.removals + pack.corrections + tuple(pack.translations)
+    )  # fmt: skip
+    grammar = frozenset(
+        FILLERS | pack.fillers | _SEPARATOR_WORDS | _CONTAINERS | _UNITS.keys() | _TENS.keys()
+        | pack.units.keys() | pack.tens | pack.units_after_ten.keys() | pack.classifiers
+        | pack.removal_words | {"a", "an", "another", "with", "without", "no", "not"}
+        | {word for phrase in phrases for word in phrase}
+    )  # fmt: skip
     return _Lexicon(
         pack=pack,
         joiners=_by_first_word(_JOINER_PHRASES + pack.separators),
         removals=_by_first_word(_REMOVAL_PHRASES + pack.removals),
         corrections=_by_first_word(_CORRECTION_PHRASES + pack.corrections),
         fillers=FILLERS | pack.fillers,
+        grammar=grammar,
     )
 
 
@@ -277,6 +323,13 @@ class _Lexer:
         self.words = [t.text for t in tokens]
         self.keys = [t.key for t in tokens]
         self.atoms: list[Atom] = []
+        # What one spelling- or sound-tolerant lookup costs: windows x phrases scored
+        # (in a big catalog, the candidates its trigram index finds for each window).
+        self.lookup_cost = (index.max_length + 3) * index.comparisons_per_lookup
+        self.lookups_left = FUZZY_COMPARISON_BUDGET // self.lookup_cost
+        # Tokens whose key was respelt from a typo to a catalog word.
+        self.respelt: set[int] = set()
+        self._respell()
         # Spoken mode reads names across the commas a recogniser puts at pauses
         # ("broken rice with pork, chop"): the words without punctuation, and where
         # each of them sits among the tokens.
@@ -286,10 +339,6 @@ class _Lexer:
         self.word_at = {k: w for w, k in enumerate(self.word_tokens)}
         if spoken:
             self._split_article_n()
-        # What one spelling- or sound-tolerant lookup costs: windows x phrases scored
-        # (in a big catalog, the candidates its trigram index finds for each window).
-        self.lookup_cost = (index.max_length + 3) * index.comparisons_per_lookup
-        self.lookups_left = FUZZY_COMPARISON_BUDGET // self.lookup_cost
 
     def _split_article_n(self) -> None:
         """ "a nice latte" is "an iced latte": after "a", a word starting with "n" whose
@@ -304,6 +353,32 @@ class _Lexer:
             match = self.index.exact(keys, i + 1)
             if match is not None and match.length > 1:
                 self.keys[i + 1] = keys[i + 1]
+
+    def _respell(self) -> None:
+        """Typos of catalog words read as those words ("skone", "waremd", "toazted"):
+        a word no catalog name uses and no grammar word is, within one edit (two in a
+        long word) of exactly one word the catalog's names use. The names it then
+        matches are read less confident (RESPELT_PENALTY)."""
+        grammar, vocabulary = self.lexicon.grammar, self.index.vocabulary
+        for k, token in enumerate(self.tokens):
+            key = token.key
+            if (
+                len(key) < _RESPELL_MIN_LENGTH
+                or key in vocabulary
+                or not key.isalpha()
+                or token.text in grammar
+                or key in grammar
+                or not self._can_look_up()
+            ):
+                continue
+            edits = 1 if len(token.text) < _RESPELL_TWO_EDITS_LENGTH else 2
+            # As typed first ("lemonaed" is one swap from "lemonade", its key two).
+            word = self.index.respelling(token.text, edits=edits)
+            if word is None and key != token.text:
+                word = self.index.respelling(key, edits=edits)
+            if word is not None:
+                self.keys[k] = word
+                self.respelt.add(k)
 
     def _can_look_up(self) -> bool:
         """Whether the fuzzy budget allows one more lookup (and spends it)."""
@@ -323,6 +398,8 @@ class _Lexer:
     def add_phrase(self, i: int, entry: Entry, n: int, score: float, *, guess: bool = False) -> int:
         """A catalog phrase of `n` tokens from `i` (plural when its last word is)."""
         plural = self.tokens[i + n - 1].is_plural
+        if self.respelt and any(k in self.respelt for k in range(i, i + n)):
+            score, guess = score * RESPELT_PENALTY, True
         return self.add(PHRASE, i, n, entry=entry, score=score, plural=plural, guess=guess)
 
     def phrase_at(self, i: int) -> tuple[Entry, int, float] | None:
@@ -624,6 +701,12 @@ class _Lexer:
             if (phrase := _first_phrase(self.words, i, self.lexicon.joiners)) is not None:
                 i = self.add(SEP, i, len(phrase))
                 continue
+            if (phrase := _first_phrase(self.words, i, _DISPOSITIONS)) is not None:
+                i += len(phrase)
+                continue
+            if (phrase := _first_phrase(self.words, i, _RESTS)) is not None:
+                i = self.add(NUM, i, len(phrase), value=1, rest=True)
+                continue
             if self.spoken and (phrase := _first_phrase(self.words, i, _SPOKEN_JOINERS)):
                 i = self.add(SEP, i, len(phrase))
                 continue
@@ -837,9 +920,11 @@ class _Interpreter:
         last = self.last
         if last is None or num.article or num.value == 0:
             return None
+        # "the other one with oat milk": all that is left of the line.
+        value = last.quantity if num.rest and last.split else num.value
         # "a lemonade with no sugar, and one with no ice": as many as the last line
         # holds (or more) is a line of its own, with only its own modifiers.
-        separate = num.value >= last.quantity and not last.split
+        separate = value >= last.quantity and not last.split
         j = k + 1
         # "three cappuccinos, one of them, decaf": a pause before the modifier.
         while j < len(self.atoms) and self.atoms[j].kind == SEP:
@@ -856,7 +941,7 @@ class _Interpreter:
             return None
         part = OrderLineDraft(
             last.sku,
-            num.value,
+            value,
             [] if separate else list(last.modifiers),
             num.start,
             mods[-1].end,
@@ -867,7 +952,7 @@ class _Interpreter:
             assert mod.entry is not None
             self._apply_modifier(part, mod.entry)
         if not separate:
-            last.quantity -= num.value
+            last.quantity -= value
             last.split = True
         self.lines.append(part)
         return j

@@ -22,6 +22,7 @@ def _index(name: str) -> CatalogIndex:
 
 
 CAFE = _index("cafe")
+WATERS = CatalogIndex.build([("WATER", "Water", []), ("LATTE", "Latte", [])], [], ("en",))
 FASTFOOD = _index("fastfood")
 VIET = _index("vietcafe")
 
@@ -87,6 +88,65 @@ def test_cafe_phenomena(text: str, expected: set[tuple[str, int, tuple[str, ...]
 )
 def test_fastfood_phenomena(text: str, expected: set[tuple[str, int, tuple[str, ...]]]) -> None:
     assert lines(text, FASTFOOD) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # One edit in a word of the menu: dropped, doubled, swapped, replaced letters.
+        ("a skone", {("SCONE", 1, ())}),
+        ("two brownies waremd", {("BROWNIE", 2, ("WARMED",))}),
+        ("4 toazted brownies", {("BROWNIE", 4, ("WARMED",))}),
+        ("a heaed up bagel", {("BAGEL", 1, ("WARMED",))}),
+        ("a cinamon roll", {("CINNAMON_ROLL", 1, ())}),
+        ("a lemonaed", {("LEMONADE", 1, ())}),
+    ],
+)
+def test_typos_in_menu_words(text: str, expected: set[tuple[str, int, tuple[str, ...]]]) -> None:
+    result = parse_order(text, CAFE)
+    assert {(line.sku, line.quantity, line.modifiers) for line in result.lines} == expected
+    # A respelt word is a guess: the line says so in its confidence.
+    assert all(line.confidence < 0.9 for line in result.lines)
+
+
+def test_a_typo_two_menu_words_are_as_close_to_stays_unread() -> None:
+    # "coke" or "cone"? The catalog cannot say, so neither is ordered.
+    index = CatalogIndex.build([("COKE", "Coke", []), ("CONE", "Cone", [])], [], ("en",))
+    assert parse_order("a coqe please", index).lines == ()
+    assert parse_order("a coqe please", index).unmatched
+
+
+def test_grammar_words_are_never_respelt_into_menu_words() -> None:
+    # "wait" is one edit from "water", "sorry" from nothing: both stay grammar.
+    assert lines("a latte, no wait, two", WATERS) == {("LATTE", 2, ())}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "two lattes, one with soy milk and the other with oat milk",
+            {("LATTE", 1, ("SOY_MILK",)), ("LATTE", 1, ("OAT_MILK",))},
+        ),
+        (
+            "two vanilla lattes, one medium and the other one with whip",
+            {("VANILLA_LATTE", 1, ("MEDIUM",)), ("VANILLA_LATTE", 1, ("WHIPPED_CREAM",))},
+        ),
+        (
+            "four mochas, one decaf and the rest with oat milk",
+            {("MOCHA", 1, ("DECAF",)), ("MOCHA", 3, ("OAT_MILK",))},
+        ),
+        (
+            "three cappuccinos, make one of them decaf",
+            {("CAPPUCCINO", 2, ()), ("CAPPUCCINO", 1, ("DECAF",))},
+        ),
+        ("two lattes to go and a scone for here", {("LATTE", 2, ()), ("SCONE", 1, ())}),
+    ],
+)
+def test_split_quantities_and_dispositions(
+    text: str, expected: set[tuple[str, int, tuple[str, ...]]]
+) -> None:
+    assert lines(text) == expected
 
 
 def test_vietnamese_with_and_without_diacritics() -> None:

@@ -165,3 +165,9 @@ def test_n_for_ng_and_english_catalogs_keep_exact_spelling() -> None:
     assert (line.sku, line.quantity) == ("GOI_CUON", 3) and line.confidence < 0.99
     english = CatalogIndex.build([("SCONE", "Scone", [])], [], languages=("en",))
     assert english.plain_phrases == {}
+
+
+def test_to_go_is_not_a_vietnamese_size() -> None:
+    # "to" is Vietnamese for big; "to go" is English for takeaway.
+    assert lines("two chicken baguettes to go, please", CAFE_VN) == {("BANH_MI_GA", 2, ())}
+    assert lines("một tô phở bò to", SHOP) == lines("một tô phở bò lớn", SHOP)
