@@ -26,6 +26,13 @@ WINDOW_SECONDS = 30.0
 # The second listen hears the audio this much slower (and a little lower): of the
 # views tried, slower rescued the most misread clips (docs/BENCHMARKS.md, speech).
 SECOND_LISTEN_STRETCH = 1.1
+# Sound that voice activity detection let through (a melody does) but the recogniser
+# itself finds no speech in: its no-speech probability above this, and its best
+# reading below NO_SPEECH_LOGPROB (mean log probability per token), as Whisper's own
+# rule reads. Measured: speech clips of the dev sets at most 0.06, tones, music-like
+# melodies, noise and coughs 0.36 or more (docs/BENCHMARKS.md).
+NO_SPEECH_PROBABILITY = 0.3
+NO_SPEECH_LOGPROB = -1.0
 
 # Says whether a transcript's readings (best first) make sense for the caller; an
 # audio order passes "reads as an order against this catalog".
@@ -279,7 +286,15 @@ class SpeechModel:
         if decoded.duration <= WINDOW_SECONDS:
             features = self._model.feature_extractor(decoded.samples)
             language = self._language_of(features, audio.language)
-            heard = self._decode_window(features, language, hotwords)
+            heard, no_speech = self._decode_window(features, language, hotwords)
+            if self.options.skip_silence and no_speech:
+                return Transcript(
+                    text="",
+                    language=language,
+                    duration=round(decoded.duration, 3),
+                    segments=(),
+                    decode_seconds=time.perf_counter() - started,
+                )
             if (
                 accept is not None
                 and self.options.second_listen
@@ -288,9 +303,8 @@ class SpeechModel:
             ):
                 heard_twice = True
                 slower_features = self._model.feature_extractor(slowed(decoded.samples))
-                for text, confidence in self._decode_window(
-                    slower_features, language, hotwords
-                ).items():
+                slower, _no_speech = self._decode_window(slower_features, language, hotwords)
+                for text, confidence in slower.items():
                     heard.setdefault(text, confidence)
             readings = tuple(heard)
             best = readings[0] if readings else ""
@@ -321,16 +335,17 @@ class SpeechModel:
         are 16 kHz float32 that voice activity detection already found speech in."""
         tail = samples[-int(WINDOW_SECONDS * SAMPLE_RATE) :]
         features = self._model.feature_extractor(tail)
-        heard = self._decode_window(
+        heard, no_speech = self._decode_window(
             features, self._language_of(features, language), hotwords, beam=1
         )
-        return next(iter(heard), "")
+        return "" if no_speech and self.options.skip_silence else next(iter(heard), "")
 
     def _decode_window(
         self, features: np.ndarray, language: str, hotwords: str | None, beam: int | None = None
-    ) -> dict[str, float]:
+    ) -> tuple[dict[str, float], bool]:
         """One 30-second window: the beam's n best transcripts, best first, distinct,
-        each with the recogniser's confidence in it (see `Transcript.confidences`).
+        each with the recogniser's confidence in it (see `Transcript.confidences`),
+        and whether the recogniser heard no speech there (NO_SPEECH_PROBABILITY).
 
         The encoder pass dominates the cost; the other beam hypotheses come almost
         free, and an order parser can pick the one that reads as an order
@@ -355,14 +370,20 @@ class SpeechModel:
             suppress_blank=True,
             suppress_tokens=[-1],
             return_scores=True,
+            return_no_speech_prob=True,
         )[0]
+        no_speech = (
+            result.no_speech_prob > NO_SPEECH_PROBABILITY
+            and bool(result.scores)
+            and result.scores[0] < NO_SPEECH_LOGPROB
+        )
         heard: dict[str, float] = {}
         for ids, score in zip(result.sequences_ids, result.scores, strict=True):
             text = " ".join(tokenizer.decode(ids).split())
             if text:
                 # The score is the mean log probability per token (length penalty 1).
                 heard.setdefault(text, round(math.exp(score), 3))
-        return heard
+        return heard, no_speech
 
     def _decode_long(
         self, decoded: DecodedAudio, language: str | None, hotwords: str | None

@@ -27,6 +27,53 @@ def tone(seconds: float, hertz: int = 16_000, frequency: float = 440.0) -> np.nd
     return (0.5 * np.sin(2 * math.pi * frequency * t)).astype(np.float32)
 
 
+def _envelope(count: int, attack: float, decay: float, hertz: int) -> np.ndarray:
+    shape = np.ones(count)
+    rise, fall = int(attack * hertz), int(decay * hertz)
+    shape[:rise] = np.linspace(0.0, 1.0, rise)
+    shape[count - fall :] = np.linspace(1.0, 0.0, fall)
+    return shape
+
+
+def _padded(samples: np.ndarray, before: float, after: float, hertz: int) -> np.ndarray:
+    silence = np.zeros
+    return np.concatenate(
+        [silence(int(before * hertz)), samples, silence(int(after * hertz))]
+    ).astype(np.float32)
+
+
+def melody(hertz: int = 16_000) -> np.ndarray:
+    """Eight plucked notes with overtones, a tune's worth of music (about 3 s)."""
+    notes = []
+    for frequency in (262, 330, 392, 523, 392, 330, 294, 349):
+        t = np.arange(int(0.35 * hertz)) / hertz
+        note = sum(np.sin(2 * math.pi * frequency * k * t) / k for k in (1, 2, 3))
+        notes.append(0.25 * note * _envelope(t.size, 0.01, 0.2, hertz))
+    return _padded(np.concatenate(notes), 0.3, 0.3, hertz)
+
+
+def chord(seconds: float = 3.0, hertz: int = 16_000) -> np.ndarray:
+    """A sustained A-minor chord with a slow tremolo."""
+    t = np.arange(int(seconds * hertz)) / hertz
+    voices = sum(np.sin(2 * math.pi * f * t) for f in (220, 277, 330))
+    return (0.15 * voices * (1 + 0.3 * np.sin(2 * math.pi * 2 * t))).astype(np.float32)
+
+
+def cough(seed: int = 3, hertz: int = 16_000) -> np.ndarray:
+    """A cough-length burst (0.3 s of shaped noise) between a second of silence each side."""
+    count = int(0.3 * hertz)
+    burst = np.convolve(np.random.default_rng(seed).normal(0, 1, count), np.hanning(24), "same")
+    burst = 0.6 * burst / np.abs(burst).max() * _envelope(count, 0.02, 0.25, hertz)
+    return _padded(burst, 1.0, 1.2, hertz)
+
+
+def brown_noise(seconds: float = 3.0, seed: int = 3, hertz: int = 16_000) -> np.ndarray:
+    """Brown (random-walk) noise, its slow drift taken out, at about 0.3 peak."""
+    walk = np.cumsum(np.random.default_rng(seed).normal(0, 1, int(seconds * hertz)))
+    walk -= np.convolve(walk, np.ones(400) / 400, "same")
+    return (0.3 * walk / np.abs(walk).max()).astype(np.float32)
+
+
 def encode(samples: np.ndarray, encoding: str, hertz: int = 16_000) -> bytes:
     """`samples` (float32 mono) in the container of `encoding`, made with PyAV."""
     container_format, codec, sample_format = _ENCODERS[encoding]

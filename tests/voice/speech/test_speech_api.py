@@ -12,10 +12,18 @@ import pytest
 from prometheus_client import REGISTRY
 
 from src.voice.speech.audio import decode_audio
-from src.voice.speech.engine import AudioInput, slowed
+from src.voice.speech.engine import AudioInput, has_speech, slowed
 from src.voice.speech.service import SpeechService
 from tests.conftest import DATA, RunningApp, assert_envelope_error, load_catalog
-from tests.voice.speech.audio_factory import samples_of, tone, wav_bytes
+from tests.voice.speech.audio_factory import (
+    brown_noise,
+    chord,
+    cough,
+    melody,
+    samples_of,
+    tone,
+    wav_bytes,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -292,16 +300,24 @@ def test_slowed_audio_is_longer_and_keeps_its_shape() -> None:
     assert np.all(np.diff(slower) > 0)  # still a ramp, only longer
 
 
-@pytest.mark.parametrize("kind", ["white noise", "silence"])
+NOT_SPEECH = {
+    "silence": lambda: np.zeros(3 * 16000, dtype=np.float32),
+    "white noise": lambda: np.random.default_rng(7).uniform(-0.5, 0.5, 48000).astype(np.float32),
+    "brown noise": brown_noise,
+    "a melody": melody,
+    "a chord": chord,
+    "a cough": cough,
+    "a 440 Hz tone": lambda: tone(3.0),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_SPEECH))
 async def test_noise_and_silence_order_nothing(
     client: httpx.AsyncClient, merchant: dict[str, Any], kind: str
 ) -> None:
-    """Whatever a recogniser hears in noise ("Thank you."), nothing is stored."""
-    seconds = 3 * 16000
-    if kind == "white noise":
-        samples = np.random.default_rng(7).uniform(-0.5, 0.5, seconds).astype(np.float32)
-    else:
-        samples = np.zeros(seconds, dtype=np.float32)
+    """Whatever a recogniser hears in noise ("Thank you.") or in a menu's hot words
+    prompted by it ("Cappuccino."), nothing is stored."""
+    samples = NOT_SPEECH[kind]()
     response = await client.post(
         ORDER, json={"audio": b64(wav_bytes(samples))}, headers=merchant["headers"]
     )
@@ -309,6 +325,13 @@ async def test_noise_and_silence_order_nothing(
     assert response.json()["msg"] in ("NOTHING_ORDERED", "AUDIO_INVALID")
     orders = await client.get("/api/v1/voice/orders", headers=merchant["headers"])
     assert orders.json()["data"]["orders"] == []
+
+
+def test_the_recogniser_gate_stops_what_voice_activity_detection_lets_through() -> None:
+    # Silero VAD hears speech in the melody and in the cough: the second gate, the
+    # recogniser's own no-speech probability, is what keeps them from ordering (above).
+    assert has_speech(melody())
+    assert has_speech(cough())
 
 
 async def test_a_partial_reading_hears_the_words_so_far(lifespan: RunningApp) -> None:
