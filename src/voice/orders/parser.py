@@ -294,6 +294,11 @@ def _in_languages(tokens: list[Token], text: str, pack: LanguagePack) -> list[To
     return out
 
 
+# Number words long enough that one edit makes no other word of an order: what
+# a typo of one ("thrree") is read as.
+_NUMBER_TYPOS = CatalogIndex.build(
+    [(word, word, []) for word in [*_UNITS, *_TENS] if len(word) >= 4], []
+)
 _QUANTITY_VALUES = dict(_QUANTITY_PHRASES)
 _QUANTITIES = _by_first_word(tuple(phrase for phrase, _value in _QUANTITY_PHRASES))
 
@@ -362,6 +367,9 @@ class _Lexer:
         grammar, vocabulary = self.lexicon.grammar, self.index.vocabulary
         for k, token in enumerate(self.tokens):
             key = token.key
+            if key.endswith("s") and key[:-1] in vocabulary and key not in grammar:
+                self.keys[k] = key[:-1]  # the plural of a short name ("ojs", "blts")
+                continue
             if (
                 len(key) < _RESPELL_MIN_LENGTH
                 or key in vocabulary
@@ -370,6 +378,10 @@ class _Lexer:
                 or key in grammar
                 or not self._can_look_up()
             ):
+                continue
+            number = _NUMBER_TYPOS.respelling(token.text, edits=1)
+            if number is not None:
+                self.words[k] = self.keys[k] = number  # "thrree", "fuor"
                 continue
             edits = 1 if len(token.text) < _RESPELL_TWO_EDITS_LENGTH else 2
             # As typed first ("lemonaed" is one swap from "lemonade", its key two).

@@ -109,6 +109,15 @@ def test_typos_in_menu_words(text: str, expected: set[tuple[str, int, tuple[str,
     assert all(line.confidence < 0.9 for line in result.lines)
 
 
+def test_a_typo_in_a_number_word() -> None:
+    assert lines("thrree lattes and sevven scones") == {("LATTE", 3, ()), ("SCONE", 7, ())}
+    assert lines("there are two lattes") == {("LATTE", 2, ())}  # "there" is a word
+
+
+def test_the_plural_of_a_short_name() -> None:
+    assert lines("two ojs and three blts") == {("ORANGE_JUICE", 2, ()), ("BLT", 3, ())}
+
+
 def test_a_typo_two_menu_words_are_as_close_to_stays_unread() -> None:
     # "coke" or "cone"? The catalog cannot say, so neither is ordered.
     index = CatalogIndex.build([("COKE", "Coke", []), ("CONE", "Cone", [])], [], ("en",))
