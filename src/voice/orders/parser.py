@@ -561,6 +561,10 @@ class _Lexer:
             if self.tokens[j].is_punct:
                 return False
             found = self.phrase_at(j)
+            if found is None and self.spoken and j in self.word_at:
+                # A name written by ear after the number ("to him and cheese croissants").
+                heard = self._fuzzy_at(j)
+                found = None if heard is None else (heard.entry, heard.length, heard.score)
             if found is not None:
                 entry, length, _ = found
                 if entry.kind == ITEM:

@@ -262,6 +262,13 @@ def test_spoken_transcripts(text: str, expected: set[tuple[str, int, tuple[str, 
     assert spoken(text) == expected
 
 
+def test_a_number_homophone_before_a_name_written_by_ear() -> None:
+    # The recogniser moved the word boundary: "two ham and cheese croissants".
+    assert spoken("to him and cheese croissants") == {("HAM_CHEESE_CROISSANT", 2, ())}
+    assert spoken("for large colored brews") == {("COLD_BREW", 4, ("LARGE",))}
+    assert spoken("I want to him") == set()  # no plural name follows: not a number
+
+
 def test_spoken_number_before_a_number_in_a_name() -> None:
     # tiny.en hears "Three six piece nuggets" as "Free 6 Piece Nuggets".
     assert spoken("Free 6 Piece Nuggets, please", FASTFOOD) == {("NUGGETS_6", 3, ())}
