@@ -241,9 +241,11 @@ class Case:
 class Catalog:
     """A catalog's items and modifiers, with the words a generator may say them by."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, spoken: bool = False) -> None:
         raw = json.loads((DATA / f"{name}_catalog.json").read_text(encoding="utf-8"))
         self.name = name
+        # Said aloud by an English voice: English names and modifiers only.
+        self.spoken = spoken
         self.items: list[dict[str, Any]] = raw["items"]
         self.modifiers = {m["code"]: m for m in raw["modifiers"]}
         self.applies = APPLIES[name]
@@ -251,6 +253,8 @@ class Catalog:
     def item_surfaces(self, item: dict[str, Any], rng: random.Random) -> tuple[str, bool]:
         """A name or alias of `item` (lower case mostly), and whether it is an alias."""
         aliases = [a for a in item["aliases"] if "#" not in a and "number" not in a]
+        if self.spoken and self.name == "vietcafe":
+            aliases = []
         if aliases and rng.random() < 0.35:
             return rng.choice(aliases), True
         name = item["name"]
@@ -260,7 +264,7 @@ class Catalog:
         """A name or alias of modifier `code`."""
         modifier = self.modifiers[code]
         options = [modifier["name"], *modifier["aliases"]]
-        if self.name == "vietcafe" and rng.random() < 0.7:
+        if self.name == "vietcafe" and (self.spoken or rng.random() < 0.7):
             options = [o for o in options if o.isascii() and not _vietnamese(o)] or options
         return rng.choice(options)
 
@@ -485,13 +489,15 @@ class Generator:
         """One case."""
         rng = self.rng
         case = Case()
-        count = rng.choices((1, 2, 3, 4), weights=(4, 4, 2, 1))[0]
+        spoken = self.catalog.spoken
+        # Spoken orders are a breath long: fewer lines and modifiers.
+        count = rng.choices((1, 2, 3, 4), weights=(5, 4, 1, 0) if spoken else (4, 4, 2, 1))[0]
         chosen = rng.sample(self.catalog.items, count)
         phrases: list[str] = []
         for item in chosen:
             quantity = rng.choices((1, 2, 3, 4, 5, 6, 10, 12), weights=(8, 6, 4, 2, 1, 1, 1, 1))[0]
             modifiers = self.catalog.modifiers_for(
-                item, rng, rng.choices((0, 1, 2, 3), (5, 4, 2, 1))[0]
+                item, rng, rng.choices((0, 1, 2, 3), (6, 4, 1, 0) if spoken else (5, 4, 2, 1))[0]
             )
             line = Line(item["sku"], quantity, modifiers)
             phrase = self.item_phrase(line, item, case)
@@ -515,7 +521,7 @@ class Generator:
             text += rng.choice(JOINERS) + phrase
         opener = rng.choice(OPENERS)
         text = f"{opener} {text}".strip() + rng.choice(CLOSERS)
-        if rng.random() < 0.15:
+        if rng.random() < 0.15 and not spoken:
             text = self.typo_in(text, case)
         if rng.random() < 0.2:
             text = text[0].upper() + text[1:] + "."
@@ -534,17 +540,19 @@ def expected_items(lines: list[Line]) -> list[dict[str, Any]]:
     ]
 
 
-def generate(per_catalog: int, seed: int) -> list[dict[str, Any]]:
-    """`per_catalog` cases for each catalog, the same for the same seed."""
+def generate(per_catalog: int, seed: int, *, spoken: bool = False) -> list[dict[str, Any]]:
+    """`per_catalog` cases for each catalog, the same for the same seed. `spoken`:
+    orders to be said aloud (shorter, English words only, no typos)."""
     cases = []
+    prefix = "gen-spoken" if spoken else "gen"
     for name in CATALOGS:
-        generator = Generator(Catalog(name), random.Random(f"{seed}-{name}"))
+        generator = Generator(Catalog(name, spoken=spoken), random.Random(f"{seed}-{name}"))
         for number in range(per_catalog):
             case = generator.case()
             text = case.parts[0]
             cases.append(
                 {
-                    "id": f"gen-{name}-{number:04d}",
+                    "id": f"{prefix}-{name}-{number:04d}",
                     "catalog": name,
                     "text": text,
                     "tags": sorted(case.tags),
@@ -570,8 +578,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-catalog", type=int, default=150)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--spoken", action="store_true", help="orders to be said aloud")
     args = parser.parse_args()
-    for case in generate(args.per_catalog, args.seed):
+    for case in generate(args.per_catalog, args.seed, spoken=args.spoken):
         sys.stdout.write(json.dumps(case, ensure_ascii=False) + "\n")
 
 

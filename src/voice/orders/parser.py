@@ -10,7 +10,7 @@ rewrite it, and anything naming nothing in the catalog goes to `unmatched`.
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from rapidfuzz.distance import Indel
@@ -35,6 +35,8 @@ SOUND_CUTOFF = 0.86
 # A phrase read without the tone marks that tell it from another: below the sessions'
 # review threshold (0.85), so the line is shown for a check.
 HOMOGRAPH_PENALTY = 0.8
+# A spoken line's confidence kept when no other reading of the audio agrees on it.
+AGREEMENT_FLOOR = 0.5
 # A name found only once confusable spellings (x/s ...) are made one.
 CONFUSION_PENALTY = 0.95
 # A name read after one of its words was respelt from a typo ("skone").
@@ -75,6 +77,7 @@ _QUANTITY_PHRASES: tuple[tuple[tuple[str, ...], int], ...] = (
     (("a", "couple"), 2),
     (("couple", "of"), 2),
     (("a", "pair", "of"), 2),
+    (("pair", "of"), 2),
 )
 _CORRECTION_PHRASES: tuple[tuple[str, ...], ...] = (
     ("actually", "make", "that"),
@@ -114,7 +117,13 @@ _JOINER_PHRASES: tuple[tuple[str, ...], ...] = (
     ("and", "also"),
 )
 # What recognisers write for a quick "and a" ("small end of vanilla latte").
-_SPOKEN_JOINER_PHRASES: tuple[tuple[str, ...], ...] = (("end", "of"), ("ends", "of"))
+_SPOKEN_JOINER_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("end", "of"),
+    ("ends", "of"),
+    ("under",),  # "and a" / "and uh" run together ("curly fries under pair of ...")
+)
+# What recognisers write for "no wait" (the words sound alike).
+_SPOKEN_CORRECTION_PHRASES: tuple[tuple[str, ...], ...] = (("no", "weight"), ("oh", "weight"))
 # Where the order is eaten: no order content ("to go" is not two of anything).
 _DISPOSITION_PHRASES: tuple[tuple[str, ...], ...] = (
     ("to", "go"),
@@ -234,6 +243,7 @@ _JOINERS = _by_first_word(_JOINER_PHRASES)
 _DISPOSITIONS = _by_first_word(_DISPOSITION_PHRASES)
 _RESTS = _by_first_word(_REST_PHRASES)
 _SPOKEN_JOINERS = _by_first_word(_SPOKEN_JOINER_PHRASES)
+_SPOKEN_CORRECTIONS = _by_first_word(_SPOKEN_CORRECTION_PHRASES)
 _REMOVALS = _by_first_word(_REMOVAL_PHRASES)
 _CORRECTIONS = _by_first_word(_CORRECTION_PHRASES)
 
@@ -256,6 +266,7 @@ def _lexicon(languages: tuple[str, ...]) -> _Lexicon:
     pack = pack_for(languages)
     phrases = (
         _JOINER_PHRASES + _REMOVAL_PHRASES + _CORRECTION_PHRASES + _SPOKEN_JOINER_PHRASES
+        + _SPOKEN_CORRECTION_PHRASES
         + _DISPOSITION_PHRASES + _REST_PHRASES
         + tuple(phrase for phrase, _value in _QUANTITY_PHRASES)
         + pack.separators + pack.removals + pack.corrections + tuple(pack.translations)
@@ -577,13 +588,19 @@ class _Lexer:
         return False
 
     def _ends_correction(self, i: int) -> bool:
-        """ "no sorry, free": a lone number word right after a correction marker."""
+        """ "no sorry, free": a lone number word right after a correction marker, the
+        end of the order, "and", thanks or "to go" after it ("no wait to thank you")."""
         previous = next((a for a in reversed(self.atoms) if a.kind != SEP), None)
         following = self.tokens[i + 1] if i + 1 < len(self.tokens) else None
         return (
             previous is not None
             and previous.kind == CORR
-            and (following is None or following.is_punct or following.text == "and")
+            and (
+                following is None
+                or following.is_punct
+                or following.text in ("and", "thank", "thanks", "please")
+                or _first_phrase(self.words, i + 1, _DISPOSITIONS) is not None
+            )
         )
 
     def _quantity_at(self, i: int) -> tuple[int, int] | None:
@@ -725,6 +742,9 @@ class _Lexer:
                 continue
             if self.spoken and (phrase := _first_phrase(self.words, i, _SPOKEN_JOINERS)):
                 i = self.add(SEP, i, len(phrase))
+                continue
+            if self.spoken and (phrase := _first_phrase(self.words, i, _SPOKEN_CORRECTIONS)):
+                i = self.add(CORR, i, len(phrase))
                 continue
             if (phrase := _first_phrase(self.words, i, self.lexicon.removals)) is not None:
                 i = self.add(REMOVE, i, len(phrase))
@@ -1136,23 +1156,55 @@ def parse_order(text: str, index: CatalogIndex, *, spoken: bool = False) -> Pars
     return ParseResult(_merge(lines, text), tuple(u for u in unmatched if u.strip()), guesses)
 
 
-def choose_reading(readings: Sequence[str], index: CatalogIndex) -> tuple[str, ParseResult]:
+def choose_reading(
+    readings: Sequence[str], index: CatalogIndex, confidences: Sequence[float] = ()
+) -> tuple[str, ParseResult]:
     """Of a recogniser's readings (best first), the one that parses best as an order.
 
     The recogniser ranks by sound; the catalog knows what can be ordered. Fewer
     words left unmatched wins, then fewer guesses (a homophone read as a number, a
-    misspelt name), then a reading that orders anything, then rank.
+    misspelt name), then a reading that orders anything, then rank. Each line's
+    confidence then also says how many readings agreed on it (`agreed_confidence`),
+    weighed by the recogniser's `confidences` in them when given.
     """
     best: tuple[tuple[int, int, bool, int], str, ParseResult] | None = None
+    parsed: list[ParseResult] = []
     for rank, text in enumerate(readings):
         result = parse_order(text, index, spoken=True)
+        parsed.append(result)
         unmatched_words = sum(len(span.split()) for span in result.unmatched)
         quality = (-unmatched_words, -result.guesses, bool(result.lines), -rank)
         if best is None or quality > best[0]:
             best = (quality, text, result)
     if best is None:
         return "", ParseResult((), ())
-    return best[1], best[2]
+    weights = [*confidences[: len(parsed)], *[1.0] * (len(parsed) - len(confidences))]
+    return best[1], agreed_confidence(best[2], parsed, weights)
+
+
+def agreed_confidence(
+    chosen: ParseResult, readings: Sequence[ParseResult], weights: Sequence[float]
+) -> ParseResult:
+    """`chosen` with each line's confidence scaled by the readings' agreement on it.
+
+    A line that every reading of the audio orders alike is likelier right than one
+    only the chosen reading orders: its confidence is scaled by AGREEMENT_FLOOR plus
+    the rest in proportion to the weight of the readings whose parse holds the same
+    line (same item, quantity and modifiers).
+    """
+    total = sum(weights)
+    if total <= 0 or len(readings) < 2:
+        return chosen
+    held = [
+        {(line.sku, line.quantity, line.modifiers) for line in result.lines} for result in readings
+    ]
+    lines = []
+    for line in chosen.lines:
+        key = (line.sku, line.quantity, line.modifiers)
+        agreement = sum(w for w, keys in zip(weights, held, strict=True) if key in keys) / total
+        scale = AGREEMENT_FLOOR + (1 - AGREEMENT_FLOOR) * agreement
+        lines.append(replace(line, confidence=round(line.confidence * scale, 2)))
+    return replace(chosen, lines=tuple(lines))
 
 
 def reads_as_order(readings: Sequence[str], index: CatalogIndex) -> bool:

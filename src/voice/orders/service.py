@@ -85,9 +85,10 @@ async def take_order(
                 speech, audio, catalog, db_session, client=client_id, accept=accept
             )
             text, alternatives, source = transcript.text, transcript.alternatives, "audio"
+            confidences = transcript.confidences
         else:
             assert request.text is not None
-            text, alternatives, source = request.text, (), "text"
+            text, alternatives, source, confidences = request.text, (), "text", ()
         for _ in range(ORDER_ATTEMPTS):
             order = await _build_order(
                 client_id=client_id,
@@ -96,6 +97,7 @@ async def take_order(
                 source=source,
                 prepared=catalog,
                 alternatives=alternatives,
+                confidences=confidences,
             )
             if not order.lines:
                 # Off-menu words, silence, or a recogniser's "Thank you." in noise.
@@ -140,6 +142,7 @@ async def _build_order(
     source: str,
     prepared: PreparedCatalog,
     alternatives: Sequence[str],
+    confidences: Sequence[float],
 ) -> store.PricedOrder:
     build = partial(
         store.build_order,
@@ -149,6 +152,7 @@ async def _build_order(
         source=source,
         prepared=prepared,
         alternatives=alternatives,
+        confidences=confidences,
     )
     return await parse_off_loop_if_long(build, (transcript, *alternatives), prepared)
 

@@ -95,14 +95,18 @@ def build_order(
     source: str,
     prepared: PreparedCatalog,
     alternatives: Sequence[str] = (),
+    confidences: Sequence[float] = (),
 ) -> PricedOrder:
     """Parse and price an utterance into an unsaved order (pure apart from the clock).
 
     For speech (`source="audio"`) the transcript and the recogniser's `alternatives`
-    are read as spoken language and the reading that parses best is kept.
+    are read as spoken language and the reading that parses best is kept; the
+    recogniser's `confidences` in them weigh how far the readings agree on each line.
     """
     if source == "audio":
-        transcript, result = choose_reading([transcript, *alternatives], prepared.index)
+        transcript, result = choose_reading(
+            [transcript, *alternatives], prepared.index, confidences
+        )
     else:
         result = parse_order(transcript, prepared.index)
     ORDERS_PARSED.labels(outcome=_outcome(result), source=source).inc()

@@ -269,6 +269,21 @@ def test_a_number_homophone_before_a_name_written_by_ear() -> None:
     assert spoken("I want to him") == set()  # no plural name follows: not a number
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("one mocha, no wait to thank you", {("MOCHA", 2, ())}),
+        ("one mocha, I mean free to go, please", {("MOCHA", 3, ())}),
+        ("two mochas, no weight, four", {("MOCHA", 4, ())}),
+        ("a scone under pair of lattes", {("SCONE", 1, ()), ("LATTE", 2, ())}),
+    ],
+)
+def test_what_recognisers_write_for_corrections_and_joiners(
+    text: str, expected: set[tuple[str, int, tuple[str, ...]]]
+) -> None:
+    assert spoken(text) == expected
+
+
 def test_spoken_number_before_a_number_in_a_name() -> None:
     # tiny.en hears "Three six piece nuggets" as "Free 6 Piece Nuggets".
     assert spoken("Free 6 Piece Nuggets, please", FASTFOOD) == {("NUGGETS_6", 3, ())}
@@ -343,6 +358,21 @@ def test_choose_reading_prefers_fewer_guesses() -> None:
     assert text == "a donut, no, the caramel macchiato"
     assert [(line.sku, line.quantity) for line in result.lines] == [("CARAMEL_MACCHIATO", 1)]
     assert result.guesses == 0
+
+
+def test_lines_the_readings_disagree_on_are_less_confident() -> None:
+    from src.voice.orders.parser import choose_reading
+
+    readings = ["two lattes and a scone", "two lattes and a mocha", "two lattes and a brownie"]
+    _text, result = choose_reading(readings, CAFE, [0.6, 0.3, 0.1])
+    confidence = {line.sku: line.confidence for line in result.lines}
+    # Every reading orders two lattes; only the first, the recogniser's favourite,
+    # the scone.
+    assert confidence["LATTE"] == parse_order("two lattes", CAFE).lines[0].confidence
+    assert confidence["SCONE"] < 0.85 < confidence["LATTE"]
+    # Alone, a reading has nothing to disagree with.
+    _text, alone = choose_reading(readings[:1], CAFE)
+    assert {line.confidence for line in alone.lines} == {0.99}
 
 
 @pytest.mark.parametrize(
