@@ -37,6 +37,8 @@ SOUND_CUTOFF = 0.86
 HOMOGRAPH_PENALTY = 0.8
 # A spoken line's confidence kept when no other reading of the audio agrees on it.
 AGREEMENT_FLOOR = 0.5
+# A spoken line's confidence kept for each span of the reading that orders nothing.
+UNHEARD_PENALTY = 0.9
 # A name found only once confusable spellings (x/s ...) are made one.
 CONFUSION_PENALTY = 0.95
 # A name read after one of its words was respelt from a typo ("skone").
@@ -45,7 +47,7 @@ RESPELT_PENALTY = 0.9
 _RESPELL_MIN_LENGTH = 5
 _RESPELL_TWO_EDITS_LENGTH = 9
 # What speech recognisers write for a spoken number before an item ("free lattes").
-_SPOKEN_NUMBER_HOMOPHONES = {"free": 3, "tree": 3, "to": 2, "too": 2}
+_SPOKEN_NUMBER_HOMOPHONES = {"free": 3, "tree": 3, "to": 2, "too": 2, "fore": 4}
 # Only before a plural item: "do avocado smoothies" is two, "do you have" is not.
 _SPOKEN_PLURAL_HOMOPHONES = {"do": 2}
 
@@ -775,7 +777,7 @@ class _Lexer:
             if (
                 self.spoken
                 and word in _SPOKEN_PLURAL_HOMOPHONES
-                and self.next_is_plural_item(i + 1)
+                and (self.next_is_plural_item(i + 1) or self._ends_correction(i))
             ):
                 i = self.add(NUM, i, 1, value=_SPOKEN_PLURAL_HOMOPHONES[word], guess=True)
                 continue
@@ -839,6 +841,10 @@ class _Lexer:
         if translation is None:
             return None
         english, length = translation
+        if self.words[i] in FILLERS and not (self.atoms and self.atoms[-1].kind == PHRASE):
+            # An English word too ("to" is big in Vietnamese): read so only after the
+            # dish it describes, where Vietnamese puts it ("phở bò to", not "to three").
+            return None
         found = self.index.exact(list(english), 0)
         if found is None or found.length != len(english):
             return None
@@ -1164,8 +1170,9 @@ def choose_reading(
     The recogniser ranks by sound; the catalog knows what can be ordered. Fewer
     words left unmatched wins, then fewer guesses (a homophone read as a number, a
     misspelt name), then a reading that orders anything, then rank. Each line's
-    confidence then also says how many readings agreed on it (`agreed_confidence`),
-    weighed by the recogniser's `confidences` in them when given.
+    confidence then also says how far the readings agree on it and how much of the
+    reading was garbled (`heard_confidence`); the recogniser's `confidences` in the
+    readings weigh them when given.
     """
     best: tuple[tuple[int, int, bool, int], str, ParseResult] | None = None
     parsed: list[ParseResult] = []
@@ -1179,30 +1186,33 @@ def choose_reading(
     if best is None:
         return "", ParseResult((), ())
     weights = [*confidences[: len(parsed)], *[1.0] * (len(parsed) - len(confidences))]
-    return best[1], agreed_confidence(best[2], parsed, weights)
+    return best[1], heard_confidence(best[2], parsed, weights)
 
 
-def agreed_confidence(
+def heard_confidence(
     chosen: ParseResult, readings: Sequence[ParseResult], weights: Sequence[float]
 ) -> ParseResult:
-    """`chosen` with each line's confidence scaled by the readings' agreement on it.
+    """`chosen` with each line's confidence scaled by what the audio's readings say.
 
     A line that every reading of the audio orders alike is likelier right than one
     only the chosen reading orders: its confidence is scaled by AGREEMENT_FLOOR plus
     the rest in proportion to the weight of the readings whose parse holds the same
-    line (same item, quantity and modifiers).
+    line (same item, quantity and modifiers). Words of the chosen reading that order
+    nothing mean the recogniser garbled some of the audio: each such span scales every
+    line by UNHEARD_PENALTY.
     """
     total = sum(weights)
-    if total <= 0 or len(readings) < 2:
-        return chosen
     held = [
         {(line.sku, line.quantity, line.modifiers) for line in result.lines} for result in readings
     ]
+    garbled = UNHEARD_PENALTY ** min(len(chosen.unmatched), 5)
     lines = []
     for line in chosen.lines:
         key = (line.sku, line.quantity, line.modifiers)
-        agreement = sum(w for w, keys in zip(weights, held, strict=True) if key in keys) / total
-        scale = AGREEMENT_FLOOR + (1 - AGREEMENT_FLOOR) * agreement
+        scale = garbled
+        if total > 0 and len(readings) > 1:
+            agreement = sum(w for w, keys in zip(weights, held, strict=True) if key in keys)
+            scale *= AGREEMENT_FLOOR + (1 - AGREEMENT_FLOOR) * agreement / total
         lines.append(replace(line, confidence=round(line.confidence * scale, 2)))
     return replace(chosen, lines=tuple(lines))
 

@@ -276,6 +276,9 @@ def test_a_number_homophone_before_a_name_written_by_ear() -> None:
         ("one mocha, I mean free to go, please", {("MOCHA", 3, ())}),
         ("two mochas, no weight, four", {("MOCHA", 4, ())}),
         ("a scone under pair of lattes", {("SCONE", 1, ()), ("LATTE", 2, ())}),
+        ("one tiramisu, no weight, do, thank you", set()),  # no tiramisu at the cafe
+        ("one mocha, no weight, do, thank you", {("MOCHA", 2, ())}),
+        ("fore shot of espresso", {("ESPRESSO", 4, ())}),
     ],
 )
 def test_what_recognisers_write_for_corrections_and_joiners(

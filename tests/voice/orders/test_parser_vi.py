@@ -171,3 +171,5 @@ def test_to_go_is_not_a_vietnamese_size() -> None:
     # "to" is Vietnamese for big; "to go" is English for takeaway.
     assert lines("two chicken baguettes to go, please", CAFE_VN) == {("BANH_MI_GA", 2, ())}
     assert lines("một tô phở bò to", SHOP) == lines("một tô phở bò lớn", SHOP)
+    # Nor is "to" before a number, where a recogniser writes it for "get to" / "two".
+    assert lines("let me go to three egg coffees", CAFE_VN) == {("EGG_COFFEE", 3, ())}
