@@ -262,7 +262,13 @@ class CatalogIndex:
         return PhraseMatch(entry, len(keys), base * similarity, phrase)
 
     def sounds_like(
-        self, words: list[str], start: int, *, cutoff: float, max_extra: int = 2
+        self,
+        words: list[str],
+        start: int,
+        *,
+        cutoff: float,
+        max_extra: int = 2,
+        min_key: int = 0,
     ) -> PhraseMatch | None:
         """Best phrase that sounds like the words from `start`, or None below `cutoff`.
 
@@ -271,8 +277,10 @@ class CatalogIndex:
         `words` are as written (folded, not singularised, without punctuation:
         recognisers put commas at pauses, "eggs, or cheese"). Sound keys must be
         long enough to mean something, and the spelling must still be recognisably
-        close and about as long.
+        close and about as long. `min_key` lowers MIN_SOUND_KEY where the words around
+        already make the match likely.
         """
+        min_key = min_key or MIN_SOUND_KEY
         if self._sounds is None:  # made on first use: typed orders never need them
             self._sounds = Candidates([sound_key(self._spoken[key]) for key in self._choice_keys])
         sounds = self._sounds.strings
@@ -284,13 +292,13 @@ class CatalogIndex:
                 time.sleep(0)  # see YIELD_FROM_PHRASES
             window = "".join(words[start : start + length])
             sound = sound_key(window)
-            if len(sound) < MIN_SOUND_KEY:
+            if len(sound) < min_key:
                 continue
             found = self._sounds.best(sound, cutoff=cutoff)
             if found is None:
                 continue
             position, similarity = found
-            if similarity <= best_similarity or len(sounds[position]) < MIN_SOUND_KEY:
+            if similarity <= best_similarity or len(sounds[position]) < min_key:
                 continue
             written = self._spoken[self._choice_keys[position]].replace(" ", "")
             if Indel.normalized_similarity(window, written) < MIN_SOUND_SPELLING or min(

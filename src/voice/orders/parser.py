@@ -35,6 +35,9 @@ SOUND_CUTOFF = 0.86
 # A phrase read without the tone marks that tell it from another: below the sessions'
 # review threshold (0.85), so the line is shown for a check.
 HOMOGRAPH_PENALTY = 0.8
+# "without milk" read as "with oat milk": the opposite of what was written, so a
+# till shows it for review (below 0.85).
+RUN_TOGETHER_PENALTY = 0.85
 # A spoken line's confidence kept when no other reading of the audio agrees on it.
 AGREEMENT_FLOOR = 0.5
 # A spoken line's confidence kept for each span of the reading that orders nothing.
@@ -319,7 +322,7 @@ _QUANTITIES = _by_first_word(tuple(phrase for phrase, _value in _QUANTITY_PHRASE
 def _number_at(words: list[str], i: int) -> tuple[int, int] | None:
     """(value, words consumed) for digits or English number words at `i`."""
     word = words[i]
-    if word.isdigit():
+    if word.isdecimal():  # not isdigit(): "❶" is a digit int() cannot read
         return (min(int(word), MAX_QUANTITY + 1), 1) if len(word) <= 4 else None
     if word in _UNITS:
         return _UNITS[word], 1
@@ -471,6 +474,8 @@ class _Lexer:
         are left unmatched, never read as the modifier itself. Returns where to resume,
         or None when no modifier follows."""
         found = self.phrase_at(i + 1)
+        if found is None and self.spoken:
+            return self._with_run_together(i)
         if found is None or found[0].kind != MODIFIER:
             return None
         _entry, length, score = found
@@ -482,6 +487,22 @@ class _Lexer:
         ):
             return self.add_phrase(i, negative.entry, length + 1, score)
         return self.add(UNKNOWN, i, length + 1, word=" ".join(self.words[i : i + 1 + length]))
+
+    def _with_run_together(self, i: int) -> int | None:
+        """ "without milk" heard where the menu has "with oat milk": the recogniser ran
+        "with" into the next sound. The rest of the word ("out") and the words after it
+        are matched by sound against the catalog's modifiers (a short sound will do,
+        with "with" before it), read as a guess."""
+        if i not in self.word_at or not self._can_look_up():
+            return None
+        start = self.word_at[i]
+        heard = ["out", *self.word_texts[start + 1 :]]
+        match = self.index.sounds_like(heard, 0, cutoff=SOUND_CUTOFF, min_key=4)
+        if match is None or match.entry.kind != MODIFIER or match.length < 2:
+            return None
+        last = self.word_tokens[start + match.length - 1]
+        score = match.score * RUN_TOGETHER_PENALTY
+        return self.add_phrase(i, match.entry, last - i + 1, score, guess=True)
 
     def _overlapped(self, i: int, match: PhraseMatch) -> bool:
         """Whether a phrase starting inside `match` reaches further and wins: it is
