@@ -397,7 +397,7 @@ class _Lexer:
                 continue
             number = _NUMBER_TYPOS.respelling(token.text, edits=1)
             if number is not None:
-                self.words[k] = self.keys[k] = number  # "thrree", "fuor"
+                self.words[k] = self.keys[k] = number  # "thrree", "sevven"
                 continue
             edits = 1 if len(token.text) < _RESPELL_TWO_EDITS_LENGTH else 2
             # As typed first ("lemonaed" is one swap from "lemonade", its key two).

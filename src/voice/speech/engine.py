@@ -276,25 +276,13 @@ class SpeechModel:
         if self.options.skip_silence and not has_speech(decoded.samples):
             # Noise and silence are heard as nothing: Whisper would write "Thank you."
             # or, prompted with a menu's hot words, the menu itself.
-            return Transcript(
-                text="",
-                language=audio.language or "en",
-                duration=round(decoded.duration, 3),
-                segments=(),
-                decode_seconds=time.perf_counter() - started,
-            )
+            return _heard_nothing(decoded, audio.language or "en", started)
         if decoded.duration <= WINDOW_SECONDS:
             features = self._model.feature_extractor(decoded.samples)
             language = self._language_of(features, audio.language)
             heard, no_speech = self._decode_window(features, language, hotwords)
             if self.options.skip_silence and no_speech:
-                return Transcript(
-                    text="",
-                    language=language,
-                    duration=round(decoded.duration, 3),
-                    segments=(),
-                    decode_seconds=time.perf_counter() - started,
-                )
+                return _heard_nothing(decoded, language, started)
             if (
                 accept is not None
                 and self.options.second_listen
@@ -411,6 +399,17 @@ class SpeechModel:
             return hint
         language, _probability, _all = model.detect_language(features=features)
         return str(language)
+
+
+def _heard_nothing(decoded: DecodedAudio, language: str, started: float) -> Transcript:
+    """The transcript of audio in which no speech was heard."""
+    return Transcript(
+        text="",
+        language=language,
+        duration=round(decoded.duration, 3),
+        segments=(),
+        decode_seconds=time.perf_counter() - started,
+    )
 
 
 def slowed(samples: np.ndarray, factor: float = SECOND_LISTEN_STRETCH) -> np.ndarray:
