@@ -323,10 +323,12 @@ class SpeechModel:
         are 16 kHz float32 that voice activity detection already found speech in."""
         tail = samples[-int(WINDOW_SECONDS * SAMPLE_RATE) :]
         features = self._model.feature_extractor(tail)
-        heard, no_speech = self._decode_window(
+        # No no-speech gate here: a partial is only shown, and the start of a word
+        # often reads as no speech; the utterance's final decode is gated.
+        heard, _no_speech = self._decode_window(
             features, self._language_of(features, language), hotwords, beam=1
         )
-        return "" if no_speech and self.options.skip_silence else next(iter(heard), "")
+        return next(iter(heard), "")
 
     def _decode_window(
         self, features: np.ndarray, language: str, hotwords: str | None, beam: int | None = None
