@@ -1186,14 +1186,24 @@ def parse_order(text: str, index: CatalogIndex, *, spoken: bool = False) -> Pars
 def choose_reading(
     readings: Sequence[str], index: CatalogIndex, confidences: Sequence[float] = ()
 ) -> tuple[str, ParseResult]:
-    """Of a recogniser's readings (best first), the one that parses best as an order.
+    """Of a recogniser's readings (best first), the one that parses best as an order
+    (`_best_reading`). Each line's confidence then also says how far the readings
+    agree on it and how much of the reading was garbled (`heard_confidence`); the
+    recogniser's `confidences` in the readings weigh them when given.
+    """
+    text, result, parsed = _best_reading(readings, index)
+    weights = [*confidences[: len(parsed)], *[1.0] * (len(parsed) - len(confidences))]
+    return text, heard_confidence(result, parsed, weights)
+
+
+def _best_reading(
+    readings: Sequence[str], index: CatalogIndex
+) -> tuple[str, ParseResult, list[ParseResult]]:
+    """The reading that parses best as an order, its parse, and every reading's parse.
 
     The recogniser ranks by sound; the catalog knows what can be ordered. Fewer
     words left unmatched wins, then fewer guesses (a homophone read as a number, a
-    misspelt name), then a reading that orders anything, then rank. Each line's
-    confidence then also says how far the readings agree on it and how much of the
-    reading was garbled (`heard_confidence`); the recogniser's `confidences` in the
-    readings weigh them when given.
+    misspelt name), then a reading that orders anything, then rank.
     """
     best: tuple[tuple[int, int, bool, int], str, ParseResult] | None = None
     parsed: list[ParseResult] = []
@@ -1205,9 +1215,8 @@ def choose_reading(
         if best is None or quality > best[0]:
             best = (quality, text, result)
     if best is None:
-        return "", ParseResult((), ())
-    weights = [*confidences[: len(parsed)], *[1.0] * (len(parsed) - len(confidences))]
-    return best[1], heard_confidence(best[2], parsed, weights)
+        return "", ParseResult((), ()), parsed
+    return best[1], best[2], parsed
 
 
 def heard_confidence(
@@ -1240,5 +1249,5 @@ def heard_confidence(
 
 def reads_as_order(readings: Sequence[str], index: CatalogIndex) -> bool:
     """True when the best of `readings` orders something and leaves no word unmatched."""
-    _text, result = choose_reading(readings, index)
+    _text, result, _parsed = _best_reading(readings, index)
     return bool(result.lines) and not result.unmatched
