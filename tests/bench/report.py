@@ -1,4 +1,6 @@
-"""docs/BENCHMARKS.md: machine facts, then one section per benchmark, replaced in place."""
+"""docs/BENCHMARKS.md: one section per benchmark, replaced in place, each with the
+machine and commit it was measured on (sections are rerun at different times, and the
+shared machine behind this workspace is not always the same kind)."""
 
 import os
 import platform
@@ -16,9 +18,9 @@ _HEADER = """# Benchmarks
 Written by `scripts/bench` (the parts: `scripts/bench http|sessions|parser|speech|openai|recommend|eval`;
 `--quick` for a smoke run that writes nothing). Each section says when and how it was
 measured. Ratios compare runs made in the same invocation, interleaved, on this shared
-and noisy machine; absolute numbers move from run to run, ratios much less.
-
-{machine}
+and noisy machine; absolute numbers move from run to run, ratios much less. Each
+section ends with the machine and commit it was measured on: compare absolute figures
+only between sections measured on the same machine.
 """
 
 
@@ -55,10 +57,8 @@ def write_section(name: str, body: str) -> None:
     """Replace (or append) the section `name` of docs/BENCHMARKS.md."""
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else ""
     if not text.startswith("# Benchmarks") or "<!-- bench:" not in text:
-        text = _HEADER.format(machine=machine())
-    else:
-        text = re.sub(r"^Machine: .*$", machine(), text, count=1, flags=re.M)
-    block = f"<!-- bench:{name} -->\n{body.strip()}\n<!-- /bench:{name} -->"
+        text = _HEADER
+    block = f"<!-- bench:{name} -->\n{body.strip()}\n\n{machine()}\n<!-- /bench:{name} -->"
     pattern = re.compile(rf"<!-- bench:{name} -->.*?<!-- /bench:{name} -->", re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _m: block, text)

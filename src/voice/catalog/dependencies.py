@@ -11,8 +11,9 @@ from src.voice.catalog.service import CatalogCaches, PreparedCatalog
 from src.voice.exceptions import CatalogMissing
 
 
-def catalog_caches(request: Request) -> CatalogCaches:
+async def catalog_caches(request: Request) -> CatalogCaches:
     """This app's catalog caches (made by the voice lifespan)."""
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per request.
     caches: CatalogCaches = request.state.catalog_caches
     return caches
 

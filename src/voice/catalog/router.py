@@ -53,7 +53,7 @@ async def get_catalog(request: Request) -> Response:
     client = guarded_client(request)
     body = await service.read_catalog_body(
         sessionmaker=request.state.sessionmaker,
-        caches=catalog_caches(request),
+        caches=await catalog_caches(request),
         client_id=client.client_id,
         max_age=request.app.state.settings.CATALOG_CACHE_SECONDS,
         render=_render,

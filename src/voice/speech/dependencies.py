@@ -16,4 +16,9 @@ def speech_service(request: Request) -> SpeechService:
     return speech
 
 
-Speech = Annotated[SpeechService, Depends(speech_service)]
+async def speech_dependency(request: Request) -> SpeechService:
+    """`speech_service` as a dependency (async: FastAPI runs a plain `def` one in a thread)."""
+    return speech_service(request)
+
+
+Speech = Annotated[SpeechService, Depends(speech_dependency)]
