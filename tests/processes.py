@@ -5,6 +5,7 @@ machine's own services."""
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +23,25 @@ from src.config import PROJECT_ROOT
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 JWT_SECRET = "reliability-secret-reliability-secret-0123"
+
+
+def run_module(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python -m ARGS` in the project; a run past `timeout` fails the test with the
+    stack of every thread it had (faulthandler, on SIGABRT), to show where it hung."""
+    argv = [sys.executable, "-X", "faulthandler", "-m", *args]
+    with subprocess.Popen(
+        argv, cwd=PROJECT_ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as process:  # fmt: skip
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            out, err = process.communicate()
+            pytest.fail(f"{' '.join(args)} hung past {timeout} s; its threads:\n{err}\n{out}")
+    return subprocess.CompletedProcess(argv, process.returncode, out, err)
 
 
 def free_port() -> int:

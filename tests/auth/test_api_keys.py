@@ -2,7 +2,6 @@
 routes with the client's scopes and budget, refused once revoked or disabled."""
 
 import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -11,7 +10,6 @@ from sqlalchemy import select
 
 from src.auth import api_keys, service
 from src.auth.models import ApiKey
-from src.config import PROJECT_ROOT
 from tests.conftest import (
     RunningApp,
     assert_envelope_error,
@@ -21,6 +19,7 @@ from tests.conftest import (
     remember_secrets,
     token_for,
 )
+from tests.processes import run_module
 
 pytestmark = pytest.mark.anyio
 
@@ -131,10 +130,7 @@ def test_the_cli_prints_a_key_once_lists_it_without_the_key_and_revokes_it(
     lifespan: RunningApp,
 ) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "src.auth", *args],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        return run_module("src.auth", *args)
 
     import json
 

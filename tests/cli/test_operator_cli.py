@@ -4,23 +4,19 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from alembic import command as alembic
 
-from src.config import PROJECT_ROOT
 from src.platform.db.migrate import alembic_config, migrate_fresh, upgrade
 from tests.conftest import DATA
+from tests.processes import run_module
 
 
 def run(args: list[str], database_url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "LOG_FILE_PATH": ""}
-    return subprocess.run(
-        [sys.executable, "-m", *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
-        text=True, timeout=120,
-    )  # fmt: skip
+    return run_module(*args, env=env, timeout=120)
 
 
 @pytest.fixture
