@@ -84,6 +84,8 @@ class CatalogIndex:
     # Each phrase as spelt, lowercase with its diacritics (for homographs).
     _typed: dict[tuple[str, ...], str] = field(default_factory=dict)
     _sounds: Candidates | None = None
+    # One-word item phrases by their sound key (short_item_by_sound), made on first use.
+    _item_sounds: dict[str, list[tuple[str, ...]]] | None = None
 
     @classmethod
     def build(
@@ -311,6 +313,30 @@ class CatalogIndex:
         return best
 
 
+    def short_item_by_sound(self, word: str) -> PhraseMatch | None:
+        """The one-word item that `word`, a plural -s aside, sounds exactly like, with a
+        spelling still close ("lats" for "lattes"); None if none or several do.
+
+        For a short word after a number, which `sounds_like` leaves alone: keys of three
+        letters match too much by themselves, but a number before the word and an exact
+        sound that only one item on the menu has make it a fair guess.
+        """
+        stem = word[:-1] if word.endswith("s") and len(word) > 3 else word
+        if self._item_sounds is None:
+            self._item_sounds = {}
+            for key, spoken in self._spoken.items():
+                if len(key) == 1 and self.phrases[key][0].kind == ITEM:
+                    self._item_sounds.setdefault(sound_key(spoken), []).append(key)
+        found: dict[str, PhraseMatch] = {}
+        for key in self._item_sounds.get(sound_key(stem), ()):
+            entry, base = self.phrases[key]
+            if Indel.normalized_similarity(stem, self._spoken[key]) < MIN_SOUND_SPELLING:
+                continue
+            if entry.code not in found or base > found[entry.code].score:
+                found[entry.code] = PhraseMatch(entry, 1, base * SHORT_SOUND_PENALTY, key)
+        return next(iter(found.values())) if len(found) == 1 else None
+
+
 # A lookup in a catalog this big is parsed in a worker thread (orders.service), and
 # each window's scan holds the GIL for a few milliseconds: between windows the event
 # loop, waiting for it, gets it at once instead of after a switch interval.
@@ -324,6 +350,8 @@ MIN_SOUND_SPELLING = 0.6
 MIN_SOUND_LENGTH_RATIO = 0.75
 # A match by sound ranks below one by spelling.
 SOUND_PENALTY = 0.95
+# A short word matched by sound after a number is a guess to review (short_item_by_sound).
+SHORT_SOUND_PENALTY = 0.8
 
 
 def sound_key(text: str) -> str:

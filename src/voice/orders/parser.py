@@ -50,7 +50,9 @@ RESPELT_PENALTY = 0.9
 _RESPELL_MIN_LENGTH = 5
 _RESPELL_TWO_EDITS_LENGTH = 9
 # What speech recognisers write for a spoken number before an item ("free lattes").
-_SPOKEN_NUMBER_HOMOPHONES = {"free": 3, "tree": 3, "to": 2, "too": 2, "fore": 4}
+_SPOKEN_NUMBER_HOMOPHONES = {
+    "free": 3, "tree": 3, "to": 2, "too": 2, "for": 4, "fore": 4, "won": 1, "when": 1,
+}  # fmt: skip
 # Only before a plural item: "do avocado smoothies" is two, "do you have" is not.
 _SPOKEN_PLURAL_HOMOPHONES = {"do": 2}
 
@@ -698,7 +700,21 @@ class _Lexer:
             fuzzy = None
         if fuzzy is None and self.spoken and not word.isdigit() and self._can_look_up():
             fuzzy = self._sounds_like(i)
+            if fuzzy is None and self._after_number(i):
+                fuzzy = self.index.short_item_by_sound(word)
         return fuzzy
+
+    def _after_number(self, i: int) -> bool:
+        """Whether token `i` follows a number said as one, perhaps with modifiers between
+        ("two lats", "two warm lats")."""
+        if i == 0 or not self.atoms or self.atoms[-1].end != self.tokens[i - 1].end:
+            return False
+        for atom in reversed(self.atoms):
+            if atom.kind == NUM:
+                return not atom.article
+            if atom.kind != PHRASE or atom.entry is None or atom.entry.kind != MODIFIER:
+                return False
+        return False
 
     def run_words(self, reserved: frozenset[str]) -> list[Atom]:
         """Atoms for reading edits of a cart: catalog phrases, numbers and punctuation as
@@ -1000,7 +1016,9 @@ class _Interpreter:
                     return None
                 mods.append(atom)
             j += 1
-        if not mods:
+        if not mods or (j < len(self.atoms) and self.atoms[j].kind == UNKNOWN):
+            # No modifiers, or they describe a thing not on the menu that follows them
+            # ("and two warm butter quasas"), not a part of the last line.
             return None
         part = OrderLineDraft(
             last.sku,
@@ -1008,7 +1026,7 @@ class _Interpreter:
             [] if separate else list(last.modifiers),
             num.start,
             mods[-1].end,
-            min(m.score for m in mods),
+            min(last.confidence, *(m.score for m in mods)),
             {} if separate else dict(last.groups),
         )
         for mod in mods:

@@ -303,6 +303,42 @@ def test_with_run_into_the_modifier_after_it() -> None:
     assert lines("a latte without milk") == {("LATTE", 1, ())}  # typed: as written
 
 
+def test_a_short_name_heard_by_ear_after_a_number() -> None:
+    # tiny.en writes "two lattes" as "two lats": after a number, a sound only one
+    # item on the menu has is that item, as a guess to review.
+    result = parse_order("a scone and two lats please", CAFE, spoken=True)
+    assert {(line.sku, line.quantity) for line in result.lines} == {("SCONE", 1), ("LATTE", 2)}
+    assert [line.confidence < 0.85 for line in result.lines] == [False, True]
+    assert spoken("two warm lats") == {("LATTE", 2, ("WARMED",))}
+    assert spoken("I'd like lats") == set()  # no number before it: no guess
+    assert lines("two lats") == set()  # typed: as written
+    # Two items that sound alike: the catalog cannot decide, so nothing is guessed.
+    twins = CatalogIndex.build([("LATTE", "latte", []), ("LATTA", "latta", [])], [])
+    assert spoken("two lats", twins) == set()
+
+
+def test_the_number_and_modifiers_of_a_name_not_heard_stay_with_it() -> None:
+    # Not "two more warm orange juices": the words after "warm" are a thing not read.
+    result = parse_order("an orange juice and two warm butter quasas", CAFE, spoken=True)
+    assert [(line.sku, line.quantity) for line in result.lines] == [("ORANGE_JUICE", 1)]
+    assert result.unmatched == ("two warm butter quasas",)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("an americano and when cold brew", {("AMERICANO", 1, ()), ("COLD_BREW", 1, ())}),
+        ("a latte, um, for iced americano please", {("LATTE", 1, ()), ("ICED_AMERICANO", 4, ())}),
+        ("a latte for here", {("LATTE", 1, ())}),
+        ("call me when ready", set()),
+    ],
+)
+def test_one_and_four_as_recognisers_write_them(
+    text: str, expected: set[tuple[str, int, tuple[str, ...]]]
+) -> None:
+    assert spoken(text) == expected
+
+
 def test_spoken_number_before_a_number_in_a_name() -> None:
     # tiny.en hears "Three six piece nuggets" as "Free 6 Piece Nuggets".
     assert spoken("Free 6 Piece Nuggets, please", FASTFOOD) == {("NUGGETS_6", 3, ())}
