@@ -312,7 +312,6 @@ class CatalogIndex:
             best_similarity = similarity
         return best
 
-
     def short_item_by_sound(self, word: str) -> PhraseMatch | None:
         """The one-word item that `word`, a plural -s aside, sounds exactly like, with a
         spelling still close ("lats" for "lattes"); None if none or several do.
