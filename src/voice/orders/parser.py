@@ -17,7 +17,7 @@ from rapidfuzz.distance import Indel
 
 from src.voice.catalog.index import ITEM, MODIFIER, CatalogIndex, Entry, PhraseMatch
 from src.voice.catalog.languages import LanguagePack, pack_for
-from src.voice.catalog.text import PUNCTUATION, Token, canon, tokenize
+from src.voice.catalog.text import PUNCTUATION, Token, canon, fold, tokenize
 
 NUM, PHRASE, SEP, CORR, REMOVE, UNKNOWN, WITH, WORD = (
     "num", "phrase", "sep", "corr", "remove", "unknown", "with", "word"
@@ -46,6 +46,10 @@ UNHEARD_PENALTY = 0.9
 CONFUSION_PENALTY = 0.95
 # A name read after one of its words was respelt from a typo ("skone").
 RESPELT_PENALTY = 0.9
+# A plural with no number ("blueberry muffins") is read as one, for review.
+UNCOUNTED_PLURAL_PENALTY = 0.75
+# Words not read right after a line may be its lost modifier ("cold brew in mode").
+TRAILING_UNREAD_PENALTY = 0.85
 # A typo is one edit in a word of 5 letters or more, two from 9 letters.
 _RESPELL_MIN_LENGTH = 5
 _RESPELL_TWO_EDITS_LENGTH = 9
@@ -981,6 +985,10 @@ class _Interpreter:
         if self.pre_mods:
             start = min(start, self.pre_mods[0].start)
         scores = [item.score, *(m.score for m in self.pre_mods)]
+        if self.qty is None and carried is None and item.plural and not _plural_name(item.entry):
+            # "to on blueberry muffins": a plural with no number to say how many; the
+            # number was likely lost (a recogniser) or never said. One, to review.
+            scores.append(item.score * UNCOUNTED_PLURAL_PENALTY)
         line = OrderLineDraft(item.entry.code, quantity, [], start, item.end, min(scores))
         for mod in self.pre_mods:
             assert mod.entry is not None
@@ -1081,6 +1089,17 @@ class _Interpreter:
                 return j + 1
         return j
 
+    def _trails_last_line(self, k: int) -> bool:
+        """Whether the unknown word at `k` directly follows the last line's words."""
+        if self.last is None or self.qty is not None or self.pre_mods or self.unknown:
+            return False
+        previous = self.atoms[k - 1] if k > 0 else None
+        return (
+            previous is not None
+            and previous.kind in (PHRASE, WITH)
+            and (previous.end >= self.last.end or previous.kind == WITH)
+        )
+
     def run(self) -> tuple[list[OrderLineDraft], list[str]]:
         k = 0
         atoms = self.atoms
@@ -1110,6 +1129,11 @@ class _Interpreter:
             elif kind == WITH:
                 k += 1
             elif kind == UNKNOWN:
+                if self._trails_last_line(k):
+                    # "one cold brew in mode": words not read right after a line may
+                    # be its modifier, lost.
+                    assert self.last is not None
+                    self.last.confidence *= TRAILING_UNREAD_PENALTY
                 self.unknown.append(atom)
                 k += 1
             else:  # PHRASE
@@ -1145,6 +1169,11 @@ class _Interpreter:
                 k += 1
         self._flush_unknown()
         return self.lines, self.unmatched
+
+
+def _plural_name(entry: Entry) -> bool:
+    """Whether the name itself is a plural ("Fries", "Spring Rolls"): one is one order."""
+    return fold(entry.name).endswith("s")
 
 
 def _merge(lines: list[OrderLineDraft], text: str) -> tuple[ParsedLine, ...]:

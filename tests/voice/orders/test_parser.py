@@ -415,6 +415,31 @@ def test_choose_reading_prefers_fewer_guesses() -> None:
     assert result.guesses == 0
 
 
+def test_a_plural_with_no_number_is_one_to_review() -> None:
+    def confidence(text: str, index: CatalogIndex = CAFE) -> float:
+        result = parse_order(text, index, spoken=True)
+        assert len(result.lines) == 1
+        return result.lines[0].confidence
+
+    # "two warmed" heard as "to on": how many muffins is not known.
+    result = parse_order("and to on blueberry muffins, thanks", CAFE, spoken=True)
+    assert [(line.sku, line.quantity) for line in result.lines] == [("BLUEBERRY_MUFFIN", 1)]
+    assert result.lines[0].confidence < 0.85 < confidence("two blueberry muffins")
+    assert confidence("a blueberry muffin") > 0.85
+    # A name that is a plural itself is one order of it.
+    assert confidence("fries please", FASTFOOD) > 0.85
+
+
+def test_words_not_read_right_after_a_line_lower_it() -> None:
+    # "with oat" heard as "in mode": the cold brew may have lost its modifier; the
+    # americano before it is no less sure than alone.
+    result = parse_order("an americano and one cold brew in mode, that's it", CAFE, spoken=True)
+    confidence = {line.sku: line.confidence for line in result.lines}
+    alone = parse_order("an americano and one cold brew, that's it", CAFE, spoken=True)
+    assert confidence["COLD_BREW"] < alone.lines[1].confidence
+    assert confidence["AMERICANO"] == alone.lines[0].confidence
+
+
 def test_lines_the_readings_disagree_on_are_less_confident() -> None:
     from src.voice.orders.parser import choose_reading
 
