@@ -316,9 +316,10 @@ class CatalogIndex:
         """The one-word item that `word`, a plural -s aside, sounds exactly like, with a
         spelling still close ("lats" for "lattes"); None if none or several do.
 
-        For a short word after a number, which `sounds_like` leaves alone: keys of three
-        letters match too much by themselves, but a number before the word and an exact
-        sound that only one item on the menu has make it a fair guess.
+        For a short word after a number or an article, which `sounds_like` leaves
+        alone: keys of three letters match too much by themselves, but a number before
+        the word and an exact sound that only one item on the menu has make it a fair
+        guess.
         """
         stem = word[:-1] if word.endswith("s") and len(word) > 3 else word
         if self._item_sounds is None:

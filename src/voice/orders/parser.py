@@ -709,13 +709,13 @@ class _Lexer:
         return fuzzy
 
     def _after_number(self, i: int) -> bool:
-        """Whether token `i` follows a number said as one, perhaps with modifiers between
-        ("two lats", "two warm lats")."""
+        """Whether token `i` follows a number or an article, perhaps with modifiers
+        between ("two lats", "two warm lats", "a quartado")."""
         if i == 0 or not self.atoms or self.atoms[-1].end != self.tokens[i - 1].end:
             return False
         for atom in reversed(self.atoms):
             if atom.kind == NUM:
-                return not atom.article
+                return True
             if atom.kind != PHRASE or atom.entry is None or atom.entry.kind != MODIFIER:
                 return False
         return False

@@ -311,6 +311,8 @@ def test_a_short_name_heard_by_ear_after_a_number() -> None:
     assert [line.confidence < 0.85 for line in result.lines] == [False, True]
     assert spoken("two warm lats") == {("LATTE", 2, ("WARMED",))}
     assert spoken("I'd like lats") == set()  # no number before it: no guess
+    assert spoken("a quartado and a scone") == {("CORTADO", 1, ()), ("SCONE", 1, ())}
+    assert spoken("a coat and a scone") == {("SCONE", 1, ())}  # no item sounds so
     assert lines("two lats") == set()  # typed: as written
     # Two items that sound alike: the catalog cannot decide, so nothing is guessed.
     twins = CatalogIndex.build([("LATTE", "latte", []), ("LATTA", "latta", [])], [])
