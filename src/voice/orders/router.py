@@ -53,7 +53,7 @@ async def create_order(
         audio=audio_from_base64(body.audio, body) if body.audio is not None else None,
         catalog=catalog,
         # 503 without a speech service, but only an audio order needs one.
-        speech=speech_service(request) if body.audio is not None else None,
+        speech=await speech_service(request) if body.audio is not None else None,
         idempotency_key=key,
         pending_releases=getattr(request.state, "idempotency_releases", None),
     )

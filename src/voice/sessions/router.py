@@ -84,7 +84,7 @@ async def take_turn(
         session_id=session_id,
         text=body.text,
         audio=audio_from_base64(body.audio, body) if body.audio is not None else None,
-        speech=speech_service(request) if body.audio is not None else None,
+        speech=await speech_service(request) if body.audio is not None else None,
         catalog=catalog,
         if_match=if_match,
         request_id=request_id_var.get(),

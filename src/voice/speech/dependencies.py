@@ -8,17 +8,13 @@ from src.exceptions import ServiceUnavailable
 from src.voice.speech.service import SpeechService
 
 
-def speech_service(request: Request) -> SpeechService:
+async def speech_service(request: Request) -> SpeechService:
     """The process's speech service (created by the voice lifespan)."""
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per request.
     speech: SpeechService | None = getattr(request.state, "speech", None)
     if speech is None:
         raise ServiceUnavailable(data={"checks": {"speech_model": "disabled"}})
     return speech
 
 
-async def speech_dependency(request: Request) -> SpeechService:
-    """`speech_service` as a dependency (async: FastAPI runs a plain `def` one in a thread)."""
-    return speech_service(request)
-
-
-Speech = Annotated[SpeechService, Depends(speech_dependency)]
+Speech = Annotated[SpeechService, Depends(speech_service)]
