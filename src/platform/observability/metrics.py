@@ -121,6 +121,11 @@ SPEECH_BUSY = Counter("speech_busy_rejections_total", "Speech requests refused: 
 SECOND_LISTENS = Counter(
     "speech_second_listens_total", "Audio orders decoded again, slowed, after a poor first reading"
 )
+REHEARD_READINGS = Counter(
+    "speech_reheard_readings_total",
+    "Readings the catalog suggested for words left unread that the recogniser kept on"
+    " hearing the audio again",
+)
 ASR_MODEL_LOADED = Gauge(
     "speech_model_loaded", "1 when the speech model is loaded", multiprocess_mode="livemax"
 )

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import jellyfish
+from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
 from src.voice.catalog.candidates import Candidates
@@ -86,6 +87,11 @@ class CatalogIndex:
     _sounds: Candidates | None = None
     # One-word item phrases by their sound key (short_item_by_sound), made on first use.
     _item_sounds: dict[str, list[tuple[str, ...]]] | None = None
+    # Each phrase as the catalog writes it ("Iced Tea", "cafe latte").
+    _written: dict[tuple[str, ...], str] = field(default_factory=dict)
+    # What a recogniser may have meant (phrases_sounding_like): each phrase as written,
+    # items also as plurals, beside its sound key and spelling, made on first use.
+    _sayable: tuple[list[str], list[str], list[str]] | None = None
 
     @classmethod
     def build(
@@ -157,6 +163,7 @@ class CatalogIndex:
             self.spellings.setdefault(token.text, token.key)
             self.spellings.setdefault(token.key, token.key)
         self._typed[key] = accented(text)
+        self._written[key] = " ".join(text.split())
         # Sound as written ("iced", not the key's "ice"): recognisers hear the "d".
         self._spoken[key] = " ".join(token.text for token in words)
 
@@ -336,6 +343,55 @@ class CatalogIndex:
                 found[entry.code] = PhraseMatch(entry, 1, base * SHORT_SOUND_PENALTY, key)
         return next(iter(found.values())) if len(found) == 1 else None
 
+    def phrases_sounding_like(self, text: str, *, limit: int) -> list[tuple[float, str]]:
+        """The catalog phrases, as written, that sound most like `text`, best first,
+        each with its likeness (0-1), at least SAYABLE_LIKENESS.
+
+        For words a recogniser garbled ("less wheat", "butter quasas"): looser than
+        `sounds_like`, since the audio, not this score, decides which phrase was said
+        (speech.engine.SpeechModel.rehear). Items come in the plural too ("Iced Teas").
+        Likeness is mostly by sound (metaphone keys), partly by spelling.
+        """
+        written, sounds, spellings = self._sayable_phrases()
+        sound = sound_key(text)
+        spelling = text.replace(" ", "").lower()
+        if len(sound) < MIN_SAYABLE_KEY:
+            return []
+        # Sound alone shortlists (in C); the few left are scored with spelling too.
+        shortlist = process.extract(
+            sound,
+            sounds,
+            scorer=Indel.normalized_similarity,
+            # Below this, even a perfect spelling leaves the likeness short.
+            score_cutoff=(SAYABLE_LIKENESS - SAYABLE_SPELLING_WEIGHT)
+            / (1 - SAYABLE_SPELLING_WEIGHT),
+            limit=limit * 4,
+        )
+        scored = []
+        for _sound, sound_likeness, position in shortlist:
+            likeness = (1 - SAYABLE_SPELLING_WEIGHT) * sound_likeness + (
+                SAYABLE_SPELLING_WEIGHT * Indel.normalized_similarity(spelling, spellings[position])
+            )
+            if likeness >= SAYABLE_LIKENESS:
+                scored.append((round(likeness, 4), written[position]))
+        scored.sort(key=lambda found: -found[0])
+        return scored[:limit]
+
+    def _sayable_phrases(self) -> tuple[list[str], list[str], list[str]]:
+        if self._sayable is None:
+            forms: dict[str, None] = {}
+            for key, text in self._written.items():
+                forms[text] = None
+                if self.phrases[key][0].kind == ITEM and text.isascii() and text[-1:] != "s":
+                    forms[text + "s"] = None
+            written = list(forms)
+            self._sayable = (
+                written,
+                [sound_key(accented(text)) for text in written],
+                [accented(text).replace(" ", "") for text in written],
+            )
+        return self._sayable
+
 
 # A lookup in a catalog this big is parsed in a worker thread (orders.service), and
 # each window's scan holds the GIL for a few milliseconds: between windows the event
@@ -352,6 +408,11 @@ MIN_SOUND_LENGTH_RATIO = 0.75
 SOUND_PENALTY = 0.95
 # A short word matched by sound after a number is a guess to review (short_item_by_sound).
 SHORT_SOUND_PENALTY = 0.8
+# phrases_sounding_like: the least likeness worth hearing again, the weight of
+# spelling in it, and the shortest sound key compared ("but" is too little to go on).
+SAYABLE_LIKENESS = 0.5
+SAYABLE_SPELLING_WEIGHT = 0.3
+MIN_SAYABLE_KEY = 2
 
 
 def sound_key(text: str) -> str:

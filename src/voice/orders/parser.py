@@ -1234,16 +1234,16 @@ def choose_reading(
     readings: Sequence[str], index: CatalogIndex, confidences: Sequence[float] = ()
 ) -> tuple[str, ParseResult]:
     """Of a recogniser's readings (best first), the one that parses best as an order
-    (`_best_reading`). Each line's confidence then also says how far the readings
+    (`best_reading`). Each line's confidence then also says how far the readings
     agree on it and how much of the reading was garbled (`heard_confidence`); the
     recogniser's `confidences` in the readings weigh them when given.
     """
-    text, result, parsed = _best_reading(readings, index)
+    text, result, parsed = best_reading(readings, index)
     weights = [*confidences[: len(parsed)], *[1.0] * (len(parsed) - len(confidences))]
     return text, heard_confidence(result, parsed, weights)
 
 
-def _best_reading(
+def best_reading(
     readings: Sequence[str], index: CatalogIndex
 ) -> tuple[str, ParseResult, list[ParseResult]]:
     """The reading that parses best as an order, its parse, and every reading's parse.
@@ -1296,5 +1296,5 @@ def heard_confidence(
 
 def reads_as_order(readings: Sequence[str], index: CatalogIndex) -> bool:
     """True when the best of `readings` orders something and leaves no word unmatched."""
-    _text, result, _parsed = _best_reading(readings, index)
+    _text, result, _parsed = best_reading(readings, index)
     return bool(result.lines) and not result.unmatched

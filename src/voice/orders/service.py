@@ -23,6 +23,7 @@ from src.voice.exceptions import CatalogMissing, ImportRejected, InvalidCursor, 
 from src.voice.orders import idempotency, store
 from src.voice.orders.history_csv import Transaction, as_import_orders, catalog_for
 from src.voice.orders.parser import reads_as_order
+from src.voice.orders.respelling import respellings
 from src.voice.orders.schemas import ImportRequest, ImportResult, OrderOut, OrderPage, OrderRequest
 from src.voice.speech.engine import AudioInput
 from src.voice.speech.service import SpeechService, transcribe_for_catalog
@@ -79,10 +80,16 @@ async def take_order(
     ):
         if audio is not None:
             assert speech is not None, "the router passes the speech service with audio"
-            # An order is heard again, slowed, when no reading reads as one.
-            accept = partial(reads_as_order, index=catalog.index)
+            # An order is heard again, slowed, when no reading reads as one; then
+            # the catalog's respellings of the words left unread are weighed.
             transcript = await transcribe_for_catalog(
-                speech, audio, catalog, db_session, client=client_id, accept=accept
+                speech,
+                audio,
+                catalog,
+                db_session,
+                client=client_id,
+                accept=partial(reads_as_order, index=catalog.index),
+                respell=partial(respellings, index=catalog.index),
             )
             text, alternatives, source = transcript.text, transcript.alternatives, "audio"
             confidences = transcript.confidences

@@ -34,9 +34,19 @@ SECOND_LISTEN_STRETCH = 1.1
 NO_SPEECH_PROBABILITY = 0.3
 NO_SPEECH_LOGPROB = -1.0
 
+# A reading the caller suggested (see `Respeller`) is kept when the recogniser finds
+# it at most this much less likely than the reading it was made from: in mean log
+# probability per token, scored with no prompt. On the sets tuned on, suggestions that
+# made an order right scored 0.17-0.36 below it, and most that made one wrong 0.4 or
+# more (docs/BENCHMARKS.md, rehearing).
+REHEAR_MARGIN = 0.4
+
 # Says whether a transcript's readings (best first) make sense for the caller; an
 # audio order passes "reads as an order against this catalog".
 ReadingCheck = Callable[[Sequence[str]], bool]
+# Other readings the caller would understand, made from the readings (best first)
+# without the audio: the reading they were made from and the suggestions.
+Respeller = Callable[[Sequence[str]], tuple[str, Sequence[str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +72,9 @@ class Transcript:
     # How sure the recogniser was of each reading (text, then the alternatives): the
     # geometric mean of its tokens' probabilities, 0-1 (empty for long audio).
     confidences: tuple[float, ...] = ()
+    # How many of the alternatives (the last ones) the caller suggested and the
+    # recogniser kept on hearing the audio again (`Respeller`).
+    reheard: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,12 +271,18 @@ class SpeechModel:
         )
 
     def transcribe(
-        self, audio: AudioInput, hotwords: str | None = None, accept: ReadingCheck | None = None
+        self,
+        audio: AudioInput,
+        hotwords: str | None = None,
+        accept: ReadingCheck | None = None,
+        respell: Respeller | None = None,
     ) -> Transcript:
         """Decode and transcribe one clip (blocking).
 
         With `accept`, readings it rejects get a second listen (`second_listen`): the
-        audio slowed down, whose readings join the alternatives.
+        audio slowed down, whose readings join the alternatives. If they are still
+        rejected, `respell` may suggest other readings; those the recogniser finds
+        about as likely on hearing the audio again (`rehear`) join them last.
         """
         decoded: DecodedAudio = decode_audio(
             audio.data,
@@ -273,6 +292,7 @@ class SpeechModel:
         )
         started = time.perf_counter()
         heard_twice = False
+        reheard: dict[str, float] = {}
         if self.options.skip_silence and not has_speech(decoded.samples):
             # Noise and silence are heard as nothing: Whisper would write "Thank you."
             # or, prompted with a menu's hot words, the menu itself.
@@ -280,20 +300,29 @@ class SpeechModel:
         if decoded.duration <= WINDOW_SECONDS:
             features = self._model.feature_extractor(decoded.samples)
             language = self._language_of(features, audio.language)
-            heard, no_speech = self._decode_window(features, language, hotwords)
+            encoded = self._encode(features)
+            heard, no_speech = self._decode_window(encoded, language, hotwords)
             if self.options.skip_silence and no_speech:
                 return _heard_nothing(decoded, language, started)
+            accepted = accept is None or accept(tuple(heard))
             if (
-                accept is not None
+                not accepted
                 and self.options.second_listen
                 and decoded.duration * SECOND_LISTEN_STRETCH <= WINDOW_SECONDS
-                and not accept(tuple(heard))
             ):
                 heard_twice = True
                 slower_features = self._model.feature_extractor(slowed(decoded.samples))
-                slower, _no_speech = self._decode_window(slower_features, language, hotwords)
+                slower, _no_speech = self._decode_window(
+                    self._encode(slower_features), language, hotwords
+                )
                 for text, confidence in slower.items():
                     heard.setdefault(text, confidence)
+                if respell is not None:  # the slower readings may read cleanly
+                    accepted = accept is None or accept(tuple(heard))
+            if not accepted and respell is not None and heard:
+                reheard = self.rehear(encoded, features.shape[-1], language, *respell(tuple(heard)))
+                reheard = {text: p for text, p in reheard.items() if text not in heard}
+                heard.update(reheard)
             readings = tuple(heard)
             best = readings[0] if readings else ""
             parts: tuple[Segment, ...] = (
@@ -313,7 +342,59 @@ class SpeechModel:
             alternatives=alternatives,
             second_listen=heard_twice,
             confidences=confidences,
+            reheard=len(reheard),
         )
+
+    def rehear(
+        self,
+        encoded: Any,
+        frames: int,
+        language: str,
+        source: str,
+        suggestions: Sequence[str],
+        margin: float = REHEAR_MARGIN,
+    ) -> dict[str, float]:
+        """Of `suggestions` (other readings of the audio `encoded`), those the
+        recogniser finds at most `margin` less likely per token than `source`, the
+        reading they were made from: likeliest first, each with the geometric mean of
+        its tokens' probabilities (as `Transcript.confidences`).
+
+        Each text is scored by forced decoding: its tokens' probabilities given the
+        audio, about 20 ms a text for tiny.en on two cores. No hot-word prompt: it
+        would bias the scores toward the catalog's names and cost five times as much.
+        """
+        if not suggestions:
+            return {}
+        scores = self.forced_scores(encoded, frames, language, [source, *suggestions])
+        floor = scores[0] - margin
+        kept = sorted(
+            ((score, text) for text, score in zip(suggestions, scores[1:], strict=True)),
+            reverse=True,
+        )
+        return {text: round(math.exp(score), 3) for score, text in kept if score >= floor}
+
+    def forced_scores(
+        self, encoded: Any, frames: int, language: str, texts: Sequence[str]
+    ) -> list[float]:
+        """Each text's mean log probability per token given the audio `encoded`
+        (its first `frames` feature frames are the audio itself)."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        )
+        scores = []
+        for text in texts:
+            tokens = tokenizer.encode(" " + text.strip())
+            if not tokens:
+                scores.append(-math.inf)
+                continue
+            # One text per call: the encoder output's batch must match the texts'.
+            aligned = model.model.align(encoded, tokenizer.sot_sequence, [tokens], frames)[0]
+            probabilities = np.maximum(np.asarray(aligned.text_token_probs), 1e-12)
+            scores.append(float(np.log(probabilities).mean()))
+        return scores
 
     def transcribe_partial(
         self, samples: np.ndarray, hotwords: str | None = None, language: str | None = None
@@ -326,12 +407,18 @@ class SpeechModel:
         # No no-speech gate here: a partial is only shown, and the start of a word
         # often reads as no speech; the utterance's final decode is gated.
         heard, _no_speech = self._decode_window(
-            features, self._language_of(features, language), hotwords, beam=1
+            self._encode(features), self._language_of(features, language), hotwords, beam=1
         )
         return next(iter(heard), "")
 
+    def _encode(self, features: np.ndarray) -> Any:
+        """The encoder's output for one 30-second window of features."""
+        from faster_whisper.audio import pad_or_trim
+
+        return self._model.encode(pad_or_trim(features))
+
     def _decode_window(
-        self, features: np.ndarray, language: str, hotwords: str | None, beam: int | None = None
+        self, encoded: Any, language: str, hotwords: str | None, beam: int | None = None
     ) -> tuple[dict[str, float], bool]:
         """One 30-second window: the beam's n best transcripts, best first, distinct,
         each with the recogniser's confidence in it (see `Transcript.confidences`),
@@ -341,18 +428,16 @@ class SpeechModel:
         free, and an order parser can pick the one that reads as an order
         ("free lattes" vs "three lattes") where the recogniser's favourite does not.
         """
-        from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
 
         model = self._model
         tokenizer = Tokenizer(
             model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
         )
-        encoder_output = model.encode(pad_or_trim(features))
         prompt = model.get_prompt(tokenizer, [], without_timestamps=True, hotwords=hotwords)
         beam = beam or self.options.beam_size
         result = model.model.generate(
-            encoder_output,
+            encoded,
             [prompt],
             beam_size=beam,
             num_hypotheses=beam,

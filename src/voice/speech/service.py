@@ -28,6 +28,7 @@ from src.platform.observability.metrics import (
     AUDIO_SECONDS,
     DECODE_SECONDS,
     REAL_TIME_FACTOR,
+    REHEARD_READINGS,
     SECOND_LISTENS,
     SPEECH_BUSY,
 )
@@ -41,6 +42,7 @@ from src.voice.speech.engine import (
     DetailedTranscription,
     ModelOptions,
     ReadingCheck,
+    Respeller,
     SpeechModel,
     Transcript,
     bundled_model_path,
@@ -169,10 +171,12 @@ class SpeechService:
         client: str,
         hotwords: str | None = None,
         accept: ReadingCheck | None = None,
+        respell: Respeller | None = None,
         queue_timeout: float | None = None,
     ) -> Transcript:
         """Transcribe off the event loop in one of the decode slots, shared fairly
-        between clients (`slots.FairSlots`).
+        between clients (`slots.FairSlots`); `accept` and `respell` as
+        `SpeechModel.transcribe` takes them.
 
         Raises ServiceUnavailable while the model loads, ServiceBusy when no slot came
         free for `client` within ASR_QUEUE_TIMEOUT, AudioInvalid/AudioUnsupported for
@@ -180,10 +184,13 @@ class SpeechService:
         """
         model = await self._take_slot(client, queue_timeout)
         # The slot goes back when the decode ends, even if this task is cancelled first.
-        transcript = await self.threads.call(client, model.transcribe, audio, hotwords, accept)
+        transcript = await self.threads.call(
+            client, model.transcribe, audio, hotwords, accept, respell
+        )
         _count_decode(transcript.duration, transcript.decode_seconds)
         if transcript.second_listen:
             SECOND_LISTENS.inc()
+        REHEARD_READINGS.inc(transcript.reheard)
         return transcript
 
     async def transcribe_partial(
@@ -314,9 +321,11 @@ async def transcribe_for_catalog(
     *,
     client: str,
     accept: ReadingCheck | None = None,
+    respell: Respeller | None = None,
 ) -> Transcript:
     """Transcribe biased toward what the client sells; with `accept`, readings it
-    rejects are heard again, slowed (an order: "reads as an order")."""
+    rejects are heard again, slowed (an order: "reads as an order"), and then the
+    readings `respell` suggests are weighed against the audio."""
     # A decode takes a good part of a second: no database connection held meanwhile.
     await release_connection(db_session)
     # Hot words are fitted once per catalog version (cached by phrase tuple).
@@ -325,4 +334,6 @@ async def transcribe_for_catalog(
         # The catalog's first declared language (a multilingual model hears it; an
         # English-only one ignores the hint).
         audio = dataclasses.replace(audio, language=catalog.speech_language)
-    return await speech.transcribe(audio, client=client, hotwords=hotwords, accept=accept)
+    return await speech.transcribe(
+        audio, client=client, hotwords=hotwords, accept=accept, respell=respell
+    )

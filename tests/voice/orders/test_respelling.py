@@ -1,0 +1,98 @@
+"""Readings the catalog suggests for words a recogniser garbled (no audio here: which
+suggestion the audio bears out is tests/voice/speech/test_rehearing.py)."""
+
+import json
+from pathlib import Path
+
+from src.voice.catalog.index import CatalogIndex
+from src.voice.orders.parser import parse_order
+from src.voice.orders.respelling import RESPELLINGS, respellings
+
+DATA = Path(__file__).parents[2] / "data"
+
+
+def _index(name: str) -> CatalogIndex:
+    catalog = json.loads((DATA / f"{name}_catalog.json").read_text())
+    return CatalogIndex.build(
+        [(i["sku"], i["name"], i["aliases"]) for i in catalog["items"]],
+        [(m["code"], m["name"], m["aliases"], m.get("group")) for m in catalog["modifiers"]],
+    )
+
+
+CAFE = _index("cafe")
+VIET = _index("vietcafe")
+FASTFOOD = _index("fastfood")
+
+
+def test_a_garbled_modifier_gets_the_menu_phrase_that_sounds_like_it() -> None:
+    heard = "I'll have a big coconut coffee, light ice, less wheat please"
+    source, suggestions = respellings([heard], VIET)
+    assert source == heard
+    assert "I'll have a big coconut coffee, light ice, less sweet please" in suggestions
+    # Only the words around what was left unread change.
+    assert all(s.startswith("I'll have a big coconut coffee, ") for s in suggestions)
+
+
+def test_a_garbled_name_is_respelt_with_the_words_before_it() -> None:
+    _source, suggestions = respellings(
+        ["Can I have two chicken sandwich convost thanks?"], FASTFOOD
+    )
+    assert "Can I have two Chicken Sandwich Combos thanks?" in suggestions
+    respelt = parse_order("Can I have two Chicken Sandwich Combos thanks?", FASTFOOD, spoken=True)
+    assert [(line.sku, line.quantity) for line in respelt.lines] == [("COMBO_CHICKEN", 2)]
+
+
+def test_items_are_suggested_in_the_plural_too() -> None:
+    _source, suggestions = respellings(["and also two warm butter quasas please, thank you"], CAFE)
+    assert any("butter croissant" in s.lower() for s in suggestions)
+    _source, suggestions = respellings(["can we get to Iced and a glazed donut"], CAFE)
+    assert "can we get to Iced Teas and a glazed donut" in suggestions
+
+
+def test_a_reading_with_every_word_read_gets_no_suggestion() -> None:
+    assert respellings(["two large lattes and a scone"], CAFE) == (
+        "two large lattes and a scone",
+        (),
+    )
+
+
+def test_the_best_reading_is_the_one_respelt() -> None:
+    # The second reading leaves fewer words unread, so it is the one the order
+    # parser would choose and the one suggestions are made from.
+    source, suggestions = respellings(
+        ["grumble lattes and a color powder", "two lattes and a color powder"], CAFE
+    )
+    assert source == "two lattes and a color powder"
+    assert suggestions
+    assert all(s.startswith("two ") for s in suggestions)
+
+
+def test_words_are_never_only_dropped_around_a_name_already_heard() -> None:
+    heard = "one avocado smoothie, no sugar, large eggs, a beef noodle soup, please"
+    _source, suggestions = respellings([heard], VIET)
+    assert suggestions, "the unread word gets suggestions"
+    heard_words = heard.replace(",", "").split()
+    for suggestion in suggestions:
+        words = iter(heard_words)
+        # Not the words heard with some of them left out.
+        assert not all(word in words for word in suggestion.replace(",", "").split())
+
+
+def test_suggestions_are_few_and_distinct() -> None:
+    _source, suggestions = respellings(["could I get a color powder and a muffin"], CAFE)
+    assert 0 < len(suggestions) <= RESPELLINGS
+    assert len(set(suggestions)) == len(suggestions)
+
+
+def test_words_that_sound_like_nothing_on_the_menu_get_no_suggestion() -> None:
+    assert respellings(["zzz"], CAFE) == ("zzz", ())
+    assert CAFE.phrases_sounding_like("zzz", limit=6) == []
+
+
+def test_phrases_sounding_like_ranks_by_sound_and_spelling() -> None:
+    found = CAFE.phrases_sounding_like("iced t", limit=3)
+    assert found[0][1] in ("Iced Tea", "Iced Teas")
+    assert all(0.5 <= likeness <= 1.0 for likeness, _ in found)
+    assert [likeness for likeness, _ in found] == sorted(
+        (likeness for likeness, _ in found), reverse=True
+    )
