@@ -1,12 +1,17 @@
 """The order parser scored in process on JSON-lines cases, by split.
 
     python -m tests.eval.score_parser CASES.jsonl [--split tune|held|all] [--show N]
-        [--catalogs DIR] [--spoken]
+        [--catalogs DIR] [--spoken] [--audio DIR [--no-rehearing]]
 
 Cases are in `../shared/eval`'s format (`tests.eval.generate_orders` makes them).
 Lines are merged by sku and modifiers as `score_orders.py` merges them; a case is
 exact when the lines match. Also: line F1, whether `unmatched` was right, and the
 AUROC of line confidence (how well it tells right lines from wrong ones).
+
+With `--audio`, each case that has a clip `DIR/<id>.flac` is heard by the bundled
+model as the order route hears it (hot words, second listen, rehearing what the
+catalog suggests; `--no-rehearing` leaves that out), and the reading it chooses is
+scored; cases without a clip are skipped.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 
 from src.voice.catalog.index import CatalogIndex
 from src.voice.catalog.languages import inferred_languages
-from src.voice.orders.parser import ParseResult, parse_order
+from src.voice.orders.parser import ParseResult, choose_reading, parse_order
 from tests.eval.generate_orders import DATA, split_of
 
 LineKey = tuple[str, int, tuple[str, ...]]
@@ -40,6 +45,43 @@ def catalog_index(path: Path) -> CatalogIndex:
         ],
         languages,
     )
+
+
+class Listener:
+    """The bundled speech model, hearing clips as the order route does."""
+
+    def __init__(self, rehearing: bool) -> None:
+        from src.voice.speech.engine import (
+            DecodeOptions,
+            ModelOptions,
+            SpeechModel,
+            bundled_model_path,
+            load_model,
+        )
+
+        self.model = SpeechModel(load_model(ModelOptions(bundled_model_path())), DecodeOptions())
+        self.rehearing = rehearing
+
+    def hear(self, clip: Path, catalog: dict[str, Any], index: CatalogIndex) -> ParseResult:
+        """The order read from the clip (its transcript as the order's readings)."""
+        from functools import partial
+
+        from src.voice.catalog.service import speech_phrases
+        from src.voice.orders.parser import reads_as_order
+        from src.voice.orders.respelling import respellings
+        from src.voice.speech.engine import AudioInput
+
+        phrases = speech_phrases(
+            [i["name"] for i in catalog["items"]], [m["name"] for m in catalog["modifiers"]]
+        )
+        heard = self.model.transcribe(
+            AudioInput(clip.read_bytes()),
+            self.model.hotwords_for(phrases),
+            partial(reads_as_order, index=index),
+            partial(respellings, index=index) if self.rehearing else None,
+        )
+        readings = [heard.text, *heard.alternatives] if heard.text else []
+        return choose_reading(readings, index, heard.confidences)[1]
 
 
 def merged(lines: Iterable[tuple[str, int, Iterable[str]]]) -> Counter[LineKey]:
@@ -117,7 +159,11 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=0)
     parser.add_argument("--catalogs", type=Path, help="folder with <catalog>.json")
     parser.add_argument("--spoken", action="store_true", help="parse as a recogniser's text")
+    parser.add_argument("--audio", type=Path, help="folder with <id>.flac: hear them instead")
+    parser.add_argument("--no-rehearing", action="store_true", help="with --audio")
     args = parser.parse_args()
+    listener = Listener(not args.no_rehearing) if args.audio else None
+    catalogs: dict[str, dict[str, Any]] = {}
     indexes: dict[str, CatalogIndex] = {}
     scores: dict[str, Score] = {}
     for raw in args.cases.read_text(encoding="utf-8").splitlines():
@@ -133,7 +179,14 @@ def main() -> None:
                 else (DATA / f"{name}_catalog.json")
             )
             indexes[name] = catalog_index(path)
-        result = parse_order(case["text"], indexes[name], spoken=args.spoken)
+            catalogs[name] = json.loads(path.read_text(encoding="utf-8"))
+        if listener is not None:
+            clip = args.audio / f"{case['id']}.flac"
+            if not clip.exists():
+                continue
+            result = listener.hear(clip, catalogs[name], indexes[name])
+        else:
+            result = parse_order(case["text"], indexes[name], spoken=args.spoken)
         for key in (split, name, "all"):
             scores.setdefault(key, Score()).add(case, result)
     for key, score in scores.items():
