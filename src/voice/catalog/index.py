@@ -377,6 +377,11 @@ class CatalogIndex:
         scored.sort(key=lambda found: -found[0])
         return scored[:limit]
 
+    @property
+    def sayable_phrases(self) -> int:
+        """How many phrases one `phrases_sounding_like` lookup compares."""
+        return max(1, len(self._sayable_phrases()[0]))
+
     def _sayable_phrases(self) -> tuple[list[str], list[str], list[str]]:
         if self._sayable is None:
             forms: dict[str, None] = {}

@@ -23,6 +23,10 @@ RESPELLINGS = 6
 REACH_BACK = 2
 REACH_FORWARD = 1
 MAX_WINDOW_WORDS = 5
+# Windows times the catalog's phrases compared per utterance, at most: a long reading
+# of unknown words against a catalog of 20,000 phrases stops here (about 0.25 s)
+# instead of holding its decode slot for seconds.
+COMPARISON_BUDGET = 2_000_000
 
 _WORD = re.compile(r"\w[\w']*")
 
@@ -39,11 +43,15 @@ def respellings(
         return text, ()
     words = [(found.start(), found.end()) for found in _WORD.finditer(text)]
     likeness: dict[str, float] = {}
+    windows_left = max(1, COMPARISON_BUDGET // index.sayable_phrases)
     for first, last in _unread_words(text, result.unmatched, words):
         for begin in range(max(0, first - REACH_BACK), last):
             for end in range(max(begin, first) + 1, min(len(words), last + REACH_FORWARD) + 1):
                 if end - begin > MAX_WINDOW_WORDS:
                     break
+                if windows_left == 0:
+                    return text, _likeliest(likeness, limit)
+                windows_left -= 1
                 heard = " ".join(text[start:stop] for start, stop in words[begin:end])
                 for score, phrase in index.phrases_sounding_like(heard, limit=limit):
                     if phrase.lower() in heard.lower():
@@ -53,8 +61,12 @@ def respellings(
                     respelt = text[: words[begin][0]] + phrase + text[words[end - 1][1] :]
                     if respelt != text and score > likeness.get(respelt, 0.0):
                         likeness[respelt] = score
+    return text, _likeliest(likeness, limit)
+
+
+def _likeliest(likeness: dict[str, float], limit: int) -> tuple[str, ...]:
     ranked = sorted(likeness, key=likeness.__getitem__, reverse=True)
-    return text, tuple(ranked[:limit])
+    return tuple(ranked[:limit])
 
 
 def _unread_words(

@@ -4,7 +4,10 @@ suggestion the audio bears out is tests/voice/speech/test_rehearing.py)."""
 import json
 from pathlib import Path
 
+import pytest
+
 from src.voice.catalog.index import CatalogIndex
+from src.voice.orders import respelling
 from src.voice.orders.parser import parse_order
 from src.voice.orders.respelling import RESPELLINGS, respellings
 
@@ -96,3 +99,22 @@ def test_phrases_sounding_like_ranks_by_sound_and_spelling() -> None:
     assert [likeness for likeness, _ in found] == sorted(
         (likeness for likeness, _ in found), reverse=True
     )
+
+
+def test_a_long_reading_against_a_big_menu_compares_within_a_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index = _index("cafe")
+    looked_up: list[str] = []
+    lookup = index.phrases_sounding_like
+
+    def counted(text: str, *, limit: int) -> list[tuple[float, str]]:
+        looked_up.append(text)
+        return lookup(text, limit=limit)
+
+    monkeypatch.setattr(index, "phrases_sounding_like", counted)
+    monkeypatch.setattr(respelling, "COMPARISON_BUDGET", 10 * index.sayable_phrases)
+    garbled = " ".join(["grumble quasar flimsy"] * 40)  # 120 words, none on the menu
+    _source, suggestions = respellings([garbled], index)
+    assert len(looked_up) == 10
+    assert len(suggestions) <= RESPELLINGS
