@@ -1,7 +1,6 @@
 """Readings the catalog suggests for words a recogniser garbled (no audio here: which
 suggestion the audio bears out is tests/voice/speech/test_rehearing.py)."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,16 +9,13 @@ from src.voice.catalog.index import CatalogIndex
 from src.voice.orders import respelling
 from src.voice.orders.parser import parse_order
 from src.voice.orders.respelling import RESPELLINGS, respellings
+from tests.eval.score_parser import catalog_index
 
 DATA = Path(__file__).parents[2] / "data"
 
 
 def _index(name: str) -> CatalogIndex:
-    catalog = json.loads((DATA / f"{name}_catalog.json").read_text())
-    return CatalogIndex.build(
-        [(i["sku"], i["name"], i["aliases"]) for i in catalog["items"]],
-        [(m["code"], m["name"], m["aliases"], m.get("group")) for m in catalog["modifiers"]],
-    )
+    return catalog_index(DATA / f"{name}_catalog.json")
 
 
 CAFE = _index("cafe")
