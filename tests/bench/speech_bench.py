@@ -9,15 +9,14 @@ import json
 import resource
 import sys
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from src.config import Settings
 from src.voice.catalog.index import CatalogIndex
 from src.voice.catalog.service import speech_phrases
-from src.voice.orders.parser import choose_reading, reads_as_order
-from src.voice.orders.respelling import respellings
+from src.voice.orders.parser import choose_reading
+from src.voice.orders.respelling import HeardOrder
 from src.voice.speech.engine import AudioInput, SpeechModel
 from src.voice.speech.service import SpeechService
 from tests.bench.report import SHARED, percentile, shown, today
@@ -77,8 +76,9 @@ def _measure(
         data = (eval_dir / "audio" / "dev" / case["audio"]["file"]).read_bytes()
         started = time.perf_counter()
         hotwords = engine.hotwords_for(phrases) if biased else None
-        accept = partial(reads_as_order, index=index) if second_listen else None
-        respell = partial(respellings, index=index) if rehearing else None
+        heard = HeardOrder(index)  # as the order route asks
+        accept = heard.accepts if second_listen else None
+        respell = heard.respellings if rehearing else None
         transcript = engine.transcribe(
             AudioInput(data=data, language="en"), hotwords, accept, respell
         )

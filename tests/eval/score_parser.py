@@ -64,21 +64,19 @@ class Listener:
 
     def hear(self, clip: Path, catalog: dict[str, Any], index: CatalogIndex) -> ParseResult:
         """The order read from the clip (its transcript as the order's readings)."""
-        from functools import partial
-
         from src.voice.catalog.service import speech_phrases
-        from src.voice.orders.parser import reads_as_order
-        from src.voice.orders.respelling import respellings
+        from src.voice.orders.respelling import HeardOrder
         from src.voice.speech.engine import AudioInput
 
         phrases = speech_phrases(
             [i["name"] for i in catalog["items"]], [m["name"] for m in catalog["modifiers"]]
         )
+        order = HeardOrder(index)  # as the order route asks
         heard = self.model.transcribe(
             AudioInput(clip.read_bytes()),
             self.model.hotwords_for(phrases),
-            partial(reads_as_order, index=index),
-            partial(respellings, index=index) if self.rehearing else None,
+            order.accepts,
+            order.respellings if self.rehearing else None,
         )
         readings = [heard.text, *heard.alternatives] if heard.text else []
         return choose_reading(readings, index, heard.confidences)[1]

@@ -1297,4 +1297,9 @@ def heard_confidence(
 def reads_as_order(readings: Sequence[str], index: CatalogIndex) -> bool:
     """True when the best of `readings` orders something and leaves no word unmatched."""
     _text, result, _parsed = best_reading(readings, index)
+    return reads_cleanly(result)
+
+
+def reads_cleanly(result: ParseResult) -> bool:
+    """Whether a parse orders something and leaves no word unmatched."""
     return bool(result.lines) and not result.unmatched

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from src.voice.catalog.index import CatalogIndex
-from src.voice.orders.parser import best_reading
+from src.voice.orders.parser import ParseResult, best_reading, reads_cleanly
 
 # Suggestions per utterance: the recogniser scores each against the audio (about
 # 20 ms each on two cores).
@@ -39,8 +39,42 @@ def respellings(
     sounds like them: up to `limit`, likest first; none when every word is read
     (a `speech.engine.Respeller`)."""
     text, result, _parsed = best_reading(readings, index)
+    return text, _respelt(text, result, index, limit)
+
+
+class HeardOrder:
+    """The speech engine's two questions about an order's readings, from one parse of
+    each set of readings: whether the best reads cleanly (`accepts`, as
+    `parser.reads_as_order`) and what the catalog suggests (`respellings`). After
+    the second listen both ask about the same readings; one clip, one decode thread.
+    """
+
+    def __init__(self, index: CatalogIndex, limit: int = RESPELLINGS) -> None:
+        self.index = index
+        self.limit = limit
+        self._parsed: tuple[tuple[str, ...], str, ParseResult] | None = None
+
+    def accepts(self, readings: Sequence[str]) -> bool:
+        """Whether the best reading orders something and leaves no word unread."""
+        return reads_cleanly(self._best(readings)[1])
+
+    def respellings(self, readings: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+        """As the module's `respellings`."""
+        text, result = self._best(readings)
+        return text, _respelt(text, result, self.index, self.limit)
+
+    def _best(self, readings: Sequence[str]) -> tuple[str, ParseResult]:
+        key = tuple(readings)
+        if self._parsed is None or self._parsed[0] != key:
+            text, result, _parsed = best_reading(key, self.index)
+            self._parsed = (key, text, result)
+        return self._parsed[1], self._parsed[2]
+
+
+def _respelt(text: str, result: ParseResult, index: CatalogIndex, limit: int) -> tuple[str, ...]:
+    """`text` (parsed as `result`) with one window over its unread words respelt."""
     if not result.unmatched:
-        return text, ()
+        return ()
     words = [(found.start(), found.end()) for found in _WORD.finditer(text)]
     likeness: dict[str, float] = {}
     windows_left = max(1, COMPARISON_BUDGET // index.sayable_phrases)
@@ -50,7 +84,7 @@ def respellings(
                 if end - begin > MAX_WINDOW_WORDS:
                     break
                 if windows_left == 0:
-                    return text, _likeliest(likeness, limit)
+                    return _likeliest(likeness, limit)
                 windows_left -= 1
                 heard = " ".join(text[start:stop] for start, stop in words[begin:end])
                 for score, phrase in index.phrases_sounding_like(heard, limit=limit):
@@ -61,7 +95,7 @@ def respellings(
                     respelt = text[: words[begin][0]] + phrase + text[words[end - 1][1] :]
                     if respelt != text and score > likeness.get(respelt, 0.0):
                         likeness[respelt] = score
-    return text, _likeliest(likeness, limit)
+    return _likeliest(likeness, limit)
 
 
 def _likeliest(likeness: dict[str, float], limit: int) -> tuple[str, ...]:

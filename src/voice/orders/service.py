@@ -22,8 +22,7 @@ from src.voice.catalog.service import CatalogCaches, PreparedCatalog
 from src.voice.exceptions import CatalogMissing, ImportRejected, InvalidCursor, NothingOrdered
 from src.voice.orders import idempotency, store
 from src.voice.orders.history_csv import Transaction, as_import_orders, catalog_for
-from src.voice.orders.parser import reads_as_order
-from src.voice.orders.respelling import respellings
+from src.voice.orders.respelling import HeardOrder
 from src.voice.orders.schemas import ImportRequest, ImportResult, OrderOut, OrderPage, OrderRequest
 from src.voice.speech.engine import AudioInput
 from src.voice.speech.service import SpeechService, transcribe_for_catalog
@@ -82,14 +81,15 @@ async def take_order(
             assert speech is not None, "the router passes the speech service with audio"
             # An order is heard again, slowed, when no reading reads as one; then
             # the catalog's respellings of the words left unread are weighed.
+            heard = HeardOrder(catalog.index)
             transcript = await transcribe_for_catalog(
                 speech,
                 audio,
                 catalog,
                 db_session,
                 client=client_id,
-                accept=partial(reads_as_order, index=catalog.index),
-                respell=partial(respellings, index=catalog.index),
+                accept=heard.accepts,
+                respell=heard.respellings,
             )
             text, alternatives, source = transcript.text, transcript.alternatives, "audio"
             confidences = transcript.confidences

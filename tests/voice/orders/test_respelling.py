@@ -1,14 +1,16 @@
 """Readings the catalog suggests for words a recogniser garbled (no audio here: which
 suggestion the audio bears out is tests/voice/speech/test_rehearing.py)."""
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from src.voice.catalog.index import CatalogIndex
 from src.voice.orders import respelling
-from src.voice.orders.parser import parse_order
-from src.voice.orders.respelling import RESPELLINGS, respellings
+from src.voice.orders.parser import parse_order, reads_as_order
+from src.voice.orders.respelling import RESPELLINGS, HeardOrder, respellings
 from tests.eval.score_parser import catalog_index
 
 DATA = Path(__file__).parents[2] / "data"
@@ -114,3 +116,23 @@ def test_a_long_reading_against_a_big_menu_compares_within_a_budget(
     _source, suggestions = respellings([garbled], index)
     assert len(looked_up) == 10
     assert len(suggestions) <= RESPELLINGS
+
+
+def test_the_engines_two_questions_parse_each_set_of_readings_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parsed: list[tuple[str, ...]] = []
+    parse = respelling.best_reading
+
+    def counted(readings: Sequence[str], index: CatalogIndex) -> Any:
+        parsed.append(tuple(readings))
+        return parse(readings, index)
+
+    monkeypatch.setattr(respelling, "best_reading", counted)
+    garbled = ("I'll have a big coconut coffee, light ice, less wheat please",)
+    heard = HeardOrder(VIET)
+    assert heard.accepts(garbled) is reads_as_order(garbled, VIET) is False
+    assert heard.respellings(garbled) == respellings(garbled, VIET)
+    assert parsed.count(garbled) == 2  # once for HeardOrder, once for respellings()
+    clean = ("two large lattes and a scone",)
+    assert HeardOrder(CAFE).accepts(clean) is reads_as_order(clean, CAFE) is True
