@@ -28,6 +28,10 @@ MAX_WINDOW_WORDS = 5
 # instead of holding its decode slot for seconds.
 COMPARISON_BUDGET = 2_000_000
 
+# A plural heard is likelier a plural name: "quasas" ranks "croissants" before
+# "croissant" though their likeness by spelling is the other way round.
+PLURAL_AGREEMENT = 0.05
+
 _WORD = re.compile(r"\w[\w']*")
 
 
@@ -76,7 +80,7 @@ def _respelt(text: str, result: ParseResult, index: CatalogIndex, limit: int) ->
     if not result.unmatched:
         return ()
     words = [(found.start(), found.end()) for found in _WORD.finditer(text)]
-    likeness: dict[str, float] = {}
+    likeness: dict[str, tuple[float, str]] = {}
     windows_left = max(1, COMPARISON_BUDGET // index.sayable_phrases)
     for first, last in _unread_words(text, result.unmatched, words):
         for begin in range(max(0, first - REACH_BACK), last):
@@ -92,15 +96,42 @@ def _respelt(text: str, result: ParseResult, index: CatalogIndex, limit: int) ->
                         # Words dropped around a name already heard ("large eggs a"
                         # -> "large"): a shorter reading scores well per token anyway.
                         continue
-                    respelt = text[: words[begin][0]] + phrase + text[words[end - 1][1] :]
-                    if respelt != text and score > likeness.get(respelt, 0.0):
-                        likeness[respelt] = score
+                    respelt = (
+                        text[: words[begin][0]]
+                        + _cased_as(heard, phrase)
+                        + text[words[end - 1][1] :]
+                    )
+                    if heard[-1:].lower() == "s" and phrase[-1:].lower() == "s":
+                        score += PLURAL_AGREEMENT
+                    if respelt != text and score > likeness.get(respelt, (0.0, ""))[0]:
+                        likeness[respelt] = (score, phrase.lower())
     return _likeliest(likeness, limit)
 
 
-def _likeliest(likeness: dict[str, float], limit: int) -> tuple[str, ...]:
-    ranked = sorted(likeness, key=likeness.__getitem__, reverse=True)
-    return tuple(ranked[:limit])
+def _cased_as(heard: str, phrase: str) -> str:
+    """`phrase` in the case of the words it replaces: the recogniser judges "four
+    chocolate croissants" far likelier than "four Chocolate Croissants" where it
+    wrote "four chocolate quasas" (its casing is part of what it heard)."""
+    if heard.islower():
+        return phrase.lower()
+    if all(word[:1].isupper() for word in heard.split()):
+        return " ".join(word[:1].upper() + word[1:] for word in phrase.split())
+    return phrase
+
+
+def _likeliest(likeness: dict[str, tuple[float, str]], limit: int) -> tuple[str, ...]:
+    """The likeliest respellings, each phrase's best window before any phrase's second:
+    a name that sounds like every window ("Hot Chocolate" for "chocolate", "four
+    chocolate", "chocolate quasas") must not crowd out the next likeliest names."""
+    ranked = sorted(likeness, key=lambda respelt: likeness[respelt][0], reverse=True)
+    seen: set[str] = set()
+    firsts: list[str] = []
+    repeats: list[str] = []
+    for respelt in ranked:
+        phrase = likeness[respelt][1]
+        (repeats if phrase in seen else firsts).append(respelt)
+        seen.add(phrase)
+    return tuple([*firsts, *repeats][:limit])
 
 
 def _unread_words(

@@ -38,8 +38,8 @@ def test_a_garbled_name_is_respelt_with_the_words_before_it() -> None:
     _source, suggestions = respellings(
         ["Can I have two chicken sandwich convost thanks?"], FASTFOOD
     )
-    assert "Can I have two Chicken Sandwich Combos thanks?" in suggestions
-    respelt = parse_order("Can I have two Chicken Sandwich Combos thanks?", FASTFOOD, spoken=True)
+    assert "Can I have two chicken sandwich combos thanks?" in suggestions
+    respelt = parse_order("Can I have two chicken sandwich combos thanks?", FASTFOOD, spoken=True)
     assert [(line.sku, line.quantity) for line in respelt.lines] == [("COMBO_CHICKEN", 2)]
 
 
@@ -48,6 +48,37 @@ def test_items_are_suggested_in_the_plural_too() -> None:
     assert any("butter croissant" in s.lower() for s in suggestions)
     _source, suggestions = respellings(["can we get to Iced and a glazed donut"], CAFE)
     assert "can we get to Iced Teas and a glazed donut" in suggestions
+
+
+def test_suggestions_take_the_case_of_the_words_they_replace() -> None:
+    # The recogniser scores "chocolate croissants" where it wrote "chocolate quasas"
+    # far above "Chocolate Croissants": its casing is part of what it heard.
+    _source, suggestions = respellings(["We'll have four chocolate quasas please"], CAFE)
+    assert "We'll have four chocolate croissants please" in suggestions
+    assert not any("Chocolate Croissant" in s for s in suggestions)
+    # An alias the catalog writes in lower case, where the recogniser wrote capitals.
+    _source, suggestions = respellings(["Two warm Butter Quasas please"], CAFE)
+    assert "Two warm Butter Croissants please" in suggestions
+
+
+def test_one_name_that_sounds_like_every_window_does_not_crowd_out_the_rest() -> None:
+    # "Hot Chocolate" sounds like "chocolate", "four chocolate", "chocolate quasas",
+    # ...: each name comes once before any name comes twice.
+    _source, suggestions = respellings(["We'll have four chocolate quasas please"], CAFE)
+    names = [
+        next(p for p in ("hot chocolates", "hot chocolate") if p in s)
+        for s in suggestions
+        if "hot chocolate" in s
+    ]
+    assert len(names) == len(set(names))
+    assert len(suggestions) == RESPELLINGS
+
+
+def test_a_plural_heard_ranks_the_plural_name_first() -> None:
+    _source, suggestions = respellings(["We'll have four chocolate quasas please"], CAFE)
+    plural = suggestions.index("We'll have four chocolate croissants please")
+    singular = "We'll have four chocolate croissant please"
+    assert singular not in suggestions or suggestions.index(singular) > plural
 
 
 def test_a_reading_with_every_word_read_gets_no_suggestion() -> None:
