@@ -51,33 +51,32 @@ def test_items_are_suggested_in_the_plural_too() -> None:
 
 
 def test_suggestions_take_the_case_of_the_words_they_replace() -> None:
-    # The recogniser scores "chocolate croissants" where it wrote "chocolate quasas"
-    # far above "Chocolate Croissants": its casing is part of what it heard.
-    _source, suggestions = respellings(["We'll have four chocolate quasas please"], CAFE)
-    assert "We'll have four chocolate croissants please" in suggestions
-    assert not any("Chocolate Croissant" in s for s in suggestions)
+    # tiny.en scores "four chocolate croissants" where it wrote "four chocolate quasas"
+    # 0.47 below its own reading, "four Chocolate Croissants" 1.39 below: its casing
+    # is part of what it heard.
+    _source, suggestions = respellings(["and also two warm butter quasas please"], CAFE)
+    assert "and also two warm butter croissants please" in suggestions
+    assert not any("Croissant" in s for s in suggestions)
     # An alias the catalog writes in lower case, where the recogniser wrote capitals.
     _source, suggestions = respellings(["Two warm Butter Quasas please"], CAFE)
     assert "Two warm Butter Croissants please" in suggestions
 
 
 def test_one_name_that_sounds_like_every_window_does_not_crowd_out_the_rest() -> None:
-    # "Hot Chocolate" sounds like "chocolate", "four chocolate", "chocolate quasas",
-    # ...: each name comes once before any name comes twice.
+    # "hot chocolate" sounds like "chocolate", "four chocolate", "chocolate quasas",
+    # ...: each phrase comes once before any phrase comes twice.
     _source, suggestions = respellings(["We'll have four chocolate quasas please"], CAFE)
-    names = [
-        next(p for p in ("hot chocolates", "hot chocolate") if p in s)
-        for s in suggestions
-        if "hot chocolate" in s
-    ]
-    assert len(names) == len(set(names))
     assert len(suggestions) == RESPELLINGS
+    singular = [s for s in suggestions if "hot chocolate " in s]
+    plural = [s for s in suggestions if "hot chocolates" in s]
+    assert len(singular) <= 1 and len(plural) <= 1
+    assert any("chocolate chip cookies" in s for s in suggestions)
 
 
 def test_a_plural_heard_ranks_the_plural_name_first() -> None:
-    _source, suggestions = respellings(["We'll have four chocolate quasas please"], CAFE)
-    plural = suggestions.index("We'll have four chocolate croissants please")
-    singular = "We'll have four chocolate croissant please"
+    _source, suggestions = respellings(["and also two warm butter quasas please"], CAFE)
+    plural = suggestions.index("and also two warm butter croissants please")
+    singular = "and also two warm butter croissant please"
     assert singular not in suggestions or suggestions.index(singular) > plural
 
 
