@@ -121,6 +121,10 @@ SPEECH_BUSY = Counter("speech_busy_rejections_total", "Speech requests refused: 
 SECOND_LISTENS = Counter(
     "speech_second_listens_total", "Audio orders decoded again, slowed, after a poor first reading"
 )
+THIRD_LISTENS = Counter(
+    "speech_third_listens_total",
+    "Audio orders decoded a third time, slower still, after a poor second reading",
+)
 REHEARD_READINGS = Counter(
     "speech_reheard_readings_total",
     "Readings the catalog suggested for words left unread that the recogniser kept on"

@@ -26,6 +26,9 @@ WINDOW_SECONDS = 30.0
 # The second listen hears the audio this much slower (and a little lower): of the
 # views tried, slower rescued the most misread clips (docs/BENCHMARKS.md, speech).
 SECOND_LISTEN_STRETCH = 1.1
+# A third listen, slower still, when the second leaves words unread too: another view
+# of the same audio gives readings neither of the first two had (docs/BENCHMARKS.md).
+THIRD_LISTEN_STRETCH = 1.2
 # Sound that voice activity detection let through (a melody does) but the recogniser
 # itself finds no speech in: its no-speech probability above this, and its best
 # reading below NO_SPEECH_LOGPROB (mean log probability per token), as Whisper's own
@@ -67,8 +70,10 @@ class Transcript:
     decode_seconds: float
     # Other readings of the same audio from the beam, best first (may be empty).
     alternatives: tuple[str, ...] = ()
-    # Whether the audio was heard a second time, slowed (see SpeechModel.transcribe).
+    # Whether the audio was heard a second time, slowed (see SpeechModel.transcribe),
+    # and a third time, slower still.
     second_listen: bool = False
+    third_listen: bool = False
     # How sure the recogniser was of each reading (text, then the alternatives): the
     # geometric mean of its tokens' probabilities, 0-1 (empty for long audio).
     confidences: tuple[float, ...] = ()
@@ -160,6 +165,8 @@ class DecodeOptions:
     beam_size: int = 8
     max_audio_seconds: float = 120.0
     second_listen: bool = True
+    # After a second listen that leaves words unread, a third (needs second_listen).
+    third_listen: bool = True
     # Decode only audio in which voice activity detection hears speech.
     skip_silence: bool = True
 
@@ -280,9 +287,10 @@ class SpeechModel:
         """Decode and transcribe one clip (blocking).
 
         With `accept`, readings it rejects get a second listen (`second_listen`): the
-        audio slowed down, whose readings join the alternatives. If they are still
-        rejected, `respell` may suggest other readings; those the recogniser finds
-        about as likely on hearing the audio again (`rehear`) join them last.
+        audio slowed down, whose readings join the alternatives; if it rejects those
+        too, a third, slower still. If they are still rejected, `respell` may suggest
+        other readings; those the recogniser finds about as likely on hearing the
+        audio again (`rehear`) join them last.
         """
         decoded: DecodedAudio = decode_audio(
             audio.data,
@@ -291,7 +299,7 @@ class SpeechModel:
             max_seconds=self.options.max_audio_seconds,
         )
         started = time.perf_counter()
-        heard_twice = False
+        listens = 1
         reheard: dict[str, float] = {}
         if self.options.skip_silence and not has_speech(decoded.samples):
             # Noise and silence are heard as nothing: Whisper would write "Thank you."
@@ -305,20 +313,23 @@ class SpeechModel:
             if self.options.skip_silence and no_speech:
                 return _heard_nothing(decoded, language, started)
             accepted = accept is None or accept(tuple(heard))
-            if (
-                not accepted
-                and self.options.second_listen
-                and decoded.duration * SECOND_LISTEN_STRETCH <= WINDOW_SECONDS
-            ):
-                heard_twice = True
-                slower_features = self._model.feature_extractor(slowed(decoded.samples))
+            stretches = (SECOND_LISTEN_STRETCH, THIRD_LISTEN_STRETCH)
+            for stretch in stretches if self.options.third_listen else stretches[:1]:
+                if (
+                    accepted
+                    or accept is None
+                    or not self.options.second_listen
+                    or decoded.duration * stretch > WINDOW_SECONDS
+                ):
+                    break
+                listens += 1
+                slower_features = self._model.feature_extractor(slowed(decoded.samples, stretch))
                 slower, _no_speech = self._decode_window(
                     self._encode(slower_features), language, hotwords
                 )
                 for text, confidence in slower.items():
                     heard.setdefault(text, confidence)
-                if respell is not None:  # the slower readings may read cleanly
-                    accepted = accept is None or accept(tuple(heard))
+                accepted = accept(tuple(heard))  # the slower readings may read cleanly
             if not accepted and respell is not None and heard:
                 reheard = self.rehear(encoded, features.shape[-1], language, *respell(tuple(heard)))
                 reheard = {text: p for text, p in reheard.items() if text not in heard}
@@ -340,7 +351,8 @@ class SpeechModel:
             segments=parts,
             decode_seconds=time.perf_counter() - started,
             alternatives=alternatives,
-            second_listen=heard_twice,
+            second_listen=listens >= 2,
+            third_listen=listens >= 3,
             confidences=confidences,
             reheard=len(reheard),
         )

@@ -31,6 +31,7 @@ from src.platform.observability.metrics import (
     REHEARD_READINGS,
     SECOND_LISTENS,
     SPEECH_BUSY,
+    THIRD_LISTENS,
 )
 from src.voice.catalog.service import PreparedCatalog
 from src.voice.speech.decode_threads import DecodeThreads
@@ -118,6 +119,7 @@ class SpeechService:
                 beam_size=settings.ASR_BEAM_SIZE,
                 max_audio_seconds=settings.ASR_MAX_AUDIO_SECONDS,
                 second_listen=settings.ASR_SECOND_LISTEN,
+                third_listen=settings.ASR_THIRD_LISTEN,
                 skip_silence=settings.ASR_SKIP_SILENCE,
             ),
         )
@@ -190,6 +192,8 @@ class SpeechService:
         _count_decode(transcript.duration, transcript.decode_seconds)
         if transcript.second_listen:
             SECOND_LISTENS.inc()
+        if transcript.third_listen:
+            THIRD_LISTENS.inc()
         REHEARD_READINGS.inc(transcript.reheard)
         return transcript
 
@@ -324,7 +328,7 @@ async def transcribe_for_catalog(
     respell: Respeller | None = None,
 ) -> Transcript:
     """Transcribe biased toward what the client sells; with `accept`, readings it
-    rejects are heard again, slowed (an order: "reads as an order"), and then the
+    rejects are heard again, slowed, up to twice (an order: "reads as an order"), and then the
     readings `respell` suggests are weighed against the audio."""
     # A decode takes a good part of a second: no database connection held meanwhile.
     await release_connection(db_session)

@@ -3,6 +3,7 @@
 import asyncio
 import base64
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from src.voice.speech.audio import decode_audio
-from src.voice.speech.engine import AudioInput, has_speech, slowed
+from src.voice.speech.engine import AudioInput, SpeechModel, has_speech, slowed
 from src.voice.speech.service import SpeechService
 from tests.conftest import DATA, RunningApp, assert_envelope_error, load_catalog
 from tests.voice.speech.audio_factory import (
@@ -239,6 +240,10 @@ def second_listens() -> float:
     return REGISTRY.get_sample_value("speech_second_listens_total") or 0.0
 
 
+def third_listens() -> float:
+    return REGISTRY.get_sample_value("speech_third_listens_total") or 0.0
+
+
 async def test_a_reading_that_is_not_an_order_is_heard_again_slower(
     lifespan: RunningApp,
 ) -> None:
@@ -249,18 +254,59 @@ async def test_a_reading_that_is_not_an_order_is_heard_again_slower(
         asked.append(tuple(readings))
         return False
 
-    before = second_listens()
+    before, third_before = second_listens(), third_listens()
     heard = await engine.transcribe(AudioInput(clip("cafe-022")), client="test", accept=reject)
     assert second_listens() == before + 1
-    assert len(asked) == 1  # asked about the first listen only
-    # The first listen's readings stay first and in order; the slower one's follow.
+    assert third_listens() == third_before + 1
+    assert heard.second_listen and heard.third_listen
+    # Asked after each listen, about every reading so far: the first listen's stay
+    # first and in order, each slower listen's follow.
+    assert len(asked) == 3
+    assert asked[1][: len(asked[0])] == asked[0]
+    assert asked[2][: len(asked[1])] == asked[1]
     readings = (heard.text, *heard.alternatives)
-    assert readings[: len(asked[0])] == asked[0]
+    assert readings == asked[2]
     original = decode_audio(clip("cafe-022"), encoding=None, hertz=None, max_seconds=60)
     assert heard.duration == pytest.approx(original.duration, abs=0.01)  # as sent, not slowed
 
     await engine.transcribe(AudioInput(clip("cafe-022")), client="test", accept=lambda _: True)
     assert second_listens() == before + 1
+    assert third_listens() == third_before + 1
+
+
+async def test_readings_that_read_cleanly_after_the_second_listen_need_no_third(
+    lifespan: RunningApp,
+) -> None:
+    engine = lifespan.state["speech"]
+    asked: list[tuple[str, ...]] = []
+
+    def second_time_lucky(readings: Sequence[str]) -> bool:
+        asked.append(tuple(readings))
+        return len(asked) > 1
+
+    before, third_before = second_listens(), third_listens()
+    heard = await engine.transcribe(
+        AudioInput(clip("cafe-022")), client="test", accept=second_time_lucky
+    )
+    assert len(asked) == 2
+    assert heard.second_listen and not heard.third_listen
+    assert (second_listens(), third_listens()) == (before + 1, third_before)
+
+
+async def test_an_operator_can_turn_the_third_listen_off(lifespan: RunningApp) -> None:
+    engine = lifespan.state["speech"].model
+    two_listens = SpeechModel(engine._model, replace(engine.options, third_listen=False))
+    asked: list[tuple[str, ...]] = []
+
+    def reject(readings: Sequence[str]) -> bool:
+        asked.append(tuple(readings))
+        return False
+
+    heard = await asyncio.to_thread(
+        two_listens.transcribe, AudioInput(clip("cafe-022")), None, reject
+    )
+    assert heard.second_listen and not heard.third_listen
+    assert len(asked) == 2
 
 
 async def test_only_orders_that_do_not_read_cleanly_cost_a_second_listen(
@@ -281,7 +327,8 @@ async def test_only_orders_that_do_not_read_cleanly_cost_a_second_listen(
     assert transcribed.status_code == 200
     assert second_listens() == before  # plain transcription never listens twice
 
-    # Nuggets are not sold here: the words stay unmatched after both listens.
+    third_before = third_listens()
+    # Nuggets are not sold here: the words stay unmatched after all three listens.
     off_menu = await client.post(
         ORDER, json={"audio": b64(clip("fastfood-103"))}, headers=merchant["headers"]
     )
@@ -289,6 +336,7 @@ async def test_only_orders_that_do_not_read_cleanly_cost_a_second_listen(
     assert off_menu.json()["msg"] == "NOTHING_ORDERED"
     assert off_menu.json()["data"]["unmatched"]
     assert second_listens() == before + 1
+    assert third_listens() == third_before + 1
 
 
 def test_slowed_audio_is_longer_and_keeps_its_shape() -> None:
