@@ -2,7 +2,7 @@
 
 import asyncio
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -244,16 +244,24 @@ def third_listens() -> float:
     return REGISTRY.get_sample_value("speech_third_listens_total") or 0.0
 
 
+def accepting_after(
+    rejections: int, asked: list[tuple[str, ...]]
+) -> Callable[[Sequence[str]], bool]:
+    """A reading check that notes what it is asked and rejects the first `rejections`."""
+
+    def check(readings: Sequence[str]) -> bool:
+        asked.append(tuple(readings))
+        return len(asked) > rejections
+
+    return check
+
+
 async def test_a_reading_that_is_not_an_order_is_heard_again_slower(
     lifespan: RunningApp,
 ) -> None:
     engine = lifespan.state["speech"]
     asked: list[tuple[str, ...]] = []
-
-    def reject(readings: Sequence[str]) -> bool:
-        asked.append(tuple(readings))
-        return False
-
+    reject = accepting_after(99, asked)
     before, third_before = second_listens(), third_listens()
     heard = await engine.transcribe(AudioInput(clip("cafe-022")), client="test", accept=reject)
     assert second_listens() == before + 1
@@ -279,14 +287,9 @@ async def test_readings_that_read_cleanly_after_the_second_listen_need_no_third(
 ) -> None:
     engine = lifespan.state["speech"]
     asked: list[tuple[str, ...]] = []
-
-    def second_time_lucky(readings: Sequence[str]) -> bool:
-        asked.append(tuple(readings))
-        return len(asked) > 1
-
     before, third_before = second_listens(), third_listens()
     heard = await engine.transcribe(
-        AudioInput(clip("cafe-022")), client="test", accept=second_time_lucky
+        AudioInput(clip("cafe-022")), client="test", accept=accepting_after(1, asked)
     )
     assert len(asked) == 2
     assert heard.second_listen and not heard.third_listen
@@ -297,11 +300,7 @@ async def test_an_operator_can_turn_the_third_listen_off(lifespan: RunningApp) -
     engine = lifespan.state["speech"].model
     two_listens = SpeechModel(engine._model, replace(engine.options, third_listen=False))
     asked: list[tuple[str, ...]] = []
-
-    def reject(readings: Sequence[str]) -> bool:
-        asked.append(tuple(readings))
-        return False
-
+    reject = accepting_after(99, asked)
     heard = await asyncio.to_thread(
         two_listens.transcribe, AudioInput(clip("cafe-022")), None, reject
     )
