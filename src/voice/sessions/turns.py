@@ -1077,7 +1077,7 @@ def reads_as_turn(
     readings: Sequence[str], cart: Cart, index: CatalogIndex, unavailable: frozenset[str]
 ) -> bool:
     """Whether the best of `readings` does something and leaves no word unmatched: else
-    the audio is worth hearing once more, slowed."""
+    the audio is worth hearing again, slowed (up to twice)."""
     _text, outcome = choose_turn_reading(
         readings, cart, index, turn_id="probe", unavailable=unavailable
     )
