@@ -50,7 +50,7 @@ class HeardOrder:
     """The speech engine's two questions about an order's readings, from one parse of
     each set of readings: whether the best reads cleanly (`accepts`, as
     `parser.reads_as_order`) and what the catalog suggests (`respellings`). After
-    the second listen both ask about the same readings; one clip, one decode thread.
+    the last listen both ask about the same readings; one clip, one decode thread.
     """
 
     def __init__(self, index: CatalogIndex, limit: int = RESPELLINGS) -> None:

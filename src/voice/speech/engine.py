@@ -313,14 +313,8 @@ class SpeechModel:
             if self.options.skip_silence and no_speech:
                 return _heard_nothing(decoded, language, started)
             accepted = accept is None or accept(tuple(heard))
-            stretches = (SECOND_LISTEN_STRETCH, THIRD_LISTEN_STRETCH)
-            for stretch in stretches if self.options.third_listen else stretches[:1]:
-                if (
-                    accepted
-                    or accept is None
-                    or not self.options.second_listen
-                    or decoded.duration * stretch > WINDOW_SECONDS
-                ):
+            for stretch in self._listen_again_stretches(accept):
+                if accepted or decoded.duration * stretch > WINDOW_SECONDS:
                     break
                 listens += 1
                 slower_features = self._model.feature_extractor(slowed(decoded.samples, stretch))
@@ -329,7 +323,7 @@ class SpeechModel:
                 )
                 for text, confidence in slower.items():
                     heard.setdefault(text, confidence)
-                accepted = accept(tuple(heard))  # the slower readings may read cleanly
+                accepted = accept is None or accept(tuple(heard))  # slower may read cleanly
             if not accepted and respell is not None and heard:
                 reheard = self.rehear(encoded, features.shape[-1], language, *respell(tuple(heard)))
                 reheard = {text: p for text, p in reheard.items() if text not in heard}
@@ -356,6 +350,14 @@ class SpeechModel:
             confidences=confidences,
             reheard=len(reheard),
         )
+
+    def _listen_again_stretches(self, accept: ReadingCheck | None) -> tuple[float, ...]:
+        """How much slower each further listen hears readings `accept` rejects."""
+        if accept is None or not self.options.second_listen:
+            return ()
+        if not self.options.third_listen:
+            return (SECOND_LISTEN_STRETCH,)
+        return (SECOND_LISTEN_STRETCH, THIRD_LISTEN_STRETCH)
 
     def rehear(
         self,
@@ -390,12 +392,8 @@ class SpeechModel:
     ) -> list[float]:
         """Each text's mean log probability per token given the audio `encoded`
         (its first `frames` feature frames are the audio itself)."""
-        from faster_whisper.tokenizer import Tokenizer
-
         model = self._model
-        tokenizer = Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
-        )
+        tokenizer = self._tokenizer(language)
         scores = []
         for text in texts:
             tokens = tokenizer.encode(" " + text.strip())
@@ -423,6 +421,15 @@ class SpeechModel:
         )
         return next(iter(heard), "")
 
+    def _tokenizer(self, language: str) -> Any:
+        """Whisper's tokenizer set to transcribe `language`."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        return Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        )
+
     def _encode(self, features: np.ndarray) -> Any:
         """The encoder's output for one 30-second window of features."""
         from faster_whisper.audio import pad_or_trim
@@ -440,12 +447,8 @@ class SpeechModel:
         free, and an order parser can pick the one that reads as an order
         ("free lattes" vs "three lattes") where the recogniser's favourite does not.
         """
-        from faster_whisper.tokenizer import Tokenizer
-
         model = self._model
-        tokenizer = Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
-        )
+        tokenizer = self._tokenizer(language)
         prompt = model.get_prompt(tokenizer, [], without_timestamps=True, hotwords=hotwords)
         beam = beam or self.options.beam_size
         result = model.model.generate(
