@@ -8,7 +8,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -157,6 +157,12 @@ class Settings(BaseSettings):
     ASR_MAX_CONCURRENCY: int = Field(default=1, ge=1, le=64)
     ASR_MAX_AUDIO_SECONDS: float = Field(default=60.0, gt=0, le=3600)
     ASR_CPU_THREADS: int = Field(default=0, ge=0)
+    # The widest x86 instruction set the recogniser's int8 products use: one width
+    # gives the same transcripts on every CPU; "" lets each CPU use its fastest.
+    ASR_CPU_ISA: Literal[
+        "", "SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI",
+        "AVX512_CORE_BF16", "AVX512_CORE_AMX", "ALL",
+    ] = "AVX2"  # fmt: skip
     ASR_QUEUE_TIMEOUT: float = Field(default=2.0, ge=0)
     ASR_BEAM_SIZE: int = Field(default=8, ge=1, le=16)
     ASR_PRELOAD: bool = True

@@ -7,6 +7,8 @@ generator) and is called from a worker thread.
 """
 
 import math
+import os
+import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -156,6 +158,21 @@ class ModelOptions:
     compute_type: str = "int8"
     cpu_threads: int = 0
     replicas: int = 1  # concurrent decodes, each with its own CTranslate2 replica
+    # The widest x86 instruction set CTranslate2's matrix library may use ("": any).
+    cpu_isa: str = "AVX2"
+
+
+def cap_cpu_isa(isa: str) -> None:
+    """Cap oneDNN, which CTranslate2 runs int8 matrix products on, at `isa` on x86.
+
+    Kernels of different widths round differently, and with tiny.en that changes a few
+    transcripts in a hundred (docs/BENCHMARKS.md, "Same readings on every CPU"): one
+    cap gives replicas on different CPUs the same readings. oneDNN reads the variable
+    once, at its first product, so this must run before the model loads; a value
+    already in the environment wins.
+    """
+    if isa and platform.machine().lower() in ("x86_64", "amd64"):
+        os.environ.setdefault("ONEDNN_MAX_CPU_ISA", isa)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +199,8 @@ def load_model(options: ModelOptions) -> Any:
     """A faster-whisper model (blocking; a few seconds on CPU). Never downloads."""
     from faster_whisper import WhisperModel
 
+    if options.device != "cuda":
+        cap_cpu_isa(options.cpu_isa)
     return WhisperModel(
         options.source,
         device=options.device,

@@ -103,6 +103,7 @@ class SpeechService:
                     compute_type=settings.ASR_COMPUTE_TYPE,
                     cpu_threads=settings.ASR_CPU_THREADS,
                     replicas=settings.ASR_MAX_CONCURRENCY,
+                    cpu_isa=settings.ASR_CPU_ISA,
                 )
             )
         except Exception as exc:
