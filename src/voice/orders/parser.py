@@ -401,7 +401,9 @@ class _Lexer:
                 or not self._can_look_up()
             ):
                 continue
-            number = _NUMBER_TYPOS.respelling(token.text, edits=1)
+            # A recogniser writes words, not typos: one letter from a number word is
+            # another word there ("right", "light", "even"), which must stay unread.
+            number = None if self.spoken else _NUMBER_TYPOS.respelling(token.text, edits=1)
             if number is not None:
                 self.words[k] = self.keys[k] = number  # "thrree", "sevven"
                 continue

@@ -114,6 +114,13 @@ def test_a_typo_in_a_number_word() -> None:
     assert lines("there are two lattes") == {("LATTE", 2, ())}  # "there" is a word
 
 
+def test_a_recogniser_word_one_letter_from_a_number_stays_unread() -> None:
+    # "one sprite" heard as "one right": not one and then eight of nothing, which
+    # would leave no word unread and so nothing for another listen to fix.
+    result = parse_order("I need one right to go, please", FASTFOOD, spoken=True)
+    assert result.lines == () and "right" in " ".join(result.unmatched)
+
+
 def test_the_plural_of_a_short_name() -> None:
     assert lines("two ojs and three blts") == {("ORANGE_JUICE", 2, ()), ("BLT", 3, ())}
 
