@@ -167,7 +167,7 @@ def cap_cpu_isa(isa: str) -> None:
 
     Kernels of different widths round differently, and with tiny.en that changes a few
     transcripts in a hundred (docs/BENCHMARKS.md, "Same readings on every CPU"): one
-    cap gives replicas on different CPUs the same readings. oneDNN reads the variable
+    cap gives replicas on different CPUs the same kernels. oneDNN reads the variable
     once, at its first product, so this must run before the model loads; a value
     already in the environment wins.
     """
