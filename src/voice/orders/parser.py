@@ -1250,17 +1250,18 @@ def best_reading(
 ) -> tuple[str, ParseResult, list[ParseResult]]:
     """The reading that parses best as an order, its parse, and every reading's parse.
 
-    The recogniser ranks by sound; the catalog knows what can be ordered. Fewer
-    words left unmatched wins, then fewer guesses (a homophone read as a number, a
-    misspelt name), then a reading that orders anything, then rank.
+    The recogniser ranks by sound; the catalog knows what can be ordered. A reading
+    that orders anything wins (one cut short, "I'll take", leaves nothing unread but
+    heard no order), then fewer words left unmatched, then fewer guesses (a homophone
+    read as a number, a misspelt name), then rank.
     """
-    best: tuple[tuple[int, int, bool, int], str, ParseResult] | None = None
+    best: tuple[tuple[bool, int, int, int], str, ParseResult] | None = None
     parsed: list[ParseResult] = []
     for rank, text in enumerate(readings):
         result = parse_order(text, index, spoken=True)
         parsed.append(result)
         unmatched_words = sum(len(span.split()) for span in result.unmatched)
-        quality = (-unmatched_words, -result.guesses, bool(result.lines), -rank)
+        quality = (bool(result.lines), -unmatched_words, -result.guesses, -rank)
         if best is None or quality > best[0]:
             best = (quality, text, result)
     if best is None:

@@ -411,6 +411,21 @@ def test_choose_reading_prefers_the_reading_that_orders() -> None:
     assert first == "a latte"  # equal readings: the recogniser's order decides
 
 
+def test_a_reading_cut_short_does_not_beat_one_that_heard_the_order() -> None:
+    from src.voice.orders.parser import choose_reading
+
+    # The recogniser stopped after two words in one reading: it leaves nothing
+    # unread, but orders nothing either; the garbled full reading still has soups.
+    readings = ["I'll take three big bones on two spicy beef noodles and two beef noodle soups"]
+    text, result = choose_reading([*readings, "I'll take"], VIET)
+    assert text == readings[0]
+    assert ("PHO_BO", 2) in [(line.sku, line.quantity) for line in result.lines]
+    assert result.unmatched  # and says what it could not read
+    # When no reading orders anything, the one with the fewest words unread wins.
+    text, result = choose_reading(["I'll take some blorp", "I'll take"], VIET)
+    assert text == "I'll take" and result.lines == ()
+
+
 def test_choose_reading_prefers_fewer_guesses() -> None:
     from src.voice.orders.parser import choose_reading
 
