@@ -987,9 +987,14 @@ class _Interpreter:
         if self.pre_mods:
             start = min(start, self.pre_mods[0].start)
         scores = [item.score, *(m.score for m in self.pre_mods)]
-        if self.qty is None and carried is None and item.plural and not _plural_name(item.entry):
-            # "to on blueberry muffins": a plural with no number to say how many; the
-            # number was likely lost (a recogniser) or never said. One, to review.
+        if (
+            item.plural
+            and not _plural_name(item.entry)
+            and (self.qty.article if self.qty is not None else carried is None)
+        ):
+            # "to on blueberry muffins", "a cup of blueberry muffins": a plural with no
+            # number, or "a", to say how many; the number was likely lost or misheard
+            # ("a couple of"), or never said. One, to review.
             scores.append(item.score * UNCOUNTED_PLURAL_PENALTY)
         line = OrderLineDraft(item.entry.code, quantity, [], start, item.end, min(scores))
         for mod in self.pre_mods:

@@ -450,6 +450,9 @@ def test_a_plural_with_no_number_is_one_to_review() -> None:
     assert [(line.sku, line.quantity) for line in result.lines] == [("BLUEBERRY_MUFFIN", 1)]
     assert result.lines[0].confidence < 0.85 < confidence("two blueberry muffins")
     assert confidence("a blueberry muffin") > 0.85
+    # "a couple of" heard as "a cup of": "a" before a plural is a number misheard.
+    assert confidence("a cup of blueberry muffins") < 0.85
+    assert confidence("one cup of blueberry muffins") > 0.85  # a number said as one
     # A name that is a plural itself is one order of it.
     assert confidence("fries please", FASTFOOD) > 0.85
 
