@@ -165,11 +165,11 @@ class ModelOptions:
 def cap_cpu_isa(isa: str) -> None:
     """Cap oneDNN, which CTranslate2 runs int8 matrix products on, at `isa` on x86.
 
-    Kernels of different widths round differently, and with tiny.en that changes a few
-    transcripts in a hundred (docs/BENCHMARKS.md, "Same readings on every CPU"): one
-    cap gives replicas on different CPUs the same kernels. oneDNN reads the variable
-    once, at its first product, so this must run before the model loads; a value
-    already in the environment wins.
+    Kernels of different widths round differently, and with tiny.en that changes many
+    transcripts and a few orders in a hundred (docs/BENCHMARKS.md, "Same readings on
+    every CPU"): one cap gives replicas on different CPUs the same kernels. oneDNN
+    reads the variable once, at its first product, so this must run before the model
+    loads; a value already in the environment wins.
     """
     if isa and platform.machine().lower() in ("x86_64", "amd64"):
         os.environ.setdefault("ONEDNN_MAX_CPU_ISA", isa)
