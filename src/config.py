@@ -158,7 +158,7 @@ class Settings(BaseSettings):
     ASR_MAX_AUDIO_SECONDS: float = Field(default=60.0, gt=0, le=3600)
     ASR_CPU_THREADS: int = Field(default=0, ge=0)
     # The widest x86 instruction set the recogniser's int8 products use: one width
-    # gives every CPU the same kernels (and readings); "" lets each use its fastest.
+    # gives every CPU the same kernels; "" lets each CPU use its fastest.
     ASR_CPU_ISA: Literal[
         "", "SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI",
         "AVX512_CORE_BF16", "AVX512_CORE_AMX", "ALL",

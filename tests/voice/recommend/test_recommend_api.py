@@ -335,6 +335,10 @@ async def test_concurrent_folds_count_every_order_exactly_once(
         for _ in range(4):
             folders.start_soon(fold_in_small_batches)
     client_id = shop["client_id"]
+    # A folder stops when every order left is claimed by another fold still counting
+    # (on PostgreSQL, the worker's loop); a client's fold waits for those to commit.
+    async with lifespan.state["sessionmaker"]() as session:
+        await recommendation_counters.fold_all_queued(session, client_id=client_id)
     assert await _queued(lifespan, client_id) == 0
     folded = await _snapshot(lifespan, client_id)
     assert ("CROISSANT", "LATTE", 20 + 12) in folded["pairs"]
