@@ -1,5 +1,5 @@
 """The recogniser's instruction-set cap: one width of int8 kernels on every x86 CPU, so
-replicas on different machines read the same audio the same way."""
+replicas on different machines run the same kernels."""
 
 import os
 import platform
