@@ -77,6 +77,7 @@ class Listener:
             self.model.hotwords_for(phrases),
             order.accepts,
             order.respellings if self.rehearing else None,
+            order.recounts if self.rehearing else None,
         )
         readings = [heard.text, *heard.alternatives] if heard.text else []
         return choose_reading(readings, index, heard.confidences)[1]

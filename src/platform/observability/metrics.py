@@ -130,6 +130,11 @@ REHEARD_READINGS = Counter(
     "Readings the catalog suggested for words left unread that the recogniser kept on"
     " hearing the audio again",
 )
+CHALLENGED_READINGS = Counter(
+    "speech_challenged_readings_total",
+    "Audio orders whose best reading gave way to one the catalog suggested (a count"
+    " where the recogniser wrote other words) that the recogniser found about as likely",
+)
 ASR_MODEL_LOADED = Gauge(
     "speech_model_loaded", "1 when the speech model is loaded", multiprocess_mode="livemax"
 )

@@ -10,7 +10,7 @@ from rapidfuzz.distance import Indel
 
 from src.voice.catalog.candidates import Candidates
 from src.voice.catalog.languages import pack_for
-from src.voice.catalog.text import accented, tokenize
+from src.voice.catalog.text import accented, english_plural, tokenize
 
 ITEM = "item"
 MODIFIER = "modifier"
@@ -369,8 +369,8 @@ class CatalogIndex:
         )
         scored = []
         for _sound, sound_likeness, position in shortlist:
-            likeness = (1 - SAYABLE_SPELLING_WEIGHT) * sound_likeness + (
-                SAYABLE_SPELLING_WEIGHT * Indel.normalized_similarity(spelling, spellings[position])
+            likeness = _sayable_likeness(
+                sound_likeness, Indel.normalized_similarity(spelling, spellings[position])
             )
             if likeness >= SAYABLE_LIKENESS:
                 scored.append((round(likeness, 4), written[position]))
@@ -387,8 +387,8 @@ class CatalogIndex:
             forms: dict[str, None] = {}
             for key, text in self._written.items():
                 forms[text] = None
-                if self.phrases[key][0].kind == ITEM and text.isascii() and text[-1:] != "s":
-                    forms[text + "s"] = None
+                if self.phrases[key][0].kind == ITEM and text.isascii():
+                    forms[english_plural(text)] = None
             written = list(forms)
             self._sayable = (
                 written,
@@ -418,6 +418,24 @@ SHORT_SOUND_PENALTY = 0.8
 SAYABLE_LIKENESS = 0.5
 SAYABLE_SPELLING_WEIGHT = 0.3
 MIN_SAYABLE_KEY = 2
+
+
+def sayable_likeness(heard: str, phrase: str) -> float:
+    """How much `heard` sounds like `phrase` (0-1), as `phrases_sounding_like` scores a
+    catalog phrase: mostly by sound, partly by spelling."""
+    return _sayable_likeness(
+        Indel.normalized_similarity(sound_key(heard), sound_key(phrase)),
+        Indel.normalized_similarity(
+            heard.replace(" ", "").lower(), phrase.replace(" ", "").lower()
+        ),
+    )
+
+
+def _sayable_likeness(sound_likeness: float, spelling_likeness: float) -> float:
+    """Likeness mostly by sound, partly by spelling."""
+    return (
+        1 - SAYABLE_SPELLING_WEIGHT
+    ) * sound_likeness + SAYABLE_SPELLING_WEIGHT * spelling_likeness
 
 
 def sound_key(text: str) -> str:

@@ -64,6 +64,19 @@ class Token:
         return self.key != self.text and self.text.endswith("s")
 
 
+def english_plural(name: str) -> str:
+    """An English name in the plural: "Latte" -> "Lattes", "Sandwich" -> "Sandwiches",
+    "Smoothie" -> "Smoothies", "Berry" -> "Berries"; a name ending in "s" as it is."""
+    lowered = name.lower()
+    if lowered.endswith("s"):
+        return name
+    if lowered.endswith(("ch", "sh", "x", "z")):
+        return name + "es"
+    if lowered.endswith("y") and lowered[-2:-1] not in tuple("aeiou"):
+        return name[:-1] + "ies"
+    return name + "s"
+
+
 def tokenize(text: str) -> list[Token]:
     """Split into folded word and punctuation tokens, keeping character offsets."""
     tokens: list[Token] = []

@@ -1237,6 +1237,56 @@ def parse_order(text: str, index: CatalogIndex, *, spoken: bool = False) -> Pars
     return ParseResult(_merge(lines, text), tuple(u for u in unmatched if u.strip()), guesses)
 
 
+@dataclass(frozen=True, slots=True)
+class UncountedItem:
+    """An item a reading orders with no number said for it: where the words that may
+    have been its number may begin (nearest first), where its phrase (modifiers before
+    it, then its name) begins, and its name's span; offsets into the reading."""
+
+    word_starts: tuple[int, ...]
+    phrase_start: int
+    name_start: int
+    name_end: int
+
+
+def uncounted_items(text: str, index: CatalogIndex, *, max_words: int = 2) -> list[UncountedItem]:
+    """The items of a spoken reading ordered with no number said, each with the last
+    words before it (at most `max_words`, after anything read and before no pause) that
+    ordered nothing: "and well lemonade", "do chicken parmesan sub". A plural after "a"
+    counts too, from the article on: "a cup of blueberry muffins". An item whose
+    number a correction carries ("sorry, cappuccinos") does not."""
+    text = unicodedata.normalize("NFC", text)
+    tokens = _in_languages(tokenize(text), text, _lexicon(index.languages).pack)
+    atoms = _Lexer(tokens, index, spoken=True).run()
+    found = []
+    for k, atom in enumerate(atoms):
+        if atom.kind != PHRASE or atom.entry is None or atom.entry.kind != ITEM:
+            continue
+        first = k
+        while first > 0 and _is_modifier(atoms[first - 1]):
+            first -= 1
+        before = atoms[first - 1] if first > 0 else None
+        phrase_start = atoms[first].start
+        if before is not None and before.kind == NUM and before.article and atom.plural:
+            found.append(UncountedItem((before.start,), phrase_start, atom.start, atom.end))
+            continue
+        if before is not None and before.kind in (NUM, CORR):
+            continue
+        gap_start = before.end if before is not None and before.kind != UNKNOWN else 0
+        starts: list[int] = []
+        for token in reversed([t for t in tokens if gap_start <= t.start < phrase_start]):
+            if token.is_punct or len(starts) == max_words:
+                break
+            starts.append(token.start)
+        if starts:
+            found.append(UncountedItem(tuple(starts), phrase_start, atom.start, atom.end))
+    return found
+
+
+def _is_modifier(atom: Atom) -> bool:
+    return atom.kind == PHRASE and atom.entry is not None and atom.entry.kind == MODIFIER
+
+
 def choose_reading(
     readings: Sequence[str], index: CatalogIndex, confidences: Sequence[float] = ()
 ) -> tuple[str, ParseResult]:

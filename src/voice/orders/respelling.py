@@ -11,8 +11,15 @@ likely as what it wrote itself (speech.engine.SpeechModel.transcribe, `respell`)
 import re
 from collections.abc import Iterator, Sequence
 
-from src.voice.catalog.index import CatalogIndex
+from src.voice.catalog.index import (
+    MIN_SAYABLE_KEY,
+    SAYABLE_LIKENESS,
+    CatalogIndex,
+    sayable_likeness,
+    sound_key,
+)
 from src.voice.orders.parser import ParseResult, best_reading, reads_cleanly
+from src.voice.orders.recount import recounted
 
 # Suggestions per utterance: the recogniser scores each against the audio (about
 # 20 ms each on two cores).
@@ -27,6 +34,12 @@ MAX_WINDOW_WORDS = 5
 # of unknown words against a catalog of 20,000 phrases stops here (about 0.25 s)
 # instead of holding its decode slot for seconds.
 COMPARISON_BUDGET = 2_000_000
+
+# What customers say to end an order, which a recogniser garbles into catalog-like
+# words as readily as names ("big net salt" for "big, that's all"). For unread words
+# that end the reading, the likeliest is suggested besides the catalog's phrases (one
+# more to score), so that the audio can tell "that's all" from "no salt".
+CLOSINGS = ("that's all", "that's it", "thank you")
 
 # A plural heard is likelier a plural name: "quasas" ranks "croissants" before
 # "croissant" though their likeness by spelling is the other way round.
@@ -47,10 +60,11 @@ def respellings(
 
 
 class HeardOrder:
-    """The speech engine's two questions about an order's readings, from one parse of
+    """The speech engine's questions about an order's readings, from one parse of
     each set of readings: whether the best reads cleanly (`accepts`, as
-    `parser.reads_as_order`) and what the catalog suggests (`respellings`). After
-    the last listen both ask about the same readings; one clip, one decode thread.
+    `parser.reads_as_order`), what the catalog suggests for words left unread
+    (`respellings`) and counts for items ordered with none said (`recounts`). After
+    the last listen they ask about the same readings; one clip, one decode thread.
     """
 
     def __init__(self, index: CatalogIndex, limit: int = RESPELLINGS) -> None:
@@ -67,6 +81,11 @@ class HeardOrder:
         text, result = self._best(readings)
         return text, _respelt(text, result, self.index, self.limit)
 
+    def recounts(self, readings: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+        """As `recount.recounts`: counts for the best reading's uncounted items."""
+        text, _result = self._best(readings)
+        return text, recounted(text, self.index)
+
     def _best(self, readings: Sequence[str]) -> tuple[str, ParseResult]:
         key = tuple(readings)
         if self._parsed is None or self._parsed[0] != key:
@@ -81,6 +100,7 @@ def _respelt(text: str, result: ParseResult, index: CatalogIndex, limit: int) ->
         return ()
     words = [(found.start(), found.end()) for found in _WORD.finditer(text)]
     likeness: dict[str, tuple[float, str]] = {}
+    closing: tuple[float, str, int] | None = None  # likeness, closing, first word
     windows_left = max(1, COMPARISON_BUDGET // index.sayable_phrases)
     for first, last in _unread_words(text, result.unmatched, words):
         for begin in range(max(0, first - REACH_BACK), last):
@@ -88,9 +108,11 @@ def _respelt(text: str, result: ParseResult, index: CatalogIndex, limit: int) ->
                 if end - begin > MAX_WINDOW_WORDS:
                     break
                 if windows_left == 0:
-                    return _likeliest(likeness, limit)
+                    return _with_closing(text, words, _likeliest(likeness, limit), closing)
                 windows_left -= 1
                 heard = " ".join(text[start:stop] for start, stop in words[begin:end])
+                if end == len(words):
+                    closing = _closing_like(heard, begin, closing)
                 for score, phrase in index.phrases_sounding_like(heard, limit=limit):
                     if phrase.lower() in heard.lower():
                         # Words dropped around a name already heard ("large eggs a"
@@ -105,7 +127,34 @@ def _respelt(text: str, result: ParseResult, index: CatalogIndex, limit: int) ->
                         score += PLURAL_AGREEMENT
                     if respelt != text and score > likeness.get(respelt, (0.0, ""))[0]:
                         likeness[respelt] = (score, phrase.lower())
-    return _likeliest(likeness, limit)
+    return _with_closing(text, words, _likeliest(likeness, limit), closing)
+
+
+def _closing_like(
+    heard: str, begin: int, best: tuple[float, str, int] | None
+) -> tuple[float, str, int] | None:
+    """The likelier of `best` and the closing that sounds most like `heard`."""
+    if len(sound_key(heard)) < MIN_SAYABLE_KEY:
+        return best
+    for closing in CLOSINGS:
+        likeness = sayable_likeness(heard, closing)
+        if likeness >= SAYABLE_LIKENESS and (best is None or likeness > best[0]):
+            best = (likeness, closing, begin)
+    return best
+
+
+def _with_closing(
+    text: str,
+    words: list[tuple[int, int]],
+    suggestions: tuple[str, ...],
+    closing: tuple[float, str, int] | None,
+) -> tuple[str, ...]:
+    """`suggestions`, and `text` with its words from the closing's first on replaced
+    by the closing, when one sounded like them."""
+    if closing is None:
+        return suggestions
+    _likeness, phrase, begin = closing
+    return (*suggestions, text[: words[begin][0]] + phrase)
 
 
 def _cased_as(heard: str, phrase: str) -> str:

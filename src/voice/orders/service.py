@@ -80,7 +80,8 @@ async def take_order(
         if audio is not None:
             assert speech is not None, "the router passes the speech service with audio"
             # An order is heard again, slowed, when no reading reads as one; then
-            # the catalog's respellings of the words left unread are weighed.
+            # the catalog's respellings of the words left unread are weighed, and
+            # counts for items the best reading orders with none said.
             heard = HeardOrder(catalog.index)
             transcript = await transcribe_for_catalog(
                 speech,
@@ -90,6 +91,7 @@ async def take_order(
                 client=client_id,
                 accept=heard.accepts,
                 respell=heard.respellings,
+                challenge=heard.recounts,
             )
             text, alternatives, source = transcript.text, transcript.alternatives, "audio"
             confidences = transcript.confidences

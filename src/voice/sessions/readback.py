@@ -3,6 +3,8 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from src.voice.catalog.text import english_plural
+
 _NUMBER_WORDS = """zero one two three four five six seven eight nine ten eleven twelve
     thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty""".split()  # noqa: SIM905
 # Modifiers said before the item ("two large lattes"); the rest follow it.
@@ -22,17 +24,6 @@ def _count(quantity: int) -> str:
     return _NUMBER_WORDS[quantity] if quantity < len(_NUMBER_WORDS) else str(quantity)
 
 
-def _plural(name: str) -> str:
-    lowered = name.lower()
-    if lowered.endswith("s"):
-        return name
-    if lowered.endswith(("ch", "sh", "x", "z")):
-        return name + "es"
-    if lowered.endswith("y") and lowered[-2:-1] not in tuple("aeiou"):
-        return name[:-1] + "ies"
-    return name + "s"
-
-
 def _spoken_name(name: str) -> str:
     """A menu name as it sits in a sentence: "Blueberry Muffin" -> "blueberry muffin",
     acronyms kept ("BLT Sandwich" -> "BLT sandwich")."""
@@ -43,7 +34,7 @@ def _phrase(line: SpokenLine) -> str:
     before = [name.lower() for name, group in line.modifiers if group in _BEFORE_ITEM_GROUPS]
     after = [name.lower() for name, group in line.modifiers if group not in _BEFORE_ITEM_GROUPS]
     name = _spoken_name(line.name)
-    item = name if line.quantity == 1 else _plural(name)
+    item = name if line.quantity == 1 else english_plural(name)
     words = [_count(line.quantity) if line.quantity > 1 else _article(before, line.name)]
     words += [*before, item]
     text = " ".join(words)

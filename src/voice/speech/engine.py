@@ -38,6 +38,12 @@ THIRD_LISTEN_STRETCH = 1.2
 # melodies, noise and coughs 0.36 or more (docs/BENCHMARKS.md).
 NO_SPEECH_PROBABILITY = 0.3
 NO_SPEECH_LOGPROB = -1.0
+# Prompted with a menu's hot words, the recogniser may read a melody fluently ("Boop,
+# Boop, Boop", mean log probability -0.75) while still finding no speech there at
+# 0.53: above this it is no speech whatever the reading's probability. Speech clips
+# of the dev sets and the generated sets scored at most 0.08 (518 clips, with hot
+# words); the melody, chord and cough of the tests 0.53-0.71 (docs/BENCHMARKS.md).
+NO_SPEECH_CERTAIN = 0.45
 
 # A reading the caller suggested (see `Respeller`) is kept when the recogniser finds
 # it at most this much less likely than the reading it was made from: in mean log
@@ -45,6 +51,13 @@ NO_SPEECH_LOGPROB = -1.0
 # made an order right scored 0.17-0.36 below it, and most that made one wrong 0.4 or
 # more (docs/BENCHMARKS.md, rehearing).
 REHEAR_MARGIN = 0.4
+
+# A reading the caller would read differently (see `transcribe`'s `challenge`) takes
+# the place of the reading it was made from when the recogniser finds it at most this
+# much less likely (mean log probability per token, no prompt). Measured on the sets
+# tuned on: counts that made an order right scored 0.12 below to 0.05 above it, and no
+# count scored within 0.22 of a reading that was already right (docs/BENCHMARKS.md).
+CHALLENGE_MARGIN = 0.15
 
 # Says whether a transcript's readings (best first) make sense for the caller; an
 # audio order passes "reads as an order against this catalog".
@@ -82,6 +95,8 @@ class Transcript:
     # How many of the alternatives (the last ones) the caller suggested and the
     # recogniser kept on hearing the audio again (`Respeller`).
     reheard: int = 0
+    # Whether `text` is a reading the caller challenged the best with (`challenge`).
+    challenged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +317,7 @@ class SpeechModel:
         hotwords: str | None = None,
         accept: ReadingCheck | None = None,
         respell: Respeller | None = None,
+        challenge: Respeller | None = None,
     ) -> Transcript:
         """Decode and transcribe one clip (blocking).
 
@@ -309,7 +325,10 @@ class SpeechModel:
         audio slowed down, whose readings join the alternatives; if it rejects those
         too, a third, slower still. If they are still rejected, `respell` may suggest
         other readings; those the recogniser finds about as likely on hearing the
-        audio again (`rehear`) join them last.
+        audio again (`rehear`) join them last. Last, `challenge` may suggest readings
+        of the best one that the caller would read differently (a count where the
+        recogniser wrote other words); the likeliest, if the recogniser finds it
+        within CHALLENGE_MARGIN of the reading it was made from, comes first.
         """
         decoded: DecodedAudio = decode_audio(
             audio.data,
@@ -320,6 +339,7 @@ class SpeechModel:
         started = time.perf_counter()
         listens = 1
         reheard: dict[str, float] = {}
+        challenged = False
         if self.options.skip_silence and not has_speech(decoded.samples):
             # Noise and silence are heard as nothing: Whisper would write "Thank you."
             # or, prompted with a menu's hot words, the menu itself.
@@ -347,6 +367,18 @@ class SpeechModel:
                 reheard = self.rehear(encoded, features.shape[-1], language, *respell(tuple(heard)))
                 reheard = {text: p for text, p in reheard.items() if text not in heard}
                 heard.update(reheard)
+            if challenge is not None and heard:
+                challenger = self.rehear(
+                    encoded,
+                    features.shape[-1],
+                    language,
+                    *challenge(tuple(heard)),
+                    margin=CHALLENGE_MARGIN,
+                )
+                if challenger:
+                    best_challenger = next(iter(challenger.items()))
+                    heard = dict([best_challenger, *heard.items()])
+                    challenged = True
             readings = tuple(heard)
             best = readings[0] if readings else ""
             parts: tuple[Segment, ...] = (
@@ -368,6 +400,7 @@ class SpeechModel:
             third_listen=listens >= 3,
             confidences=confidences,
             reheard=len(reheard),
+            challenged=challenged,
         )
 
     def _listen_again_stretches(self, accept: ReadingCheck | None) -> tuple[float, ...]:
@@ -460,7 +493,8 @@ class SpeechModel:
     ) -> tuple[dict[str, float], bool]:
         """One 30-second window: the beam's n best transcripts, best first, distinct,
         each with the recogniser's confidence in it (see `Transcript.confidences`),
-        and whether the recogniser heard no speech there (NO_SPEECH_PROBABILITY).
+        and whether the recogniser heard no speech there (NO_SPEECH_CERTAIN, or
+        NO_SPEECH_PROBABILITY with a reading below NO_SPEECH_LOGPROB).
 
         The encoder pass dominates the cost; the other beam hypotheses come almost
         free, and an order parser can pick the one that reads as an order
@@ -481,7 +515,7 @@ class SpeechModel:
             return_scores=True,
             return_no_speech_prob=True,
         )[0]
-        no_speech = (
+        no_speech = result.no_speech_prob > NO_SPEECH_CERTAIN or (
             result.no_speech_prob > NO_SPEECH_PROBABILITY
             and bool(result.scores)
             and result.scores[0] < NO_SPEECH_LOGPROB

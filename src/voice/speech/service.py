@@ -26,6 +26,7 @@ from src.exceptions import ServiceBusy, ServiceUnavailable
 from src.platform.observability.metrics import (
     ASR_MODEL_LOADED,
     AUDIO_SECONDS,
+    CHALLENGED_READINGS,
     DECODE_SECONDS,
     REAL_TIME_FACTOR,
     REHEARD_READINGS,
@@ -175,10 +176,11 @@ class SpeechService:
         hotwords: str | None = None,
         accept: ReadingCheck | None = None,
         respell: Respeller | None = None,
+        challenge: Respeller | None = None,
         queue_timeout: float | None = None,
     ) -> Transcript:
         """Transcribe off the event loop in one of the decode slots, shared fairly
-        between clients (`slots.FairSlots`); `accept` and `respell` as
+        between clients (`slots.FairSlots`); `accept`, `respell` and `challenge` as
         `SpeechModel.transcribe` takes them.
 
         Raises ServiceUnavailable while the model loads, ServiceBusy when no slot came
@@ -188,7 +190,7 @@ class SpeechService:
         model = await self._take_slot(client, queue_timeout)
         # The slot goes back when the decode ends, even if this task is cancelled first.
         transcript = await self.threads.call(
-            client, model.transcribe, audio, hotwords, accept, respell
+            client, model.transcribe, audio, hotwords, accept, respell, challenge
         )
         _count_decode(transcript.duration, transcript.decode_seconds)
         if transcript.second_listen:
@@ -196,6 +198,8 @@ class SpeechService:
         if transcript.third_listen:
             THIRD_LISTENS.inc()
         REHEARD_READINGS.inc(transcript.reheard)
+        if transcript.challenged:
+            CHALLENGED_READINGS.inc()
         return transcript
 
     async def transcribe_partial(
@@ -327,10 +331,12 @@ async def transcribe_for_catalog(
     client: str,
     accept: ReadingCheck | None = None,
     respell: Respeller | None = None,
+    challenge: Respeller | None = None,
 ) -> Transcript:
     """Transcribe biased toward what the client sells; with `accept`, readings it
     rejects are heard again, slowed, up to twice (an order: "reads as an order"), and then the
-    readings `respell` suggests are weighed against the audio."""
+    readings `respell` suggests are weighed against the audio, and last those
+    `challenge` suggests for the best reading."""
     # A decode takes a good part of a second: no database connection held meanwhile.
     await release_connection(db_session)
     # Hot words are fitted once per catalog version (cached by phrase tuple).
@@ -340,5 +346,10 @@ async def transcribe_for_catalog(
         # English-only one ignores the hint).
         audio = dataclasses.replace(audio, language=catalog.speech_language)
     return await speech.transcribe(
-        audio, client=client, hotwords=hotwords, accept=accept, respell=respell
+        audio,
+        client=client,
+        hotwords=hotwords,
+        accept=accept,
+        respell=respell,
+        challenge=challenge,
     )

@@ -166,3 +166,21 @@ def test_the_engines_two_questions_parse_each_set_of_readings_once(
     assert parsed.count(garbled) == 2  # once for HeardOrder, once for respellings()
     clean = ("two large lattes and a scone",)
     assert HeardOrder(CAFE).accepts(clean) is reads_as_order(clean, CAFE) is True
+
+
+def test_unread_words_that_end_a_reading_may_be_how_the_order_ended() -> None:
+    heard = "I'd like three chocolate shakes, big net salt"
+    _source, suggestions = respellings([heard], FASTFOOD)
+    # The menu's phrase and the closing both get heard again; the audio decides.
+    assert "I'd like three chocolate shakes, big no salt" in suggestions
+    assert suggestions[-1] == "I'd like three chocolate shakes, big that's all"
+    assert len(suggestions) <= RESPELLINGS + 1
+    assert [
+        line.modifiers for line in parse_order(suggestions[-1], FASTFOOD, spoken=True).lines
+    ] == [("LARGE",)]
+
+
+def test_a_closing_is_only_suggested_at_the_end() -> None:
+    _source, suggestions = respellings(["two sweet teas net salt and a cheeseburger"], FASTFOOD)
+    assert suggestions
+    assert not any("that's all" in s for s in suggestions)
