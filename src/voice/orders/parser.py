@@ -706,9 +706,22 @@ class _Lexer:
             fuzzy = None
         if fuzzy is None and self.spoken and not word.isdigit() and self._can_look_up():
             fuzzy = self._sounds_like(i)
+            if fuzzy is not None and self._cuts_into_name(i, fuzzy.length):
+                # "to eat cheeseburger combos": "eat cheeseburger" sounds like
+                # "cheeseburger", but "cheeseburger combos" is a longer name, read
+                # exactly; the word before it stays unread.
+                fuzzy = None
             if fuzzy is None and self._after_number(i):
                 fuzzy = self.index.short_item_by_sound(word)
         return fuzzy
+
+    def _cuts_into_name(self, i: int, length: int) -> bool:
+        """Whether a name read exactly starts inside tokens `i`..`i + length` and
+        reaches past them."""
+        return any(
+            (exact := self.index.exact(self.keys, j)) is not None and j + exact.length > i + length
+            for j in range(i + 1, min(i + length, len(self.keys)))
+        )
 
     def _after_number(self, i: int) -> bool:
         """Whether token `i` follows a number or an article, perhaps with modifiers

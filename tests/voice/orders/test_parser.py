@@ -394,6 +394,19 @@ def test_sound_alike_refuses_weak_evidence(text: str) -> None:
     assert not any(line.modifiers or line.sku == "VANILLA_LATTE" for line in result.lines)
 
 
+def test_a_sound_alike_never_cuts_into_a_longer_name_read_exactly() -> None:
+    # "eat cheeseburger" sounds like "cheeseburger", and "blah cheeseburger" like
+    # "double cheeseburger"; "cheeseburger combos" is on the menu as said.
+    for heard in ("I want to eat cheeseburger combos", "two blah cheeseburger combos"):
+        result = parse_order(heard, FASTFOOD, spoken=True)
+        assert result.lines == (), heard
+        assert any("cheeseburger combos" in span for span in result.unmatched)
+    assert {
+        (line.sku, line.quantity)
+        for line in parse_order("I want three cheeseburger combos", FASTFOOD, spoken=True).lines
+    } == {("COMBO_CHEESEBURGER", 3)}
+
+
 def test_a_pause_before_the_split_modifier() -> None:
     assert lines("three cappuccinos, one of them, decaf") == {
         ("CAPPUCCINO", 2, ()),
