@@ -42,11 +42,16 @@ def recounted(text: str, index: CatalogIndex, limit: int = RECOUNTS) -> tuple[st
     suggestions: list[str] = []
     for item in uncounted_items(text, index):
         name = text[item.name_start : item.name_end]
-        said_as = sorted(
-            ((start, count) for start in item.word_starts for count in COUNTS),
-            key=lambda said: -sayable_likeness(text[said[0] : item.phrase_start], said[1]),
-        )
-        for start, count in said_as[:RECOUNTS_PER_ITEM]:
+        # The likest counts of each window, nearest window first, taken in turn: a
+        # longer window sounds more like a long count ("add well" like "twelve") but
+        # must not crowd out the nearest ("well").
+        likest = [_likest_counts(text[start : item.phrase_start]) for start in item.word_starts]
+        in_turn = [
+            (start, counts[rank])
+            for rank in range(len(COUNTS))
+            for start, counts in zip(item.word_starts, likest, strict=True)
+        ]
+        for start, count in in_turn[:RECOUNTS_PER_ITEM]:
             suggestions.append(
                 text[:start]
                 + count
@@ -56,3 +61,8 @@ def recounted(text: str, index: CatalogIndex, limit: int = RECOUNTS) -> tuple[st
                 + text[item.name_end :]
             )
     return tuple(dict.fromkeys(s for s in suggestions if s != text))[:limit]
+
+
+def _likest_counts(heard: str) -> list[str]:
+    """The counts, likest to `heard` first."""
+    return sorted(COUNTS, key=lambda count: -sayable_likeness(heard, count))

@@ -56,6 +56,7 @@ from src.voice.sessions.turns import (
     choose_turn_reading,
     read_turn,
     reads_as_turn,
+    turn_recounts,
 )
 from src.voice.speech.engine import AudioInput, Transcript
 from src.voice.speech.service import SpeechService, transcribe_for_catalog
@@ -373,6 +374,9 @@ async def take_turn(
             client=client_id,
             accept=partial(
                 reads_as_turn, cart=before, index=catalog.index, unavailable=catalog.unavailable
+            ),
+            challenge=partial(
+                turn_recounts, cart=before, index=catalog.index, unavailable=catalog.unavailable
             ),
         )
     else:

@@ -29,6 +29,7 @@ from src.voice.orders.parser import (
     lex_words,
     parse_order,
 )
+from src.voice.orders.recount import recounted
 from src.voice.sessions.cart import (
     ADD,
     CLEAR,
@@ -1071,6 +1072,18 @@ def choose_turn_reading(
     if best is None:
         return "", read_turn("", cart, index, turn_id=turn_id, spoken=True)
     return best[1], best[2]
+
+
+def turn_recounts(
+    readings: Sequence[str], cart: Cart, index: CatalogIndex, unavailable: frozenset[str]
+) -> tuple[str, tuple[str, ...]]:
+    """The best of `readings` against the cart, and that reading with a count said for
+    one of its uncounted items (`orders.recount`): "add well lattes" may be "add twelve
+    lattes"; the recogniser weighs them against the audio."""
+    text, _outcome = choose_turn_reading(
+        readings, cart, index, turn_id="probe", unavailable=unavailable
+    )
+    return text, recounted(text, index)
 
 
 def reads_as_turn(

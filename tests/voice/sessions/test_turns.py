@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from src.voice.catalog.index import CatalogIndex
 from src.voice.sessions.cart import Cart
-from src.voice.sessions.turns import read_turn
+from src.voice.sessions.turns import read_turn, turn_recounts
 from tests.conftest import DATA
 
 
@@ -333,3 +333,15 @@ def test_never_mind_an_item_removes_it(turn: str) -> None:
 def test_harder_idioms(turn: str, expected: list[Any]) -> None:
     cart, _ = _play(CAFE, START, turn)
     assert _lines(cart) == expected
+
+
+def test_a_spoken_turn_gets_counts_for_its_uncounted_items() -> None:
+    # The first reading leaves "blurgh" unread; the second is the turn's best.
+    readings = ["um add blurgh", "add well lattes please"]
+    text, suggestions = turn_recounts(readings, Cart(), CAFE, frozenset())
+    assert text == "add well lattes please"
+    assert suggestions[0] == "add twelve lattes please"
+    outcome = read_turn(suggestions[0], Cart(), CAFE, turn_id="t0", spoken=True)
+    assert [(line.sku, line.quantity) for line in outcome.cart.lines] == [("LATTE", 12)]
+    # A turn whose items all have a count gets none.
+    assert turn_recounts(["add two lattes"], Cart(), CAFE, frozenset())[1] == ()
