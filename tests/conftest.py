@@ -35,6 +35,7 @@ from fastapi import FastAPI  # noqa: E402
 from src.config import Settings, get_settings  # noqa: E402
 from src.platform.db.migrate import migrate_fresh  # noqa: E402
 from src.rate_limiter import reset_limits  # noqa: E402
+from src.voice.catalog.index import CatalogIndex  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 POSTGRES_URL = os.environ.get(
@@ -332,6 +333,13 @@ async def merchant(lifespan: RunningApp, client: httpx.AsyncClient) -> dict[str,
 def cafe_catalog() -> dict[str, Any]:
     data: dict[str, Any] = json.loads((DATA / "cafe_catalog.json").read_text())
     return data
+
+
+def catalog_index_of(name: str) -> CatalogIndex:
+    """The index the service builds for `tests/data/<name>_catalog.json`."""
+    from tests.eval.score_parser import catalog_index
+
+    return catalog_index(DATA / f"{name}_catalog.json")
 
 
 def load_catalog(name: str) -> dict[str, Any]:

@@ -1,24 +1,15 @@
 """Counts suggested for items a reading orders with none said (no audio here: which
 suggestion the audio bears out is tests/voice/speech/test_recount_audio.py)."""
 
-from pathlib import Path
-
 from src.voice.catalog.index import CatalogIndex
 from src.voice.orders.parser import parse_order, uncounted_items
 from src.voice.orders.recount import RECOUNTS, recounted, recounts
 from src.voice.orders.respelling import HeardOrder
-from tests.eval.score_parser import catalog_index
+from tests.conftest import catalog_index_of
 
-DATA = Path(__file__).parents[2] / "data"
-
-
-def _index(name: str) -> CatalogIndex:
-    return catalog_index(DATA / f"{name}_catalog.json")
-
-
-CAFE = _index("cafe")
-DELI = _index("deli")
-FASTFOOD = _index("fastfood")
+CAFE = catalog_index_of("cafe")
+DELI = catalog_index_of("deli")
+FASTFOOD = catalog_index_of("fastfood")
 
 
 def _lines(text: str, index: CatalogIndex) -> list[tuple[str, int]]:

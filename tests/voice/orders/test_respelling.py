@@ -2,7 +2,6 @@
 suggestion the audio bears out is tests/voice/speech/test_rehearing.py)."""
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,18 +10,11 @@ from src.voice.catalog.index import CatalogIndex
 from src.voice.orders import respelling
 from src.voice.orders.parser import parse_order, reads_as_order
 from src.voice.orders.respelling import RESPELLINGS, HeardOrder, respellings
-from tests.eval.score_parser import catalog_index
+from tests.conftest import catalog_index_of
 
-DATA = Path(__file__).parents[2] / "data"
-
-
-def _index(name: str) -> CatalogIndex:
-    return catalog_index(DATA / f"{name}_catalog.json")
-
-
-CAFE = _index("cafe")
-VIET = _index("vietcafe")
-FASTFOOD = _index("fastfood")
+CAFE = catalog_index_of("cafe")
+VIET = catalog_index_of("vietcafe")
+FASTFOOD = catalog_index_of("fastfood")
 
 
 def test_a_garbled_modifier_gets_the_menu_phrase_that_sounds_like_it() -> None:
@@ -132,7 +124,7 @@ def test_phrases_sounding_like_ranks_by_sound_and_spelling() -> None:
 def test_a_long_reading_against_a_big_menu_compares_within_a_budget(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    index = _index("cafe")
+    index = catalog_index_of("cafe")
     looked_up: list[str] = []
     lookup = index.phrases_sounding_like
 
