@@ -132,8 +132,9 @@ REHEARD_READINGS = Counter(
 )
 CHALLENGED_READINGS = Counter(
     "speech_challenged_readings_total",
-    "Audio orders whose best reading gave way to one the catalog suggested (a count"
-    " where the recogniser wrote other words) that the recogniser found about as likely",
+    "Audio orders and session turns whose best reading gave way to one the catalog"
+    " suggested (a count where the recogniser wrote other words) that the recogniser"
+    " found about as likely",
 )
 ASR_MODEL_LOADED = Gauge(
     "speech_model_loaded", "1 when the speech model is loaded", multiprocess_mode="livemax"

@@ -44,6 +44,7 @@ CLOSINGS = ("that's all", "that's it", "thank you")
 # Of the likeliest suggestions by sound, how many are parsed to rank those that leave
 # fewer words unread first (a parse is about 0.1 ms on an ordinary menu).
 RANKED_BY_READING = 24
+NOT_PARSED = 1_000_000
 
 # A plural heard is likelier a plural name: "quasas" ranks "croissants" before
 # "croissant" though their likeness by spelling is the other way round.
@@ -185,7 +186,8 @@ def _likeliest(
     unread = {
         respelt: _unread_words_left(respelt, index) for respelt in by_sound[:RANKED_BY_READING]
     }
-    ranked = sorted(by_sound, key=lambda respelt: unread.get(respelt, len(respelt)))
+    # Those not parsed keep their order by sound, after those parsed.
+    ranked = sorted(by_sound, key=lambda respelt: unread.get(respelt, NOT_PARSED))
     seen: set[str] = set()
     firsts: list[str] = []
     repeats: list[str] = []
