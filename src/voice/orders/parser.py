@@ -1266,7 +1266,8 @@ def uncounted_items(text: str, index: CatalogIndex, *, max_words: int = 2) -> li
     """The items of a spoken reading ordered with no number said, each with the last
     words before it (at most `max_words`, after anything read and before no pause) that
     ordered nothing: "and well lemonade", "do chicken parmesan sub". A plural after "a"
-    counts too, from the article on: "a cup of blueberry muffins". An item whose
+    counts too, from the article on ("a cup of blueberry muffins"), unless the name
+    itself is a plural ("a garlic knots"). An item whose
     number a correction carries ("sorry, cappuccinos") does not."""
     text = unicodedata.normalize("NFC", text)
     tokens = _in_languages(tokenize(text), text, _lexicon(index.languages).pack)
@@ -1280,8 +1281,9 @@ def uncounted_items(text: str, index: CatalogIndex, *, max_words: int = 2) -> li
             first -= 1
         before = atoms[first - 1] if first > 0 else None
         phrase_start = atoms[first].start
-        if before is not None and before.kind == NUM and before.article and atom.plural:
-            found.append(UncountedItem((before.start,), phrase_start, atom.start, atom.end))
+        if before is not None and before.kind == NUM and before.article:
+            if atom.plural and not _plural_name(atom.entry):  # "a garlic knots" is one
+                found.append(UncountedItem((before.start,), phrase_start, atom.start, atom.end))
             continue
         if before is not None and before.kind in (NUM, CORR):
             continue

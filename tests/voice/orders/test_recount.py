@@ -40,6 +40,8 @@ def test_a_plural_after_a_is_recounted_from_the_article_on() -> None:
     assert suggestions[0] == "could we have a couple of blueberry muffins"
     assert _lines(suggestions[0], CAFE) == [("BLUEBERRY_MUFFIN", 2)]
     assert recounted("could we have a blueberry muffin", CAFE) == ()
+    # A name that is itself a plural is one order after "a".
+    assert recounted("and a curly fries please", FASTFOOD) == ()
 
 
 def test_items_with_a_count_said_get_no_suggestion() -> None:
