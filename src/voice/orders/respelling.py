@@ -18,7 +18,7 @@ from src.voice.catalog.index import (
     sayable_likeness,
     sound_key,
 )
-from src.voice.orders.parser import ParseResult, best_reading, parse_order, reads_cleanly
+from src.voice.orders.parser import ParseResult, best_reading, reads_cleanly
 from src.voice.orders.recount import recounted
 
 # Suggestions per utterance: the recogniser scores each against the audio (about
@@ -40,11 +40,6 @@ COMPARISON_BUDGET = 2_000_000
 # that end the reading, the likeliest is suggested besides the catalog's phrases (one
 # more to score), so that the audio can tell "that's all" from "no salt".
 CLOSINGS = ("that's all", "that's it", "thank you")
-
-# Of the likeliest suggestions by sound, how many are parsed to rank those that leave
-# fewer words unread first (a parse is about 0.1 ms on an ordinary menu).
-RANKED_BY_READING = 24
-NOT_PARSED = 1_000_000
 
 # A plural heard is likelier a plural name: "quasas" ranks "croissants" before
 # "croissant" though their likeness by spelling is the other way round.
@@ -113,7 +108,7 @@ def _respelt(text: str, result: ParseResult, index: CatalogIndex, limit: int) ->
                 if end - begin > MAX_WINDOW_WORDS:
                     break
                 if windows_left == 0:
-                    return _with_closing(text, words, _likeliest(likeness, limit, index), closing)
+                    return _with_closing(text, words, _likeliest(likeness, limit), closing)
                 windows_left -= 1
                 heard = " ".join(text[start:stop] for start, stop in words[begin:end])
                 if end == len(words):
@@ -132,7 +127,7 @@ def _respelt(text: str, result: ParseResult, index: CatalogIndex, limit: int) ->
                         score += PLURAL_AGREEMENT
                     if respelt != text and score > likeness.get(respelt, (0.0, ""))[0]:
                         likeness[respelt] = (score, phrase.lower())
-    return _with_closing(text, words, _likeliest(likeness, limit, index), closing)
+    return _with_closing(text, words, _likeliest(likeness, limit), closing)
 
 
 def _closing_like(
@@ -173,21 +168,11 @@ def _cased_as(heard: str, phrase: str) -> str:
     return phrase
 
 
-def _likeliest(
-    likeness: dict[str, tuple[float, str]], limit: int, index: CatalogIndex
-) -> tuple[str, ...]:
-    """The likeliest respellings, those that leave the fewest words unread first (of
-    the likeliest RANKED_BY_READING: "four hot chocolate quasas" still leaves "quasas"
-    where "four chocolate croissants" reads), then each phrase's best window before
-    any phrase's second: a name that sounds like every window ("Hot Chocolate" for
-    "chocolate", "four chocolate", "chocolate quasas") must not crowd out the next
-    likeliest names."""
-    by_sound = sorted(likeness, key=lambda respelt: likeness[respelt][0], reverse=True)
-    unread = {
-        respelt: _unread_words_left(respelt, index) for respelt in by_sound[:RANKED_BY_READING]
-    }
-    # Those not parsed keep their order by sound, after those parsed.
-    ranked = sorted(by_sound, key=lambda respelt: unread.get(respelt, NOT_PARSED))
+def _likeliest(likeness: dict[str, tuple[float, str]], limit: int) -> tuple[str, ...]:
+    """The likeliest respellings, each phrase's best window before any phrase's second:
+    a name that sounds like every window ("Hot Chocolate" for "chocolate", "four
+    chocolate", "chocolate quasas") must not crowd out the next likeliest names."""
+    ranked = sorted(likeness, key=lambda respelt: likeness[respelt][0], reverse=True)
     seen: set[str] = set()
     firsts: list[str] = []
     repeats: list[str] = []
@@ -196,11 +181,6 @@ def _likeliest(
         (repeats if phrase in seen else firsts).append(respelt)
         seen.add(phrase)
     return tuple([*firsts, *repeats][:limit])
-
-
-def _unread_words_left(text: str, index: CatalogIndex) -> int:
-    """How many words of `text` the order parser leaves unread."""
-    return sum(len(span.split()) for span in parse_order(text, index, spoken=True).unmatched)
 
 
 def _unread_words(
