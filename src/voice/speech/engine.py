@@ -38,12 +38,14 @@ THIRD_LISTEN_STRETCH = 1.2
 # melodies, noise and coughs 0.36 or more (docs/BENCHMARKS.md).
 NO_SPEECH_PROBABILITY = 0.3
 NO_SPEECH_LOGPROB = -1.0
-# Prompted with a menu's hot words, the recogniser may read a melody fluently ("Boop,
-# Boop, Boop", mean log probability -0.75) while still finding no speech there at
-# 0.53: above this it is no speech whatever the reading's probability. Speech clips
-# of the dev sets and the generated sets scored at most 0.08 (518 clips, with hot
-# words); the melody, chord and cough of the tests 0.53-0.71 (docs/BENCHMARKS.md).
+# Prompted with a menu's hot words, the recogniser may read a melody fairly fluently
+# ("Boop, Boop, Boop", mean log probability -0.75) while still finding no speech
+# there at 0.53: above NO_SPEECH_CERTAIN with a reading below NO_SPEECH_CERTAIN_LOGPROB
+# is no speech too. Short speech clips scored at most 0.08 (518 clips of the dev and
+# generated sets, with hot words); long speech scores higher (20 s of an order: 0.53)
+# but reads far more fluently (-0.12); the melody, chord and cough 0.53-0.71.
 NO_SPEECH_CERTAIN = 0.45
+NO_SPEECH_CERTAIN_LOGPROB = -0.5
 
 # A reading the caller suggested (see `Respeller`) is kept when the recogniser finds
 # it at most this much less likely than the reading it was made from: in mean log
@@ -493,8 +495,9 @@ class SpeechModel:
     ) -> tuple[dict[str, float], bool]:
         """One 30-second window: the beam's n best transcripts, best first, distinct,
         each with the recogniser's confidence in it (see `Transcript.confidences`),
-        and whether the recogniser heard no speech there (NO_SPEECH_CERTAIN, or
-        NO_SPEECH_PROBABILITY with a reading below NO_SPEECH_LOGPROB).
+        and whether the recogniser heard no speech there (NO_SPEECH_PROBABILITY with
+        a reading below NO_SPEECH_LOGPROB, or NO_SPEECH_CERTAIN with one below
+        NO_SPEECH_CERTAIN_LOGPROB).
 
         The encoder pass dominates the cost; the other beam hypotheses come almost
         free, and an order parser can pick the one that reads as an order
@@ -515,11 +518,10 @@ class SpeechModel:
             return_scores=True,
             return_no_speech_prob=True,
         )[0]
-        no_speech = result.no_speech_prob > NO_SPEECH_CERTAIN or (
-            result.no_speech_prob > NO_SPEECH_PROBABILITY
-            and bool(result.scores)
-            and result.scores[0] < NO_SPEECH_LOGPROB
-        )
+        best = result.scores[0] if result.scores else -math.inf
+        no_speech = (
+            result.no_speech_prob > NO_SPEECH_PROBABILITY and best < NO_SPEECH_LOGPROB
+        ) or (result.no_speech_prob > NO_SPEECH_CERTAIN and best < NO_SPEECH_CERTAIN_LOGPROB)
         heard: dict[str, float] = {}
         for ids, score in zip(result.sequences_ids, result.scores, strict=True):
             text = " ".join(tokenizer.decode(ids).split())

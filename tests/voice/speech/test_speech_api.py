@@ -374,6 +374,18 @@ async def test_noise_and_silence_order_nothing(
     assert orders.json()["data"]["orders"] == []
 
 
+async def test_a_long_stretch_of_speech_is_never_taken_for_silence(
+    lifespan: RunningApp,
+) -> None:
+    """tiny.en's no-speech probability grows with the speech in its window (20 s of
+    an order: over 0.5), but it reads that speech fluently: the gate lets it through."""
+    engine = lifespan.state["speech"]
+    order = samples_of(AUDIO / "cafe-022.flac")
+    twenty_seconds = np.tile(order, int(20 * 16000 / len(order)) + 1)[: 20 * 16000]
+    heard = await engine.transcribe(AudioInput(wav_bytes(twenty_seconds)), client="test")
+    assert heard.text.lower().count("earl") >= 5, heard.text
+
+
 def test_the_recogniser_gate_stops_what_voice_activity_detection_lets_through() -> None:
     # Silero VAD hears speech in the melody and in the cough: the second gate, the
     # recogniser's own no-speech probability, is what keeps them from ordering (above).
