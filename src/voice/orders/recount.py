@@ -10,11 +10,9 @@ recogniser scores each against the audio, and one it finds about as likely as wh
 wrote takes its place (speech.engine.SpeechModel.transcribe, `challenge`).
 """
 
-from collections.abc import Sequence
-
 from src.voice.catalog.index import CatalogIndex, sayable_likeness
 from src.voice.catalog.text import english_plural
-from src.voice.orders.parser import best_reading, uncounted_items
+from src.voice.orders.parser import uncounted_items
 
 # Suggestions per utterance, and per item: the recogniser scores each against the
 # audio (about 25 ms each on two cores).
@@ -25,16 +23,6 @@ COUNTS = (
     "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
     "twelve", "a couple of", "a pair of", "a dozen", "half a dozen",
 )  # fmt: skip
-
-
-def recounts(
-    readings: Sequence[str], index: CatalogIndex, limit: int = RECOUNTS
-) -> tuple[str, tuple[str, ...]]:
-    """The best of `readings` as the order parser chooses, and that reading with the
-    words before one uncounted item replaced by a count that sounds like them: up to
-    `limit`, the likest counts of each item in turn (a `speech.engine.Respeller`)."""
-    text, _result, _parsed = best_reading(readings, index)
-    return text, recounted(text, index, limit)
 
 
 def recounted(text: str, index: CatalogIndex, limit: int = RECOUNTS) -> tuple[str, ...]:

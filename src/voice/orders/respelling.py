@@ -82,7 +82,8 @@ class HeardOrder:
         return text, _respelt(text, result, self.index, self.limit)
 
     def recounts(self, readings: Sequence[str]) -> tuple[str, tuple[str, ...]]:
-        """As `recount.recounts`: counts for the best reading's uncounted items."""
+        """The best reading and counts for its uncounted items (`recount.recounted`): a
+        `speech.engine.Respeller` for the engine's `challenge`."""
         text, _result = self._best(readings)
         return text, recounted(text, self.index)
 
