@@ -52,11 +52,10 @@ from src.voice.sessions.schemas import (
 )
 from src.voice.sessions.turns import (
     REVIEW_CONFIDENCE,
+    HeardTurn,
     TurnOutcome,
     choose_turn_reading,
     read_turn,
-    reads_as_turn,
-    turn_recounts,
 )
 from src.voice.speech.engine import AudioInput, Transcript
 from src.voice.speech.service import SpeechService, transcribe_for_catalog
@@ -366,18 +365,15 @@ async def take_turn(
         # Heard before the lock is taken (a decode takes a good part of a second),
         # against the cart as it is now; read again under the lock.
         before = await _peek_cart(db_session, client_id, session_id)
+        turn = HeardTurn(before, catalog.index, catalog.unavailable)
         heard = await transcribe_for_catalog(
             speech,
             audio,
             catalog,
             db_session,
             client=client_id,
-            accept=partial(
-                reads_as_turn, cart=before, index=catalog.index, unavailable=catalog.unavailable
-            ),
-            challenge=partial(
-                turn_recounts, cart=before, index=catalog.index, unavailable=catalog.unavailable
-            ),
+            accept=turn.accepts,
+            challenge=turn.recounts,
         )
     else:
         assert text is not None, "a turn is text or audio"

@@ -1074,25 +1074,38 @@ def choose_turn_reading(
     return best[1], best[2]
 
 
-def turn_recounts(
-    readings: Sequence[str], cart: Cart, index: CatalogIndex, unavailable: frozenset[str]
-) -> tuple[str, tuple[str, ...]]:
-    """The best of `readings` against the cart, and that reading with a count said for
-    one of its uncounted items (`orders.recount`): "add well lattes" may be "add twelve
-    lattes"; the recogniser weighs them against the audio."""
-    text, _outcome = choose_turn_reading(
-        readings, cart, index, turn_id="probe", unavailable=unavailable
-    )
-    return text, recounted(text, index)
+class HeardTurn:
+    """The speech engine's questions about a spoken turn's readings against the cart,
+    from one reading of each set of readings (`choose_turn_reading`): whether the best
+    does something and leaves no word unread (`accepts`), and counts for its
+    uncounted items (`recounts`). After the last listen both ask about the same
+    readings; one clip, one decode thread.
+    """
 
+    def __init__(self, cart: Cart, index: CatalogIndex, unavailable: frozenset[str]) -> None:
+        self.cart = cart
+        self.index = index
+        self.unavailable = unavailable
+        self._read: tuple[tuple[str, ...], str, TurnOutcome] | None = None
 
-def reads_as_turn(
-    readings: Sequence[str], cart: Cart, index: CatalogIndex, unavailable: frozenset[str]
-) -> bool:
-    """Whether the best of `readings` does something and leaves no word unmatched: else
-    the audio is worth hearing again, slowed (up to twice)."""
-    _text, outcome = choose_turn_reading(
-        readings, cart, index, turn_id="probe", unavailable=unavailable
-    )
-    unmatched, understood, _sure = _quality(outcome)
-    return understood and unmatched == 0
+    def accepts(self, readings: Sequence[str]) -> bool:
+        """Whether the best of `readings` does something and leaves no word unmatched:
+        else the audio is worth hearing again, slowed (up to twice)."""
+        unmatched, understood, _sure = _quality(self._best(readings)[1])
+        return understood and unmatched == 0
+
+    def recounts(self, readings: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+        """The best of `readings`, and that reading with a count said for one of its
+        uncounted items (`orders.recount`): "add well lattes" may be "add twelve
+        lattes"; the recogniser weighs them against the audio."""
+        text, _outcome = self._best(readings)
+        return text, recounted(text, self.index)
+
+    def _best(self, readings: Sequence[str]) -> tuple[str, TurnOutcome]:
+        key = tuple(readings)
+        if self._read is None or self._read[0] != key:
+            text, outcome = choose_turn_reading(
+                key, self.cart, self.index, turn_id="probe", unavailable=self.unavailable
+            )
+            self._read = (key, text, outcome)
+        return self._read[1], self._read[2]

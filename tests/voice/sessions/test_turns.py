@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from src.voice.catalog.index import CatalogIndex
 from src.voice.sessions.cart import Cart
-from src.voice.sessions.turns import read_turn, turn_recounts
+from src.voice.sessions.turns import HeardTurn, read_turn
 from tests.conftest import DATA
 
 
@@ -338,10 +338,20 @@ def test_harder_idioms(turn: str, expected: list[Any]) -> None:
 def test_a_spoken_turn_gets_counts_for_its_uncounted_items() -> None:
     # The first reading leaves "blurgh" unread; the second is the turn's best.
     readings = ["um add blurgh", "add well lattes please"]
-    text, suggestions = turn_recounts(readings, Cart(), CAFE, frozenset())
+    text, suggestions = HeardTurn(Cart(), CAFE, frozenset()).recounts(readings)
     assert text == "add well lattes please"
     assert suggestions[0] == "add twelve lattes please"
     outcome = read_turn(suggestions[0], Cart(), CAFE, turn_id="t0", spoken=True)
     assert [(line.sku, line.quantity) for line in outcome.cart.lines] == [("LATTE", 12)]
     # A turn whose items all have a count gets none.
-    assert turn_recounts(["add two lattes"], Cart(), CAFE, frozenset())[1] == ()
+    assert HeardTurn(Cart(), CAFE, frozenset()).recounts(["add two lattes"])[1] == ()
+
+
+def test_a_spoken_turn_is_heard_again_until_a_reading_reads_cleanly() -> None:
+    turn = HeardTurn(Cart(), CAFE, frozenset())
+    assert not turn.accepts(["um add blurgh"])
+    assert not turn.accepts([])
+    # A slower listen's reading joins the first; the turn now reads cleanly.
+    assert turn.accepts(["um add blurgh", "add two lattes"])
+    # Against the cart: "that's all" ends the turn, which does something.
+    assert HeardTurn(Cart(), CAFE, frozenset()).accepts(["that's all"])
