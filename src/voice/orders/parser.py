@@ -147,6 +147,14 @@ _DISPOSITION_PHRASES: tuple[tuple[str, ...], ...] = (
     ("take", "away"),
     ("takeaway",),
 )
+# What recognisers write for them ("small, 4 here" for "small, for here").
+_SPOKEN_DISPOSITION_PHRASES: tuple[tuple[str, ...], ...] = (
+    ("4", "here"),
+    ("four", "here"),
+    ("2", "go"),
+    ("two", "go"),
+    ("too", "go"),
+)
 # What is left of the line split before ("two lattes, one with soy and the other
 # with oat"): a quantity known only when the line is read.
 _REST_PHRASES: tuple[tuple[str, ...], ...] = (
@@ -159,6 +167,8 @@ _REST_PHRASES: tuple[tuple[str, ...], ...] = (
     ("the", "rest"),
 )
 _SEPARATOR_WORDS = frozenset({"and", "plus", "also", "then", "oh", "next"})
+# Separators that add to the order (a correction marker before one corrects nothing).
+_ADDING_WORDS = frozenset({"and", "plus", "also", "next"})
 _CONTAINERS = frozenset(
     {"cup", "glass", "slice", "bottle", "bowl", "plate", "order", "serving", "can", "mug",
      "box", "basket", "portion", "pint", "carton", "piece", "bag", "side"}
@@ -252,6 +262,7 @@ def _first_phrase(
 
 _JOINERS = _by_first_word(_JOINER_PHRASES)
 _DISPOSITIONS = _by_first_word(_DISPOSITION_PHRASES)
+_SPOKEN_DISPOSITIONS = _by_first_word(_SPOKEN_DISPOSITION_PHRASES)
 _RESTS = _by_first_word(_REST_PHRASES)
 _SPOKEN_JOINERS = _by_first_word(_SPOKEN_JOINER_PHRASES)
 _SPOKEN_CORRECTIONS = _by_first_word(_SPOKEN_CORRECTION_PHRASES)
@@ -567,6 +578,13 @@ class _Lexer:
                 and (best is None or match.score > best.score)
             ):
                 best = match
+        if best is not None and not any(
+            Indel.normalized_similarity(self.keys[unknown], word) >= _MISSPELLING_CUTOFF
+            for word in best.phrase
+        ):
+            # The misspelt word is another phrase's ("ham cheese croissant hetaed" is
+            # the croissant heated): the name must not swallow it.
+            return None
         return best
 
     def _sounds_like(self, i: int) -> PhraseMatch | None:
@@ -792,7 +810,9 @@ class _Lexer:
             if (phrase := _first_phrase(self.words, i, self.lexicon.joiners)) is not None:
                 i = self.add(SEP, i, len(phrase))
                 continue
-            if (phrase := _first_phrase(self.words, i, _DISPOSITIONS)) is not None:
+            if (phrase := _first_phrase(self.words, i, _DISPOSITIONS)) is not None or (
+                self.spoken and (phrase := _first_phrase(self.words, i, _SPOKEN_DISPOSITIONS))
+            ):
                 i += len(phrase)
                 continue
             if (phrase := _first_phrase(self.words, i, _RESTS)) is not None:
@@ -945,6 +965,9 @@ class _Interpreter:
         elif self.pre_mods:
             # Modifiers that never found their item.
             self.unmatched.append(self.text[self.pre_mods[0].start : self.pre_mods[-1].end])
+        elif self.qty is not None and not self.qty.article and not self.qty.rest:
+            # A count that never found its item ("and two, uh"): something was lost.
+            self.unmatched.append(self.text[self.qty.start : self.qty.end])
         self._reset_phrase()
 
     def _next_item_in_phrase(self, k: int) -> int | None:
@@ -967,13 +990,8 @@ class _Interpreter:
             return False
         if self.text[self.atoms[k].start : self.atoms[k].end] not in PUNCTUATION:
             return False
-        following = self.atoms[k + 1] if k + 1 < len(self.atoms) else None
-        return (
-            following is not None
-            and following.kind == PHRASE
-            and following.entry is not None
-            and following.entry.kind == ITEM
-        )
+        # The item may come after more modifiers: "a couple, heated up croissants".
+        return self._next_item_in_phrase(k + 1) is not None
 
     def _phrase_end(self, k: int) -> int:
         """Index of the next separator, correction or removal after `k` (or the end)."""
@@ -1071,6 +1089,12 @@ class _Interpreter:
         j = k + 1
         while j < len(self.atoms) and self.atoms[j].kind in (SEP, CORR):
             j += 1
+        if self._lost_complement(k, j):
+            # "two phos, make it plus one flan": what to make it was lost (in speech,
+            # "make it big"); "plus" adds the flan, it replaces nothing.
+            marker = self.atoms[k]
+            self.unmatched.append(self.text[marker.start : marker.end])
+            return k + 1
         end = self._phrase_end(j)
         phrase = self.atoms[j:end]
         has_item = any(a.kind == PHRASE and a.entry and a.entry.kind == ITEM for a in phrase)
@@ -1094,6 +1118,18 @@ class _Interpreter:
         if phrase:
             last.end = max(last.end, phrase[-1].end)
         return end
+
+    def _lost_complement(self, k: int, j: int) -> bool:
+        """Whether the marker at `k` wants a complement ("make it ...") but the words
+        up to `j` go straight on to add something ("and", "plus")."""
+        marker = self.text[self.atoms[k].start : self.atoms[k].end].lower().split()
+        if marker[-1:] not in (["it"], ["that"], ["to"]):
+            return False
+        return any(
+            self.text[atom.start : atom.end].lower() in _ADDING_WORDS
+            for atom in self.atoms[k + 1 : j]
+            if atom.kind == SEP
+        )
 
     def _remove(self, k: int) -> int:
         j = k + 1

@@ -558,3 +558,41 @@ def test_a_catalog_of_thousands_understands_misspellings_as_a_small_one_does() -
         assert lines(text, big) == lines(text, CAFE), text
     every = ", ".join(orders)
     assert lines(every, big) == lines(every, CAFE)
+
+
+def test_a_count_waits_for_its_item_across_a_pause_and_modifiers() -> None:
+    # Recognisers write a comma where the speaker paused after the count.
+    assert lines("oh and a couple, warmed croissants") == {("CROISSANT", 2, ("WARMED",))}
+    assert lines("a large, extra hot latte") == {("LATTE", 1, ("EXTRA_HOT", "LARGE"))}
+
+
+def test_a_count_that_finds_no_item_is_reported_not_dropped() -> None:
+    result = parse_order("one latte and two, um", CAFE)
+    assert [(line.sku, line.quantity) for line in result.lines] == [("LATTE", 1)]
+    assert result.unmatched == ("two",)
+
+
+def test_make_it_followed_by_an_addition_replaces_nothing() -> None:
+    # "make it big plus one flan" with "big" lost: the soups stay, the words are reported.
+    result = parse_order("two beef noodle soups, make it plus one caramel flan", VIET)
+    assert {(line.sku, line.quantity) for line in result.lines} == {("PHO_BO", 2), ("FLAN", 1)}
+    assert result.unmatched == ("make it",)
+    # A real replacement and a real modifier still apply.
+    assert lines("a mocha, make it a latte") == {("LATTE", 1, ())}
+    assert lines("a mocha, make it large") == {("MOCHA", 1, ("LARGE",))}
+
+
+def test_a_misspelt_modifier_after_a_name_is_not_swallowed_by_the_name() -> None:
+    # "croissant hetaed" is close enough to "ham and cheese croissant" as a window,
+    # but the misspelt word is no word of that name.
+    result = parse_order("a ham cheese croissant hetaed to go", CAFE)
+    assert [line.sku for line in result.lines] == ["HAM_CHEESE_CROISSANT"]
+    assert result.unmatched == ("hetaed",)
+    assert lines("ham and cheese croisants") == {("HAM_CHEESE_CROISSANT", 1, ())}
+
+
+def test_where_it_is_eaten_as_recognisers_write_it() -> None:
+    for text in ("a kid size coke 4 here", "a kid size coke four here", "a kid size coke 2 go"):
+        result = parse_order(text, FASTFOOD, spoken=True)
+        assert [(line.sku, line.quantity) for line in result.lines] == [("COKE", 1)]
+        assert result.unmatched == ()
