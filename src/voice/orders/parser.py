@@ -147,6 +147,8 @@ _DISPOSITION_PHRASES: tuple[tuple[str, ...], ...] = (
     ("take", "away"),
     ("takeaway",),
 )
+# "could I get ...": what follows the pronoun when a customer asks for something.
+_REQUEST_VERBS = (["get"], ["have"], ["grab"], ["take"], ["order"], ["want"], ["need"])
 # What recognisers write for them ("small, 4 here" for "small, for here").
 _SPOKEN_DISPOSITION_PHRASES: tuple[tuple[str, ...], ...] = (
     ("4", "here"),
@@ -804,6 +806,11 @@ class _Lexer:
                 i = self.add(SEP, i, 1)
                 continue
             found = self.phrase_at(i)
+            if found is not None and self._misheard_opener(i, found):
+                i = self.add(UNKNOWN, i, found[1], word=" ".join(self.words[i : i + found[1]]))
+                # Unread on its own: the dish asked for next is not described by it.
+                self.atoms.append(Atom(SEP, self.atoms[-1].end, self.atoms[-1].end))
+                continue
             if found is not None:
                 i = self.add_phrase(i, *found)
                 continue
@@ -900,6 +907,17 @@ class _Lexer:
                 continue
             i = self.add(UNKNOWN, i, 1, word=word)
         return self.atoms
+
+    def _misheard_opener(self, i: int, found: tuple[Entry, int, float]) -> bool:
+        """Whether a name opening a spoken order is the question that opens it, heard
+        as a name: "Coke, I get" for "could I get", "Cookies we have" for "could we
+        have". Nobody names the dish before asking for it."""
+        if not self.spoken or found[0].kind != ITEM or any(a.kind != SEP for a in self.atoms):
+            return False
+        following = [
+            w.lower() for w in self.word_texts[self.word_at.get(i + found[1] - 1, -9) + 1 :]
+        ]
+        return following[:1] in (["i"], ["we"]) and following[1:2] in _REQUEST_VERBS
 
     def _item_follows(self, i: int) -> bool:
         """Whether a dish is named at `i`, perhaps after a classifier ("ly trà đá")."""

@@ -596,3 +596,22 @@ def test_where_it_is_eaten_as_recognisers_write_it() -> None:
         result = parse_order(text, FASTFOOD, spoken=True)
         assert [(line.sku, line.quantity) for line in result.lines] == [("COKE", 1)]
         assert result.unmatched == ()
+
+
+def test_the_question_opening_an_order_heard_as_a_name_orders_nothing() -> None:
+    # "could I get" heard as "Coke, I get": nobody names a dish before asking for it.
+    for text in ("Coke, I get a hot fudge sundae", "um, Coke I get a hot fudge sundae"):
+        result = parse_order(text, FASTFOOD, spoken=True)
+        assert [line.sku for line in result.lines] == ["SUNDAE"]
+        assert result.unmatched == ("Coke",)
+    # Typed, and where the name is not what opens the order, it is a Coke.
+    assert lines("Coke, I get a hot fudge sundae", FASTFOOD) == {
+        ("COKE", 1, ()),
+        ("SUNDAE", 1, ()),
+    }
+    assert [
+        line.sku for line in parse_order("a coke and I get fries", FASTFOOD, spoken=True).lines
+    ] == [
+        "COKE",
+        "FRIES",
+    ]
