@@ -640,7 +640,8 @@ class _Lexer:
 
     def _ends_correction(self, i: int) -> bool:
         """ "no sorry, free": a lone number word right after a correction marker, the
-        end of the order, "and", thanks or "to go" after it ("no wait to thank you")."""
+        end of the order, "and" or "plus", thanks or "to go" after it ("no wait to
+        thank you", "no weight, for plus two cocoas")."""
         previous = next((a for a in reversed(self.atoms) if a.kind != SEP), None)
         following = self.tokens[i + 1] if i + 1 < len(self.tokens) else None
         return (
@@ -649,7 +650,8 @@ class _Lexer:
             and (
                 following is None
                 or following.is_punct
-                or following.text in ("and", "thank", "thanks", "please")
+                or following.text in ("thank", "thanks", "please")
+                or following.text in _ADDING_WORDS
                 or _first_phrase(self.words, i + 1, _DISPOSITIONS) is not None
             )
         )

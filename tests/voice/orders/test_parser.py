@@ -288,6 +288,7 @@ def test_a_number_homophone_before_a_name_written_by_ear() -> None:
         ("one mocha, no wait to thank you", {("MOCHA", 2, ())}),
         ("one mocha, I mean free to go, please", {("MOCHA", 3, ())}),
         ("two mochas, no weight, four", {("MOCHA", 4, ())}),
+        ("two mochas, no weight, for plus a latte", {("MOCHA", 4, ()), ("LATTE", 1, ())}),
         ("a scone under pair of lattes", {("SCONE", 1, ()), ("LATTE", 2, ())}),
         ("one tiramisu, no weight, do, thank you", set()),  # no tiramisu at the cafe
         ("one mocha, no weight, do, thank you", {("MOCHA", 2, ())}),
