@@ -1109,11 +1109,14 @@ class _Interpreter:
         j = k + 1
         while j < len(self.atoms) and self.atoms[j].kind in (SEP, CORR):
             j += 1
-        if self._lost_complement(k, j):
-            # "two phos, make it plus one flan": what to make it was lost (in speech,
-            # "make it big"); "plus" adds the flan, it replaces nothing.
+        if self._adds_after(k, j):
+            # "a coffee, no and four soups" ("oh and" heard "no and"), "two phos, make
+            # it plus one flan": "and"/"plus" add what follows; it replaces nothing.
             marker = self.atoms[k]
-            self.unmatched.append(self.text[marker.start : marker.end])
+            words = self.text[marker.start : marker.end]
+            if words.lower().split()[-1] in ("it", "that", "to"):
+                # What to make it was lost (in speech, "make it big").
+                self.unmatched.append(words)
             return k + 1
         end = self._phrase_end(j)
         phrase = self.atoms[j:end]
@@ -1139,12 +1142,9 @@ class _Interpreter:
             last.end = max(last.end, phrase[-1].end)
         return end
 
-    def _lost_complement(self, k: int, j: int) -> bool:
-        """Whether the marker at `k` wants a complement ("make it ...") but the words
-        up to `j` go straight on to add something ("and", "plus")."""
-        marker = self.text[self.atoms[k].start : self.atoms[k].end].lower().split()
-        if marker[-1:] not in (["it"], ["that"], ["to"]):
-            return False
+    def _adds_after(self, k: int, j: int) -> bool:
+        """Whether the words after the correction marker at `k`, up to `j`, go straight
+        on to add something ("and", "plus") instead of saying what to correct."""
         return any(
             self.text[atom.start : atom.end].lower() in _ADDING_WORDS
             for atom in self.atoms[k + 1 : j]

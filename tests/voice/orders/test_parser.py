@@ -573,7 +573,14 @@ def test_a_count_that_finds_no_item_is_reported_not_dropped() -> None:
     assert result.unmatched == ("two",)
 
 
-def test_make_it_followed_by_an_addition_replaces_nothing() -> None:
+def test_a_correction_marker_followed_by_an_addition_replaces_nothing() -> None:
+    # "oh and" heard as "no and": the soups are added, the coffees stay.
+    assert lines("ten salt coffees, no and four chicken noodle soups", VIET) == {
+        ("SALT_COFFEE", 10, ()),
+        ("PHO_GA", 4, ()),
+    }
+    assert lines("a mocha, sorry, and a latte") == {("MOCHA", 1, ()), ("LATTE", 1, ())}
+    assert lines("a mocha, no wait, a latte") == {("LATTE", 1, ())}
     # "make it big plus one flan" with "big" lost: the soups stay, the words are reported.
     result = parse_order("two beef noodle soups, make it plus one caramel flan", VIET)
     assert {(line.sku, line.quantity) for line in result.lines} == {("PHO_BO", 2), ("FLAN", 1)}
