@@ -148,7 +148,7 @@ _DISPOSITION_PHRASES: tuple[tuple[str, ...], ...] = (
     ("takeaway",),
 )
 # "could I get ...": what follows the pronoun when a customer asks for something.
-_REQUEST_VERBS = (["get"], ["have"], ["grab"], ["take"], ["order"], ["want"], ["need"])
+_REQUEST_VERBS = frozenset({"get", "have", "grab", "take", "order", "want", "need"})
 # What recognisers write for them ("small, 4 here" for "small, for here").
 _SPOKEN_DISPOSITION_PHRASES: tuple[tuple[str, ...], ...] = (
     ("4", "here"),
@@ -916,10 +916,11 @@ class _Lexer:
         have". Nobody names the dish before asking for it."""
         if not self.spoken or found[0].kind != ITEM or any(a.kind != SEP for a in self.atoms):
             return False
-        following = [
-            w.lower() for w in self.word_texts[self.word_at.get(i + found[1] - 1, -9) + 1 :]
-        ]
-        return following[:1] in (["i"], ["we"]) and following[1:2] in _REQUEST_VERBS
+        after = self.word_at.get(i + found[1] - 1, len(self.word_texts)) + 1
+        following = [word.lower() for word in self.word_texts[after : after + 2]]
+        return (
+            len(following) == 2 and following[0] in ("i", "we") and following[1] in _REQUEST_VERBS
+        )
 
     def _item_follows(self, i: int) -> bool:
         """Whether a dish is named at `i`, perhaps after a classifier ("ly trà đá")."""
