@@ -115,7 +115,7 @@ def test_spoken_turns_arrive_as_the_speaker_stops_and_confirm_stores_them(live: 
         ws.send(json.dumps({"type": "start", "encoding": "pcm_s16le", "hertz": 16000}))
         assert json.loads(ws.recv()) == {"type": "ready"}
         speech = np.concatenate([SILENCE[:4000], EARL_GREY])
-        received = _stream(ws, _pcm_frames(speech), pace=0.05)  # twice real time
+        received = _stream(ws, _pcm_frames(speech), pace=0.1)  # real time
         # A partial while the customer is still speaking (however slow the machine:
         # the first one started is never skipped until the utterance ends).
         wait_for(lambda: any(m["type"] == "partial" and m["text"] for m in received), 30)
