@@ -6,6 +6,7 @@ import sys
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.config import SettingsError, get_settings
@@ -28,6 +29,13 @@ async def _run(handler: Command, args: argparse.Namespace) -> int:
             print("error: the database is not migrated; run scripts/migrate", file=sys.stderr)
         else:
             print(f"error: database unavailable: {message.splitlines()[0]}", file=sys.stderr)
+        return EXIT_SETUP
+    except PoolTimeout:
+        # SQLite: another process (a server worker) held the write lock all that time.
+        print(
+            "error: the database stayed busy past DATABASE_POOL_TIMEOUT; try again",
+            file=sys.stderr,
+        )
         return EXIT_SETUP
     finally:
         await engine.dispose()

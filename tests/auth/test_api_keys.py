@@ -4,6 +4,7 @@ routes with the client's scopes and budget, refused once revoked or disabled."""
 import subprocess
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 from sqlalchemy import select
@@ -126,28 +127,30 @@ async def test_a_key_and_a_token_of_one_client_share_its_budget(
         assert response.headers["retry-after"]
 
 
-def test_the_cli_prints_a_key_once_lists_it_without_the_key_and_revokes_it(
+async def test_the_cli_prints_a_key_once_lists_it_without_the_key_and_revokes_it(
     lifespan: RunningApp,
 ) -> None:
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_module("src.auth", *args)
+    async def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        # In a thread: the app's loop (its recommendation folds write every second)
+        # must go on running, or a fold caught mid-write keeps the database locked.
+        return await anyio.to_thread.run_sync(lambda: run_module("src.auth", *args))
 
     import json
 
-    created = json.loads(cli("create-client", "--name", "cli keys", "--json").stdout)
-    made = cli("create-api-key", created["secret_id"], "--name", "kiosk", "--json")
+    created = json.loads((await cli("create-client", "--name", "cli keys", "--json")).stdout)
+    made = await cli("create-api-key", created["secret_id"], "--name", "kiosk", "--json")
     assert made.returncode == 0, made.stderr
     issued = json.loads(made.stdout)
     remember_secrets(issued["api_key"])
     assert issued["name"] == "kiosk" and issued["api_key"].startswith("vk_")
-    listed = cli("list-api-keys", created["secret_id"], "--json")
+    listed = await cli("list-api-keys", created["secret_id"], "--json")
     rows = json.loads(listed.stdout)
     assert [(r["key_id"], r["name"], r["revoked_at"]) for r in rows] == [
         (issued["key_id"], "kiosk", None)
     ]
     assert issued["api_key"] not in listed.stdout
-    assert cli("revoke-api-key", issued["api_key"]).returncode == 0
-    rows = json.loads(cli("list-api-keys", created["secret_id"], "--json").stdout)
+    assert (await cli("revoke-api-key", issued["api_key"])).returncode == 0
+    rows = json.loads((await cli("list-api-keys", created["secret_id"], "--json")).stdout)
     assert rows[0]["revoked_at"] is not None
-    assert cli("revoke-api-key", "key_" + "0" * 24).returncode == 1
-    assert cli("create-api-key", "sid_" + "0" * 24).returncode == 1
+    assert (await cli("revoke-api-key", "key_" + "0" * 24)).returncode == 1
+    assert (await cli("create-api-key", "sid_" + "0" * 24)).returncode == 1

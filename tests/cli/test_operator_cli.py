@@ -1,5 +1,6 @@
 """The operator commands as an operator runs them: real processes on a real database."""
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -49,6 +50,22 @@ def test_create_list_disable_rotate(database_url: str) -> None:
     assert listed[0]["is_active"] is False
     missing = run(["src.auth", "disable-client", "sid_" + "0" * 24], database_url)
     assert missing.returncode == 1 and "no client" in missing.stderr
+
+
+def test_a_command_meeting_a_busy_database_says_so_and_exits(database_url: str) -> None:
+    # A server worker holding SQLite's write lock (its file beside the database) all
+    # along: the command gives up after DATABASE_POOL_TIMEOUT and exits, not hangs.
+    lock_path = database_url.removeprefix("sqlite+aiosqlite:///") + ".write-lock"
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_FILE_PATH": ""}
+    with open(lock_path, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        env["DATABASE_POOL_TIMEOUT"] = "1"
+        busy = run_module("src.auth", "create-client", "--name", "Busy", env=env, timeout=30)
+    assert busy.returncode == 2
+    assert "stayed busy past DATABASE_POOL_TIMEOUT" in busy.stderr
+    assert json.loads(run(["src.auth", "list-clients", "--json"], database_url).stdout) == []
+    again = run(["src.auth", "create-client", "--name", "Busy", "--json"], database_url)
+    assert again.returncode == 0, again.stderr
 
 
 def test_import_csv_builds_catalog_and_history(database_url: str) -> None:

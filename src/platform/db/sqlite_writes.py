@@ -9,8 +9,8 @@ on a file beside the database that the other workers take too, and hands both on
 its connection goes back to the pool (a session gives it back as it commits or rolls
 back). Reads never wait.
 
-A worker that finds the file locked waits for it in a thread, blocked in flock(), so
-the kernel hands the lock over the moment it is let go. Polling it instead (every
+A worker that finds the file locked waits for it in a daemon thread, blocked in
+flock(), so the kernel hands the lock over the moment it is let go. Polling it instead (every
 millisecond) let the worker holding it keep it: its next writer takes the lock within
 microseconds of the last one letting go, and the other worker's poll rarely falls in
 that gap. Each turn opens the file anew, because flock() belongs to the open file: a
@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import threading
 from typing import Any
 
 from sqlalchemy import event
@@ -74,7 +75,7 @@ class WriteTurns:
         except BaseException:
             os.close(fd)
             raise
-        waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
+        waiting = _flock_in_daemon_thread(fd)
         try:
             await asyncio.shield(waiting)
         except BaseException:
@@ -99,6 +100,39 @@ class WriteTurns:
                 os.close(fd)  # lets go of the file lock
             if self._lock is not None:
                 self._lock.release()
+
+
+def _flock_in_daemon_thread(fd: int) -> "asyncio.Future[None]":
+    """Wait for the file lock in a daemon thread, whose result resolves the future.
+
+    Not the loop's default executor: a wait given up on can stay blocked for as long
+    as another process holds the lock, and `asyncio.run` (an operator command) or
+    interpreter exit would wait for such a thread before the process could end.
+    """
+    loop = asyncio.get_running_loop()
+    waiting: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if waiting.done():
+            return
+        if error is None:
+            waiting.set_result(None)
+        else:
+            waiting.set_exception(error)
+
+    def wait() -> None:
+        error: BaseException | None = None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:  # the loop is closed: nobody waits, let go of the lock
+            os.close(fd)
+
+    threading.Thread(target=wait, name="sqlite-write-lock", daemon=True).start()
+    return waiting
 
 
 def serialize_writes(engine: AsyncEngine, timeout: float) -> WriteTurns:
