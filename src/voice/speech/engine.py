@@ -184,12 +184,15 @@ def cap_cpu_isa(isa: str) -> None:
 
     Kernels of different widths round differently, and with tiny.en that changes many
     transcripts and a few orders in a hundred (docs/BENCHMARKS.md, "Same readings on
-    every CPU"): one cap gives replicas on different CPUs the same kernels. oneDNN
-    reads the variable once, at its first product, so this must run before the model
-    loads; a value already in the environment wins.
+    every CPU"): one cap gives replicas on different CPUs the same kernels. On Intel
+    CPUs CTranslate2 would take Intel MKL instead, which the cap does not reach, so
+    it is told to use oneDNN there too (CT2_USE_MKL=0). CTranslate2 reads that when
+    it is first imported and oneDNN its cap at the first product, so this must run
+    before either; values already in the environment win.
     """
     if isa and platform.machine().lower() in ("x86_64", "amd64"):
         os.environ.setdefault("ONEDNN_MAX_CPU_ISA", isa)
+        os.environ.setdefault("CT2_USE_MKL", "0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,10 +217,10 @@ def has_speech(samples: np.ndarray) -> bool:
 
 def load_model(options: ModelOptions) -> Any:
     """A faster-whisper model (blocking; a few seconds on CPU). Never downloads."""
+    if options.device != "cuda":
+        cap_cpu_isa(options.cpu_isa)  # before CTranslate2 loads: it reads CT2_USE_MKL then
     from faster_whisper import WhisperModel
 
-    if options.device != "cuda":
-        cap_cpu_isa(options.cpu_isa)
     return WhisperModel(
         options.source,
         device=options.device,
