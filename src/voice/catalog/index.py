@@ -10,10 +10,12 @@ from rapidfuzz.distance import Indel
 
 from src.voice.catalog.candidates import Candidates
 from src.voice.catalog.languages import pack_for
-from src.voice.catalog.text import accented, english_plural, tokenize
+from src.voice.catalog.text import accented, english_plural, numbers_respelt, tokenize
 
 ITEM = "item"
 MODIFIER = "modifier"
+# A phrase with its numbers written the other way scores this much below the phrase.
+NUMBER_RESPELT_PENALTY = 0.01
 
 # Names that make a modifier part of a mutually exclusive group, when the catalog
 # does not say: a correction ("sorry, large") replaces within the group.
@@ -108,9 +110,8 @@ class CatalogIndex:
         for code, name, aliases, group in modifiers:
             entry = Entry(MODIFIER, code, name, group or infer_modifier_group(code, name))
             index.modifiers[code] = entry
-            index._add(name, entry, 0.98)
-            for alias in aliases:
-                index._add(alias, entry, 0.96)
+            for phrase, score in ((name, 0.98), *((alias, 0.96) for alias in aliases)):
+                index._add_with_numbers_respelt(phrase, entry, score)
         for position, (sku, name, aliases) in enumerate(items):
             if position % 16 == 15:
                 # A big catalog is indexed in a worker thread: let the event loop,
@@ -118,9 +119,8 @@ class CatalogIndex:
                 time.sleep(0)
             entry = Entry(ITEM, sku, name)
             index.items[sku] = entry
-            index._add(name, entry, 0.99)
-            for alias in aliases:
-                index._add(alias, entry, 0.97)
+            for phrase, score in ((name, 0.99), *((alias, 0.97) for alias in aliases)):
+                index._add_with_numbers_respelt(phrase, entry, score)
         words: dict[str, set[str]] = {}
         for key, (entry, _score) in index.phrases.items():
             if entry.kind == ITEM:
@@ -143,6 +143,14 @@ class CatalogIndex:
     def comparisons_per_lookup(self) -> int:
         """Phrases one spelling- or sound-tolerant lookup of one window scores."""
         return max(1, self._choices.comparisons_per_lookup)
+
+    def _add_with_numbers_respelt(self, text: str, entry: Entry, score: float) -> None:
+        """`_add` the phrase, and again with its numbers in the other form (a little
+        lower, so a phrase the catalog itself spells so wins): recognisers write "16
+        inch" for the catalog's "sixteen inch", customers type either."""
+        self._add(text, entry, score)
+        if (respelt := numbers_respelt(text)) is not None:
+            self._add(respelt, entry, score - NUMBER_RESPELT_PENALTY)
 
     def _add(self, text: str, entry: Entry, score: float) -> None:
         words = [token for token in tokenize(text) if not token.is_punct]

@@ -77,6 +77,30 @@ def english_plural(name: str) -> str:
     return name + "s"
 
 
+_NUMBER_WORDS = (  # noqa: SIM905 (a word list reads better as text)
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen twenty"
+    " thirty forty fifty sixty seventy eighty ninety"
+).split()
+_NUMBER_VALUES = [*range(21), *range(30, 100, 10)]
+_AS_DIGITS = {word: str(value) for word, value in zip(_NUMBER_WORDS, _NUMBER_VALUES, strict=True)}
+_AS_WORD = {digits: word for word, digits in _AS_DIGITS.items()}
+_NUMBER = re.compile(r"(?<![#\w])(?:\d+|" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+
+
+def numbers_respelt(text: str) -> str | None:
+    """`text` with each number in it written the other way ("sixteen inch" -> "16 inch",
+    "7 Up" -> "seven Up"): a catalog that names one form is asked for in both. None when
+    it has no number that has another form."""
+
+    def other(found: re.Match[str]) -> str:
+        word = found.group()
+        return _AS_DIGITS.get(word.lower()) or _AS_WORD.get(word, word)
+
+    respelt = _NUMBER.sub(other, text)
+    return respelt if respelt != text else None
+
+
 def tokenize(text: str) -> list[Token]:
     """Split into folded word and punctuation tokens, keeping character offsets."""
     tokens: list[Token] = []

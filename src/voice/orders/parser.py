@@ -81,6 +81,7 @@ FUZZY_COMPARISON_BUDGET = 3_000_000
 _QUANTITY_PHRASES: tuple[tuple[tuple[str, ...], int], ...] = (
     (("half", "a", "dozen"), 6),
     (("a", "half", "dozen"), 6),
+    (("half", "dozen"), 6),  # the article dropped, as speakers and recognisers do
     (("a", "dozen"), 12),
     (("one", "dozen"), 12),
     (("dozen",), 12),
@@ -205,6 +206,7 @@ class Atom:
     word: str = ""  # UNKNOWN and WORD: the word; NUM: the first word that said it
     guess: bool = False  # a number homophone or a spelling-tolerant match
     rest: bool = False  # NUM: "the other one", what is left of the line split before
+    adds: bool = False  # SEP: goes on to add ("and", "and then", "as well as")
 
 
 @dataclass(slots=True)
@@ -444,6 +446,15 @@ class _Lexer:
         self.atoms.append(Atom(kind, start, end, **fields))  # type: ignore[arg-type]
         return i + n
 
+    def _joiner_at(self, i: int) -> tuple[str, ...] | None:
+        """The joiner phrase ("and then", "as well as"; spoken "under") at token `i`."""
+        if i >= len(self.words):
+            return None
+        phrase = _first_phrase(self.words, i, self.lexicon.joiners)
+        if phrase is None and self.spoken:
+            phrase = _first_phrase(self.words, i, _SPOKEN_JOINERS)
+        return phrase
+
     def add_phrase(self, i: int, entry: Entry, n: int, score: float, *, guess: bool = False) -> int:
         """A catalog phrase of `n` tokens from `i` (plural when its last word is)."""
         plural = self.tokens[i + n - 1].is_plural
@@ -652,6 +663,7 @@ class _Lexer:
                 or following.is_punct
                 or following.text in ("thank", "thanks", "please")
                 or following.text in _ADDING_WORDS
+                or self._joiner_at(i + 1) is not None
                 or _first_phrase(self.words, i + 1, _DISPOSITIONS) is not None
             )
         )
@@ -728,7 +740,9 @@ class _Lexer:
             fuzzy = None
         if fuzzy is None and self.spoken and not word.isdigit() and self._can_look_up():
             fuzzy = self._sounds_like(i)
-            if fuzzy is not None and self._cuts_into_name(i, fuzzy.length):
+            if fuzzy is not None and (
+                self._cuts_into_name(i, fuzzy.length) or self._only_swallows(i, fuzzy)
+            ):
                 # "to eat cheeseburger combos": "eat cheeseburger" sounds like
                 # "cheeseburger", but "cheeseburger combos" is a longer name, read
                 # exactly; the word before it stays unread.
@@ -743,6 +757,18 @@ class _Lexer:
         return any(
             (exact := self.index.exact(self.keys, j)) is not None and j + exact.length > i + length
             for j in range(i + 1, min(i + length, len(self.keys)))
+        )
+
+    def _only_swallows(self, i: int, heard: PhraseMatch) -> bool:
+        """Whether the name `heard` at token `i` is read exactly in its last words: the
+        words before them ("oil, beef noodle soup" for "twelve beef noodle soups")
+        would only be swallowed, and stay unread instead."""
+        end = i + heard.length
+        return any(
+            (exact := self.index.exact(self.keys, j)) is not None
+            and j + exact.length == end
+            and exact.entry is heard.entry
+            for j in range(i + 1, min(end, len(self.keys)))
         )
 
     def _after_number(self, i: int) -> bool:
@@ -816,8 +842,8 @@ class _Lexer:
             if found is not None:
                 i = self.add_phrase(i, *found)
                 continue
-            if (phrase := _first_phrase(self.words, i, self.lexicon.joiners)) is not None:
-                i = self.add(SEP, i, len(phrase))
+            if (phrase := self._joiner_at(i)) is not None:
+                i = self.add(SEP, i, len(phrase), adds=True)
                 continue
             if (phrase := _first_phrase(self.words, i, _DISPOSITIONS)) is not None or (
                 self.spoken and (phrase := _first_phrase(self.words, i, _SPOKEN_DISPOSITIONS))
@@ -826,9 +852,6 @@ class _Lexer:
                 continue
             if (phrase := _first_phrase(self.words, i, _RESTS)) is not None:
                 i = self.add(NUM, i, len(phrase), value=1, rest=True)
-                continue
-            if self.spoken and (phrase := _first_phrase(self.words, i, _SPOKEN_JOINERS)):
-                i = self.add(SEP, i, len(phrase))
                 continue
             if self.spoken and (phrase := _first_phrase(self.words, i, _SPOKEN_CORRECTIONS)):
                 i = self.add(CORR, i, len(phrase))
@@ -898,7 +921,7 @@ class _Lexer:
                 i = self.add(WITH, i, 1)
                 continue
             if word in _SEPARATOR_WORDS:
-                i = self.add(SEP, i, 1)
+                i = self.add(SEP, i, 1, adds=word in _ADDING_WORDS)
                 continue
             if word in self.lexicon.fillers or token.key in self.lexicon.fillers:
                 i += 1
@@ -1146,11 +1169,7 @@ class _Interpreter:
     def _adds_after(self, k: int, j: int) -> bool:
         """Whether the words after the correction marker at `k`, up to `j`, go straight
         on to add something ("and", "plus") instead of saying what to correct."""
-        return any(
-            self.text[atom.start : atom.end].lower() in _ADDING_WORDS
-            for atom in self.atoms[k + 1 : j]
-            if atom.kind == SEP
-        )
+        return any(atom.kind == SEP and atom.adds for atom in self.atoms[k + 1 : j])
 
     def _remove(self, k: int) -> int:
         j = k + 1
@@ -1382,18 +1401,24 @@ def best_reading(
     heard no order), then fewer words left unmatched, then fewer guesses (a homophone
     read as a number, a misspelt name), then rank.
     """
-    best: tuple[tuple[bool, int, int, int], str, ParseResult] | None = None
-    parsed: list[ParseResult] = []
-    for rank, text in enumerate(readings):
-        result = parse_order(text, index, spoken=True)
-        parsed.append(result)
-        unmatched_words = sum(len(span.split()) for span in result.unmatched)
-        quality = (bool(result.lines), -unmatched_words, -result.guesses, -rank)
-        if best is None or quality > best[0]:
-            best = (quality, text, result)
-    if best is None:
+    parsed = [parse_order(text, index, spoken=True) for text in readings]
+    if not parsed:
         return "", ParseResult((), ()), parsed
-    return best[1], best[2], parsed
+
+    def heard(rank: int) -> tuple[bool, int]:
+        result = parsed[rank]
+        return bool(result.lines), -sum(len(span.split()) for span in result.unmatched)
+
+    top = max(heard(rank) for rank in range(len(parsed)))
+    tied = [rank for rank in range(len(parsed)) if heard(rank) == top]
+    # Fewer guesses win only over a reading of as many words: one that left the
+    # guessed word out ("fried spring rolls" for "free fried spring rolls") heard less.
+    length = len(readings[tied[0]].split())
+    rank = min(
+        (r for r in tied if len(readings[r].split()) == length),
+        key=lambda r: (parsed[r].guesses, r),
+    )
+    return readings[rank], parsed[rank], parsed
 
 
 def heard_confidence(

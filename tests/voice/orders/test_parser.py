@@ -41,6 +41,7 @@ def lines(text: str, index: CatalogIndex = CAFE) -> set[tuple[str, int, tuple[st
         ("a couple of mochas", {("MOCHA", 2, ())}),
         ("a dozen donuts", {("DONUT", 12, ())}),
         ("half a dozen scones", {("SCONE", 6, ())}),
+        ("can I get half dozen scones", {("SCONE", 6, ())}),
         ("a latte", {("LATTE", 1, ())}),
         ("three lattes", {("LATTE", 3, ())}),
         ("a cafe latte", {("LATTE", 1, ())}),
@@ -453,6 +454,22 @@ def test_choose_reading_prefers_fewer_guesses() -> None:
     assert result.guesses == 0
 
 
+def test_a_guessed_number_beats_a_reading_that_left_the_word_out() -> None:
+    from src.voice.orders.parser import choose_reading
+
+    # "free" read as three is a guess, but the second reading heard no word there at
+    # all: it heard less, not better, so the recogniser's favourite stands.
+    readings = [
+        "So I'll have Free Fried Spring Rolls, and then a Chicken Baguette",
+        "So I'll have Fried Spring Rolls, and then a Chicken Baguette",
+    ]
+    text, result = choose_reading(readings, VIET)
+    assert text == readings[0]
+    assert ("FRIED_SPRING_ROLLS", 3) in [(line.sku, line.quantity) for line in result.lines]
+    # With the readings the other way round, the recogniser's favourite stands too.
+    assert choose_reading(readings[::-1], VIET)[0] == readings[1]
+
+
 def test_a_plural_with_no_number_is_one_to_review() -> None:
     def confidence(text: str, index: CatalogIndex = CAFE) -> float:
         result = parse_order(text, index, spoken=True)
@@ -588,6 +605,49 @@ def test_a_correction_marker_followed_by_an_addition_replaces_nothing() -> None:
     # A real replacement and a real modifier still apply.
     assert lines("a mocha, make it a latte") == {("LATTE", 1, ())}
     assert lines("a mocha, make it large") == {("MOCHA", 1, ("LARGE",))}
+
+
+def test_a_correction_marker_before_a_joining_phrase_replaces_nothing() -> None:
+    # Joiners of several words add as "and" does.
+    for joiner in ("and then", "and also", "as well as", "with a side of"):
+        assert lines(f"a mocha, sorry, {joiner} a latte") == {("MOCHA", 1, ()), ("LATTE", 1, ())}
+    # "sorry, two and uh ..." as a recogniser runs "and uh" together: the two corrects
+    # the desserts' count, the rolls are added.
+    spoken = parse_order(
+        "5 three color desserts, sorry, to under fresh spring rolls", VIET, spoken=True
+    )
+    assert {(line.sku, line.quantity) for line in spoken.lines} == {("CHE", 2), ("SPRING_ROLLS", 1)}
+    assert spoken.unmatched == ()
+    assert lines("a mocha, sorry, then a latte") == {("LATTE", 1, ())}  # "then" alone adds nothing
+
+
+def test_a_number_in_a_catalog_phrase_is_heard_in_either_form() -> None:
+    # The catalog spells "sixteen inch" and "7 Up"; recognisers and customers write
+    # either form, hyphenated or not.
+    pizzeria = CatalogIndex.build(
+        [("PIZZA", "Veggie Pizza", []), ("SEVEN_UP", "7 Up", [])],
+        [("LARGE", "large", ["sixteen inch"], None)],
+    )
+    for said in ("a 16 inch veggie pizza", "a 16-inch veggie pizza", "a sixteen inch veggie pizza"):
+        assert lines(said, pizzeria) == {("PIZZA", 1, ("LARGE",))}
+    assert lines("two veggie pizzas, 16 inch", pizzeria) == {("PIZZA", 2, ("LARGE",))}
+    assert lines("a seven up and a veggie pizza", pizzeria) == {
+        ("SEVEN_UP", 1, ()),
+        ("PIZZA", 1, ()),
+    }
+    # A count before the name is still a count.
+    assert lines("16 veggie pizzas", pizzeria) == {("PIZZA", 16, ())}
+
+
+def test_a_name_heard_by_sound_does_not_swallow_words_before_its_exact_reading() -> None:
+    # "twelve beef noodle soups" heard as "oil, beef noodle soup": the soup is read
+    # exactly, and "oil" stays unread (so the order is heard again), not swallowed.
+    result = parse_order("can I have oil, beef noodle soup", VIET, spoken=True)
+    assert [(line.sku, line.quantity) for line in result.lines] == [("PHO_BO", 1)]
+    assert result.unmatched == ("oil",)
+    # A name heard by sound that only ends in another, shorter name still reads whole.
+    result = parse_order("a hem and cheese croissant", CAFE, spoken=True)
+    assert [line.sku for line in result.lines] == ["HAM_CHEESE_CROISSANT"]
 
 
 def test_a_misspelt_modifier_after_a_name_is_not_swallowed_by_the_name() -> None:
