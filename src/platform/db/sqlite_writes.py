@@ -10,12 +10,13 @@ its connection goes back to the pool (a session gives it back as it commits or r
 back). Reads never wait.
 
 A worker that finds the file locked waits for it in a daemon thread, blocked in
-flock(), so the kernel hands the lock over the moment it is let go. Polling it instead (every
-millisecond) let the worker holding it keep it: its next writer takes the lock within
-microseconds of the last one letting go, and the other worker's poll rarely falls in
-that gap. Each turn opens the file anew, because flock() belongs to the open file: a
-thread still waiting for a turn given up (timed out) excludes the next writer of its
-own worker as it would another worker's, and lets go as soon as it gets the lock.
+flock(), so the kernel hands the lock over the moment it is let go. Polling it instead
+(every millisecond) let the worker holding it keep it: its next writer takes the lock
+within microseconds of the last one letting go, and the other worker's poll rarely
+falls in that gap. Each turn opens the file anew, because flock() belongs to the open
+file: a thread still waiting for a turn given up (timed out) excludes the next writer
+of its own worker as it would another worker's, and lets go as soon as it gets the
+lock.
 """
 
 import asyncio

@@ -1399,7 +1399,8 @@ def best_reading(
     The recogniser ranks by sound; the catalog knows what can be ordered. A reading
     that orders anything wins (one cut short, "I'll take", leaves nothing unread but
     heard no order), then fewer words left unmatched, then fewer guesses (a homophone
-    read as a number, a misspelt name), then rank.
+    read as a number, a misspelt name) among readings of as many words as the
+    likeliest of those left, then rank.
     """
     parsed = [parse_order(text, index, spoken=True) for text in readings]
     if not parsed:
