@@ -740,9 +740,7 @@ class _Lexer:
             fuzzy = None
         if fuzzy is None and self.spoken and not word.isdigit() and self._can_look_up():
             fuzzy = self._sounds_like(i)
-            if fuzzy is not None and (
-                self._cuts_into_name(i, fuzzy.length) or self._only_swallows(i, fuzzy)
-            ):
+            if fuzzy is not None and self._cuts_into_name(i, fuzzy.length):
                 # "to eat cheeseburger combos": "eat cheeseburger" sounds like
                 # "cheeseburger", but "cheeseburger combos" is a longer name, read
                 # exactly; the word before it stays unread.
@@ -757,18 +755,6 @@ class _Lexer:
         return any(
             (exact := self.index.exact(self.keys, j)) is not None and j + exact.length > i + length
             for j in range(i + 1, min(i + length, len(self.keys)))
-        )
-
-    def _only_swallows(self, i: int, heard: PhraseMatch) -> bool:
-        """Whether the name `heard` at token `i` is read exactly in its last words: the
-        words before them ("oil, beef noodle soup" for "twelve beef noodle soups")
-        would only be swallowed, and stay unread instead."""
-        end = i + heard.length
-        return any(
-            (exact := self.index.exact(self.keys, j)) is not None
-            and j + exact.length == end
-            and exact.entry is heard.entry
-            for j in range(i + 1, min(end, len(self.keys)))
         )
 
     def _after_number(self, i: int) -> bool:

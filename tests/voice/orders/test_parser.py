@@ -639,17 +639,6 @@ def test_a_number_in_a_catalog_phrase_is_heard_in_either_form() -> None:
     assert lines("16 veggie pizzas", pizzeria) == {("PIZZA", 16, ())}
 
 
-def test_a_name_heard_by_sound_does_not_swallow_words_before_its_exact_reading() -> None:
-    # "twelve beef noodle soups" heard as "oil, beef noodle soup": the soup is read
-    # exactly, and "oil" stays unread (so the order is heard again), not swallowed.
-    result = parse_order("can I have oil, beef noodle soup", VIET, spoken=True)
-    assert [(line.sku, line.quantity) for line in result.lines] == [("PHO_BO", 1)]
-    assert result.unmatched == ("oil",)
-    # A name heard by sound that only ends in another, shorter name still reads whole.
-    result = parse_order("a hem and cheese croissant", CAFE, spoken=True)
-    assert [line.sku for line in result.lines] == ["HAM_CHEESE_CROISSANT"]
-
-
 def test_a_misspelt_modifier_after_a_name_is_not_swallowed_by_the_name() -> None:
     # "croissant hetaed" is close enough to "ham and cheese croissant" as a window,
     # but the misspelt word is no word of that name.
