@@ -1385,27 +1385,20 @@ def best_reading(
     The recogniser ranks by sound; the catalog knows what can be ordered. A reading
     that orders anything wins (one cut short, "I'll take", leaves nothing unread but
     heard no order), then fewer words left unmatched, then fewer guesses (a homophone
-    read as a number, a misspelt name) among readings of as many words as the
-    likeliest of those left, then rank.
+    read as a number, a misspelt name), then rank.
     """
-    parsed = [parse_order(text, index, spoken=True) for text in readings]
-    if not parsed:
+    best: tuple[tuple[bool, int, int, int], str, ParseResult] | None = None
+    parsed: list[ParseResult] = []
+    for rank, text in enumerate(readings):
+        result = parse_order(text, index, spoken=True)
+        parsed.append(result)
+        unmatched_words = sum(len(span.split()) for span in result.unmatched)
+        quality = (bool(result.lines), -unmatched_words, -result.guesses, -rank)
+        if best is None or quality > best[0]:
+            best = (quality, text, result)
+    if best is None:
         return "", ParseResult((), ()), parsed
-
-    def heard(rank: int) -> tuple[bool, int]:
-        result = parsed[rank]
-        return bool(result.lines), -sum(len(span.split()) for span in result.unmatched)
-
-    top = max(heard(rank) for rank in range(len(parsed)))
-    tied = [rank for rank in range(len(parsed)) if heard(rank) == top]
-    # Fewer guesses win only over a reading of as many words: one that left the
-    # guessed word out ("fried spring rolls" for "free fried spring rolls") heard less.
-    length = len(readings[tied[0]].split())
-    rank = min(
-        (r for r in tied if len(readings[r].split()) == length),
-        key=lambda r: (parsed[r].guesses, r),
-    )
-    return readings[rank], parsed[rank], parsed
+    return best[1], best[2], parsed
 
 
 def heard_confidence(

@@ -454,22 +454,6 @@ def test_choose_reading_prefers_fewer_guesses() -> None:
     assert result.guesses == 0
 
 
-def test_a_guessed_number_beats_a_reading_that_left_the_word_out() -> None:
-    from src.voice.orders.parser import choose_reading
-
-    # "free" read as three is a guess, but the second reading heard no word there at
-    # all: it heard less, not better, so the recogniser's favourite stands.
-    readings = [
-        "So I'll have Free Fried Spring Rolls, and then a Chicken Baguette",
-        "So I'll have Fried Spring Rolls, and then a Chicken Baguette",
-    ]
-    text, result = choose_reading(readings, VIET)
-    assert text == readings[0]
-    assert ("FRIED_SPRING_ROLLS", 3) in [(line.sku, line.quantity) for line in result.lines]
-    # With the readings the other way round, the recogniser's favourite stands too.
-    assert choose_reading(readings[::-1], VIET)[0] == readings[1]
-
-
 def test_a_plural_with_no_number_is_one_to_review() -> None:
     def confidence(text: str, index: CatalogIndex = CAFE) -> float:
         result = parse_order(text, index, spoken=True)
