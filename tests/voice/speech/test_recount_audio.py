@@ -3,8 +3,9 @@ model.
 
 The clip is one of the generated spoken orders, in an espeak-ng voice: "so I'll have
 a couple cannoli, um, 2 chicken parmesan subs mushrooms, that's it", which tiny.en
-writes "... a couple, canoli, do chicken, Parmesan Sub, Mushrooms, that's it": one
-chicken parmesan sub, read cleanly, where two were said.
+writes on AMD machines "... a couple, canoli, do chicken, Parmesan Sub, Mushrooms,
+that's it": one chicken parmesan sub, read cleanly, where two were said (on an Intel
+Xeon it writes "to kick in Parmesan subs", two by the homophone).
 """
 
 import base64
@@ -16,6 +17,8 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from src.voice.catalog.index import CatalogIndex
+from src.voice.orders.respelling import HeardOrder
 from src.voice.speech.engine import AudioInput
 from tests.conftest import RunningApp, load_catalog
 
@@ -25,17 +28,27 @@ TWO_SUBS = (Path(__file__).parents[2] / "data" / "audio" / "gen-spoken-deli-0011
 ORDER = "/api/v1/voice/order"
 
 
+def deli_index() -> CatalogIndex:
+    catalog = load_catalog("deli")
+    return CatalogIndex.build(
+        [(i["sku"], i["name"], i.get("aliases", [])) for i in catalog["items"]],
+        [
+            (m["code"], m["name"], m.get("aliases", []), m.get("group"))
+            for m in catalog["modifiers"]
+        ],
+    )
+
+
 def challenged() -> float:
     return REGISTRY.get_sample_value("speech_challenged_readings_total") or 0.0
 
 
-async def test_a_count_the_audio_bears_out_replaces_the_words_heard_for_it(
+async def test_the_order_route_reads_both_counts_of_the_clip(
     client: httpx.AsyncClient, merchant: dict[str, Any]
 ) -> None:
     await client.put(
         "/api/v1/voice/catalog", json=load_catalog("deli"), headers=merchant["headers"]
     )
-    before = challenged()
     response = await client.post(
         ORDER, json={"audio": base64.b64encode(TWO_SUBS).decode()}, headers=merchant["headers"]
     )
@@ -45,7 +58,28 @@ async def test_a_count_the_audio_bears_out_replaces_the_words_heard_for_it(
         ("CANNOLI", 2, []),
         ("CHICKEN_PARM", 2, ["MUSHROOMS"]),
     ]
-    assert "two chicken" in order["transcript"].lower()
+
+
+async def test_a_count_the_audio_bears_out_replaces_the_words_heard_for_it(
+    lifespan: RunningApp,
+) -> None:
+    # The beam's readings of a clip differ a little between CPUs (feature extraction
+    # and voice activity detection pick their own kernels): this one is the reading
+    # AMD machines give, the one that needs the recount. The parser suggests counts
+    # for its uncounted item; the real model weighs them against the audio.
+    engine = lifespan.state["speech"]
+    heard_elsewhere = (
+        "so I'll have a couple, canoli, do chicken, Parmesan Sub, Mushrooms, that's it"
+    )
+    order = HeardOrder(deli_index())
+
+    def challenge(_readings: Sequence[str]) -> tuple[str, Sequence[str]]:
+        return order.recounts([heard_elsewhere])
+
+    before = challenged()
+    heard = await engine.transcribe(AudioInput(TWO_SUBS), client="test", challenge=challenge)
+    assert heard.challenged
+    assert "two chicken" in heard.text.lower()
     assert challenged() == before + 1
 
 
