@@ -77,15 +77,20 @@ def english_plural(name: str) -> str:
     return name + "s"
 
 
-_NUMBER_WORDS = (  # noqa: SIM905 (a word list reads better as text)
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-    "fourteen fifteen sixteen seventeen eighteen nineteen twenty"
-    " thirty forty fifty sixty seventy eighty ninety"
-).split()
-_NUMBER_VALUES = [*range(21), *range(30, 100, 10)]
-_AS_DIGITS = {word: str(value) for word, value in zip(_NUMBER_WORDS, _NUMBER_VALUES, strict=True)}
+# English number words and their values (the parser reads counts with them too).
+NUMBER_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19,
+}  # fmt: skip
+NUMBER_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_AS_DIGITS = {word: str(value) for word, value in {**NUMBER_UNITS, **NUMBER_TENS}.items()}
 _AS_WORD = {digits: word for word, digits in _AS_DIGITS.items()}
-_NUMBER = re.compile(r"(?<![#\w])(?:\d+|" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![#\w])(?:\d+|" + "|".join(_AS_DIGITS) + r")\b", re.IGNORECASE)
 
 
 def numbers_respelt(text: str) -> str | None:

@@ -17,6 +17,8 @@ from rapidfuzz.distance import Indel
 
 from src.voice.catalog.index import ITEM, MODIFIER, CatalogIndex, Entry, PhraseMatch
 from src.voice.catalog.languages import LanguagePack, pack_for
+from src.voice.catalog.text import NUMBER_TENS as _TENS
+from src.voice.catalog.text import NUMBER_UNITS as _UNITS
 from src.voice.catalog.text import PUNCTUATION, Token, canon, fold, tokenize
 
 NUM, PHRASE, SEP, CORR, REMOVE, UNKNOWN, WITH, WORD = (
@@ -60,16 +62,6 @@ _SPOKEN_NUMBER_HOMOPHONES = {
 # Only before a plural item: "do avocado smoothies" is two, "do you have" is not.
 _SPOKEN_PLURAL_HOMOPHONES = {"do": 2}
 
-_UNITS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
-    "nineteen": 19,
-}  # fmt: skip
-_TENS = {
-    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-    "eighty": 80, "ninety": 90,
-}  # fmt: skip
 MAX_QUANTITY = 999
 # Phrase comparisons one utterance may spend on spelling- and sound-tolerant lookups.
 # An honest order needs a few thousand; an utterance of hundreds of unknown words
