@@ -17,26 +17,14 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from src.voice.catalog.index import CatalogIndex
 from src.voice.orders.respelling import HeardOrder
 from src.voice.speech.engine import AudioInput
-from tests.conftest import RunningApp, load_catalog
+from tests.conftest import RunningApp, catalog_index_of, load_catalog
 
 pytestmark = pytest.mark.anyio
 
 TWO_SUBS = (Path(__file__).parents[2] / "data" / "audio" / "gen-spoken-deli-0011.flac").read_bytes()
 ORDER = "/api/v1/voice/order"
-
-
-def deli_index() -> CatalogIndex:
-    catalog = load_catalog("deli")
-    return CatalogIndex.build(
-        [(i["sku"], i["name"], i.get("aliases", [])) for i in catalog["items"]],
-        [
-            (m["code"], m["name"], m.get("aliases", []), m.get("group"))
-            for m in catalog["modifiers"]
-        ],
-    )
 
 
 def challenged() -> float:
@@ -71,7 +59,7 @@ async def test_a_count_the_audio_bears_out_replaces_the_words_heard_for_it(
     heard_elsewhere = (
         "so I'll have a couple, canoli, do chicken, Parmesan Sub, Mushrooms, that's it"
     )
-    order = HeardOrder(deli_index())
+    order = HeardOrder(catalog_index_of("deli"))
 
     def challenge(_readings: Sequence[str]) -> tuple[str, Sequence[str]]:
         return order.recounts([heard_elsewhere])
