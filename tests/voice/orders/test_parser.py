@@ -472,6 +472,24 @@ def test_a_plural_with_no_number_is_one_to_review() -> None:
     assert confidence("fries please", FASTFOOD) > 0.85
 
 
+def test_a_spoken_item_with_no_count_said_ranks_below_a_counted_one() -> None:
+    def confidence(text: str, *, spoken: bool = True) -> float:
+        result = parse_order(text, VIET, spoken=spoken)
+        assert [(line.sku, line.quantity) for line in result.lines] == [("BANH_MI_OP_LA", 1)]
+        return result.lines[0].confidence
+
+    # "three fried egg baguettes" written as the menu spells the name: the count may
+    # have been dropped, so the line ranks below one whose count was heard ...
+    bare = confidence("and then Fried Egg Baguette, extra egg, that's it")
+    assert bare < confidence("and then a Fried Egg Baguette, extra egg, that's it")
+    assert bare < confidence("and then one Fried Egg Baguette, extra egg, that's it")
+    # ... but is not sent for review on that alone (on the dev set most are right).
+    assert bare > 0.85
+    # Typed, a bare name is what was meant.
+    typed = confidence("and then Fried Egg Baguette, extra egg, that's it", spoken=False)
+    assert typed == confidence("and then a Fried Egg Baguette, extra egg", spoken=False)
+
+
 def test_words_not_read_right_after_a_line_lower_it() -> None:
     # "with oat" heard as "in mode": the cold brew may have lost its modifier; the
     # americano before it is no less sure than alone.
