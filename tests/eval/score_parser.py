@@ -11,7 +11,10 @@ AUROC of line confidence (how well it tells right lines from wrong ones).
 With `--audio`, each case that has a clip `DIR/<id>.flac` is heard by the bundled
 model as the order route hears it (hot words, second listen, rehearing what the
 catalog suggests; `--no-rehearing` leaves that out), and the reading it chooses is
-scored; cases without a clip are skipped.
+scored; cases without a clip are skipped. `--save-readings FILE` also writes what
+each clip was heard as (JSON lines: id, readings best first, the recogniser's
+confidence in each); `--readings FILE` scores such a file instead of hearing, so a
+parser change is measured in seconds on exactly the same readings.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import argparse
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +65,8 @@ class Listener:
         self.model = SpeechModel(load_model(ModelOptions(bundled_model_path())), DecodeOptions())
         self.rehearing = rehearing
 
-    def hear(self, clip: Path, catalog: dict[str, Any], index: CatalogIndex) -> ParseResult:
-        """The order read from the clip (its transcript as the order's readings)."""
+    def hear(self, clip: Path, catalog: dict[str, Any], index: CatalogIndex) -> Heard:
+        """The clip's readings (best first) and confidences, as the order route gets them."""
         from src.voice.catalog.service import speech_phrases
         from src.voice.orders.respelling import HeardOrder
         from src.voice.speech.engine import AudioInput
@@ -80,7 +83,29 @@ class Listener:
             order.recounts if self.rehearing else None,
         )
         readings = [heard.text, *heard.alternatives] if heard.text else []
-        return choose_reading(readings, index, heard.confidences)[1]
+        return Heard(readings, list(heard.confidences))
+
+
+@dataclass
+class Heard:
+    """What one clip was heard as: readings, best first, and the recogniser's
+    confidence in each (`Transcript.confidences`)."""
+
+    readings: list[str]
+    confidences: list[float]
+
+    def order(self, index: CatalogIndex) -> ParseResult:
+        """The order the route reads from these readings."""
+        return choose_reading(self.readings, index, self.confidences)[1]
+
+
+def load_readings(path: Path) -> dict[str, Heard]:
+    """Readings saved with `--save-readings`, by case id."""
+    heard = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(raw)
+        heard[row["id"]] = Heard(row["readings"], row["confidences"])
+    return heard
 
 
 def merged(lines: Iterable[tuple[str, int, Iterable[str]]]) -> Counter[LineKey]:
@@ -160,8 +185,12 @@ def main() -> None:
     parser.add_argument("--spoken", action="store_true", help="parse as a recogniser's text")
     parser.add_argument("--audio", type=Path, help="folder with <id>.flac: hear them instead")
     parser.add_argument("--no-rehearing", action="store_true", help="with --audio")
+    parser.add_argument("--save-readings", type=Path, help="with --audio: write them here")
+    parser.add_argument("--readings", type=Path, help="score readings saved before")
     args = parser.parse_args()
     listener = Listener(not args.no_rehearing) if args.audio else None
+    saved = load_readings(args.readings) if args.readings else None
+    saving = args.save_readings.open("w", encoding="utf-8") if args.save_readings else None
     catalogs: dict[str, dict[str, Any]] = {}
     indexes: dict[str, CatalogIndex] = {}
     scores: dict[str, Score] = {}
@@ -179,15 +208,24 @@ def main() -> None:
             )
             indexes[name] = catalog_index(path)
             catalogs[name] = json.loads(path.read_text(encoding="utf-8"))
-        if listener is not None:
+        if saved is not None:
+            if case["id"] not in saved:
+                continue
+            result = saved[case["id"]].order(indexes[name])
+        elif listener is not None:
             clip = args.audio / f"{case['id']}.flac"
             if not clip.exists():
                 continue
-            result = listener.hear(clip, catalogs[name], indexes[name])
+            heard = listener.hear(clip, catalogs[name], indexes[name])
+            if saving is not None:
+                saving.write(json.dumps({"id": case["id"], **asdict(heard)}) + "\n")
+            result = heard.order(indexes[name])
         else:
             result = parse_order(case["text"], indexes[name], spoken=args.spoken)
         for key in (split, name, "all"):
             scores.setdefault(key, Score()).add(case, result)
+    if saving is not None:
+        saving.close()
     for key, score in scores.items():
         print(f"{key:10} {score.summary()}")
     for failure in scores["all"].failures[: args.show]:

@@ -6,6 +6,10 @@ under what that half scores (docs/BENCHMARKS.md), so a change that makes the par
 learn sentences rather than the language of ordering shows here.
 """
 
+from pathlib import Path
+
+import pytest
+
 from src.voice.orders.parser import parse_order
 from tests.eval.generate_orders import DATA, generate, split_of
 from tests.eval.score_parser import Score, catalog_index
@@ -36,3 +40,34 @@ def test_the_generator_is_deterministic_and_labels_what_it_says() -> None:
         assert case["expected"]["items"] or case["expected"]["unmatched_nonempty"]
         for line in case["expected"]["items"]:
             assert line["quantity"] >= 1
+
+
+def test_saved_readings_are_scored_as_the_order_route_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from tests.eval import score_parser
+
+    cases = tmp_path / "cases.jsonl"
+    latte = {"sku": "LATTE", "quantity": 2, "modifiers": []}
+    cases.write_text(
+        "\n".join(
+            json.dumps({"id": f"c{i}", "catalog": "cafe", "text": "two lattes please",
+                        "expected": {"items": [latte], "unmatched_nonempty": False}})
+            for i in (1, 2)
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    readings = tmp_path / "readings.jsonl"
+    readings.write_text(
+        # The favourite reading orders nothing; the route reads the next one.
+        json.dumps({"id": "c1", "readings": ["to la tis", "two lattes"], "confidences": [0.6, 0.4]})
+        + "\n"
+        + json.dumps({"id": "c2", "readings": ["a latte please"], "confidences": [0.9]}),
+        encoding="utf-8",
+    )
+    monkeypatch.setattr("sys.argv", ["score_parser", str(cases), "--readings", str(readings)])
+    score_parser.main()
+    figures = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "cases 2  exact 0.500" in figures["all"]
