@@ -6,13 +6,14 @@ under what that half scores (docs/BENCHMARKS.md), so a change that makes the par
 learn sentences rather than the language of ordering shows here.
 """
 
+import json
 from pathlib import Path
 
 import pytest
 
 from src.voice.orders.parser import parse_order
 from tests.eval.generate_orders import DATA, generate, split_of
-from tests.eval.score_parser import Score, catalog_index
+from tests.eval.score_parser import Score, catalog_index, main
 
 
 def test_held_out_generated_orders_are_understood() -> None:
@@ -45,10 +46,6 @@ def test_the_generator_is_deterministic_and_labels_what_it_says() -> None:
 def test_saved_readings_are_scored_as_the_order_route_reads_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import json
-
-    from tests.eval import score_parser
-
     cases = tmp_path / "cases.jsonl"
     latte = {"sku": "LATTE", "quantity": 2, "modifiers": []}
     cases.write_text(
@@ -68,6 +65,6 @@ def test_saved_readings_are_scored_as_the_order_route_reads_them(
         encoding="utf-8",
     )
     monkeypatch.setattr("sys.argv", ["score_parser", str(cases), "--readings", str(readings)])
-    score_parser.main()
+    main()
     figures = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "cases 2  exact 0.500" in figures["all"]
