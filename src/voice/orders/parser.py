@@ -1317,21 +1317,27 @@ def parse_order(text: str, index: CatalogIndex, *, spoken: bool = False) -> Pars
 class UncountedItem:
     """An item a reading orders with no number said for it: where the words that may
     have been its number may begin (nearest first), where its phrase (modifiers before
-    it, then its name) begins, and its name's span; offsets into the reading."""
+    it, then its name) begins, and its name's span; offsets into the reading. `bare`:
+    no number, article, correction, removal or word left unread comes before it, so a
+    count may have gone unheard (the reading opens with it, or "and", fillers or
+    another line come first)."""
 
     word_starts: tuple[int, ...]
     phrase_start: int
     name_start: int
     name_end: int
+    bare: bool = False
 
 
 def uncounted_items(text: str, index: CatalogIndex, *, max_words: int = 2) -> list[UncountedItem]:
     """The items of a spoken reading ordered with no number said, each with the last
-    words before it (at most `max_words`, after anything read and before no pause) that
-    ordered nothing: "and well lemonade", "do chicken parmesan sub". A plural after "a"
+    words before it (at most `max_words`, after anything read, with no pause between
+    them) that ordered nothing: "and well lemonade", "do chicken parmesan sub", "take
+    well, kids meals" (a recogniser may hear a filler and a pause). A plural after "a"
     counts too, from the article on ("a cup of blueberry muffins"), unless the name
-    itself is a plural ("a garlic knots"). An item whose
-    number a correction carries ("sorry, cappuccinos") does not."""
+    itself is a plural ("a garlic knots"). An item whose number a correction carries
+    ("sorry, cappuccinos") does not, nor one removed ("no fries"). Items with no such
+    words are listed only when bare ("and then fried egg baguette")."""
     text = unicodedata.normalize("NFC", text)
     tokens = _in_languages(tokenize(text), text, _lexicon(index.languages).pack)
     atoms = _Lexer(tokens, index, spoken=True).run()
@@ -1350,15 +1356,32 @@ def uncounted_items(text: str, index: CatalogIndex, *, max_words: int = 2) -> li
             continue
         if before is not None and before.kind in (NUM, CORR):
             continue
-        gap_start = before.end if before is not None and before.kind != UNKNOWN else 0
+        # Past a pause heard between a count and its name ("take well, kids meals").
+        edge = first - 1
+        while edge >= 0 and _is_pause(atoms[edge], text):
+            edge -= 1
+        limit = atoms[edge] if edge >= 0 else None
         starts: list[int] = []
-        for token in reversed([t for t in tokens if gap_start <= t.start < phrase_start]):
-            if token.is_punct or len(starts) == max_words:
-                break
-            starts.append(token.start)
-        if starts:
-            found.append(UncountedItem(tuple(starts), phrase_start, atom.start, atom.end))
+        if limit is None or limit.kind not in (NUM, CORR, REMOVE):
+            gap_start = limit.end if limit is not None and limit.kind != UNKNOWN else 0
+            gap = [t for t in tokens if gap_start <= t.start < phrase_start]
+            while gap and gap[-1].is_punct:
+                gap.pop()
+            for token in reversed(gap):
+                if token.is_punct or len(starts) == max_words:
+                    break
+                starts.append(token.start)
+        # Past "and" and pauses: "a latte, sorry, cappuccinos" has its count said.
+        prior = next((a for a in reversed(atoms[:first]) if a.kind != SEP), None)
+        bare = prior is None or prior.kind in (WORD, PHRASE)
+        if starts or bare:
+            found.append(UncountedItem(tuple(starts), phrase_start, atom.start, atom.end, bare))
     return found
+
+
+def _is_pause(atom: Atom, text: str) -> bool:
+    """A comma or other punctuation a recogniser wrote (not "and")."""
+    return atom.kind == SEP and not any(ch.isalnum() for ch in text[atom.start : atom.end])
 
 
 def _is_modifier(atom: Atom) -> bool:

@@ -19,7 +19,8 @@ from src.voice.catalog.index import (
     sound_key,
 )
 from src.voice.orders.parser import ParseResult, best_reading, reads_cleanly
-from src.voice.orders.recount import recounted
+from src.voice.orders.recount import recount_challenge
+from src.voice.speech.engine import Challenge
 
 # Suggestions per utterance: the recogniser scores each against the audio (about
 # 20 ms each on two cores).
@@ -81,11 +82,11 @@ class HeardOrder:
         text, result = self._best(readings)
         return text, _respelt(text, result, self.index, self.limit)
 
-    def recounts(self, readings: Sequence[str]) -> tuple[str, tuple[str, ...]]:
-        """The best reading and counts for its uncounted items (`recount.recounted`): a
-        `speech.engine.Respeller` for the engine's `challenge`."""
+    def recounts(self, readings: Sequence[str]) -> Challenge:
+        """The best reading and counts for its uncounted items
+        (`recount.recount_challenge`): a `speech.engine.Challenger`."""
         text, _result = self._best(readings)
-        return text, recounted(text, self.index)
+        return recount_challenge(text, self.index)
 
     def _best(self, readings: Sequence[str]) -> tuple[str, ParseResult]:
         key = tuple(readings)

@@ -29,7 +29,7 @@ from src.voice.orders.parser import (
     lex_words,
     parse_order,
 )
-from src.voice.orders.recount import recounted
+from src.voice.orders.recount import recount_challenge
 from src.voice.sessions.cart import (
     ADD,
     CLEAR,
@@ -70,6 +70,7 @@ from src.voice.sessions.vocabulary import (
     WHOLE,
     Phrase,
 )
+from src.voice.speech.engine import Challenge
 
 _NEUTRAL = "neutral"  # a clause without a command word: part of an order or an edit
 # Below this, a line or a turn asks for a person to look (see docs/SESSIONS.md).
@@ -1094,12 +1095,13 @@ class HeardTurn:
         unmatched, understood, _sure = _quality(self._best(readings)[1])
         return understood and unmatched == 0
 
-    def recounts(self, readings: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    def recounts(self, readings: Sequence[str]) -> Challenge:
         """The best of `readings`, and that reading with a count said for one of its
         uncounted items (`orders.recount`): "add well lattes" may be "add twelve
-        lattes"; the recogniser weighs them against the audio."""
+        lattes", "add lattes" "add three lattes"; the recogniser weighs them against
+        the audio."""
         text, _outcome = self._best(readings)
-        return text, recounted(text, self.index)
+        return recount_challenge(text, self.index)
 
     def _best(self, readings: Sequence[str]) -> tuple[str, TurnOutcome]:
         key = tuple(readings)

@@ -60,6 +60,16 @@ REHEAR_MARGIN = 0.4
 # tuned on: counts that made an order right scored 0.12 below to 0.05 above it, and no
 # count scored within 0.22 of a reading that was already right (docs/BENCHMARKS.md).
 CHALLENGE_MARGIN = 0.15
+# A challenger repairs one thing (a count); the reading it makes is challenged again,
+# once, for another ("a couple of lime juices, ..., three fried egg baguettes").
+CHALLENGE_ROUNDS = 2
+# A challenger that adds words (see `Challenge`) takes the place of the reading it was
+# made from when the recogniser finds it at most this much less likely in total log
+# probability (no prompt): the added words cost their own tokens, so a margin per
+# token would favour long readings. On the sets tuned on, counts the recogniser had
+# dropped scored 0 to 7.9 below the reading, the likeliest count put before an item
+# said with none 9.3 or more (docs/BENCHMARKS.md, tenth round).
+ADDED_WORDS_MARGIN = 9.0
 
 # Says whether a transcript's readings (best first) make sense for the caller; an
 # audio order passes "reads as an order against this catalog".
@@ -67,6 +77,22 @@ ReadingCheck = Callable[[Sequence[str]], bool]
 # Other readings the caller would understand, made from the readings (best first)
 # without the audio: the reading they were made from and the suggestions.
 Respeller = Callable[[Sequence[str]], tuple[str, Sequence[str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """Readings the caller would read differently from `source`, the best reading:
+    `respoken` say some of its words otherwise ("twelve" for "well"), `added` add
+    words the recogniser may have run into others ("three" before a name said with no
+    count). See `SpeechModel.transcribe`."""
+
+    source: str
+    respoken: Sequence[str] = ()
+    added: Sequence[str] = ()
+
+
+# Makes the `Challenge` for a transcript's readings (best first), without the audio.
+Challenger = Callable[[Sequence[str]], Challenge]
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +348,7 @@ class SpeechModel:
         hotwords: str | None = None,
         accept: ReadingCheck | None = None,
         respell: Respeller | None = None,
-        challenge: Respeller | None = None,
+        challenge: Challenger | None = None,
     ) -> Transcript:
         """Decode and transcribe one clip (blocking).
 
@@ -332,8 +358,9 @@ class SpeechModel:
         other readings; those the recogniser finds about as likely on hearing the
         audio again (`rehear`) join them last. Last, `challenge` may suggest readings
         of the best one that the caller would read differently (a count where the
-        recogniser wrote other words); the likeliest, if the recogniser finds it
-        within CHALLENGE_MARGIN of the reading it was made from, comes first.
+        recogniser wrote other words, or none); one the recogniser finds about as
+        likely comes first (`best_challenger`), and is challenged in turn, up to
+        CHALLENGE_ROUNDS in all.
         """
         decoded: DecodedAudio = decode_audio(
             audio.data,
@@ -373,17 +400,9 @@ class SpeechModel:
                 reheard = {text: p for text, p in reheard.items() if text not in heard}
                 heard.update(reheard)
             if challenge is not None and heard:
-                challenger = self.rehear(
-                    encoded,
-                    features.shape[-1],
-                    language,
-                    *challenge(tuple(heard)),
-                    margin=CHALLENGE_MARGIN,
+                heard, challenged = self._challenged(
+                    encoded, features.shape[-1], language, heard, challenge
                 )
-                if challenger:
-                    best_challenger = next(iter(challenger.items()))
-                    heard = dict([best_challenger, *heard.items()])
-                    challenged = True
             readings = tuple(heard)
             best = readings[0] if readings else ""
             parts: tuple[Segment, ...] = (
@@ -444,24 +463,85 @@ class SpeechModel:
         )
         return {text: round(math.exp(score), 3) for score, text in kept if score >= floor}
 
+    def _challenged(
+        self,
+        encoded: Any,
+        frames: int,
+        language: str,
+        heard: dict[str, float],
+        challenge: Challenger,
+    ) -> tuple[dict[str, float], bool]:
+        """`heard` (readings and confidences, best first) with the challengers the
+        recogniser bears out put first, and whether there were any."""
+        challenged = False
+        for _round in range(CHALLENGE_ROUNDS):
+            challenger = self.best_challenger(encoded, frames, language, challenge(tuple(heard)))
+            if challenger is None or challenger[0] == next(iter(heard)):
+                break
+            heard = dict([challenger, *heard.items()])
+            challenged = True
+        return heard, challenged
+
+    def best_challenger(
+        self, encoded: Any, frames: int, language: str, challenge: Challenge
+    ) -> tuple[str, float] | None:
+        """The suggestion of `challenge` that takes its source's place, with its
+        confidence (as `rehear`), or None: the likeliest respoken one within
+        CHALLENGE_MARGIN per token of the source, else the likeliest with words added
+        within ADDED_WORDS_MARGIN in all."""
+        texts = [challenge.source, *challenge.respoken, *challenge.added]
+        if len(texts) == 1:
+            return None
+        scored = self.forced_log_probs(encoded, frames, language, texts)
+        (source_total, source_tokens), rest = scored[0], scored[1:]
+        source_mean = source_total / max(source_tokens, 1)
+        split = len(challenge.respoken)
+        respoken = [
+            (total / tokens, text)
+            for text, (total, tokens) in zip(challenge.respoken, rest[:split], strict=True)
+            if tokens and total / tokens >= source_mean - CHALLENGE_MARGIN
+        ]
+        if respoken:
+            mean, text = max(respoken)
+            return text, round(math.exp(mean), 3)
+        added = [
+            (total, total / tokens, text)
+            for text, (total, tokens) in zip(challenge.added, rest[split:], strict=True)
+            if tokens and total >= source_total - ADDED_WORDS_MARGIN
+        ]
+        if added:
+            _total, mean, text = max(added)
+            return text, round(math.exp(mean), 3)
+        return None
+
     def forced_scores(
         self, encoded: Any, frames: int, language: str, texts: Sequence[str]
     ) -> list[float]:
         """Each text's mean log probability per token given the audio `encoded`
         (its first `frames` feature frames are the audio itself)."""
+        return [
+            total / tokens if tokens else -math.inf
+            for total, tokens in self.forced_log_probs(encoded, frames, language, texts)
+        ]
+
+    def forced_log_probs(
+        self, encoded: Any, frames: int, language: str, texts: Sequence[str]
+    ) -> list[tuple[float, int]]:
+        """Each text's total log probability given the audio `encoded`, and its
+        number of tokens (0, with -inf, for a text that has none)."""
         model = self._model
         tokenizer = self._tokenizer(language)
-        scores = []
+        scored = []
         for text in texts:
             tokens = tokenizer.encode(" " + text.strip())
             if not tokens:
-                scores.append(-math.inf)
+                scored.append((-math.inf, 0))
                 continue
             # One text per call: the encoder output's batch must match the texts'.
             aligned = model.model.align(encoded, tokenizer.sot_sequence, [tokens], frames)[0]
             probabilities = np.maximum(np.asarray(aligned.text_token_probs), 1e-12)
-            scores.append(float(np.log(probabilities).mean()))
-        return scores
+            scored.append((float(np.log(probabilities).sum()), len(tokens)))
+        return scored
 
     def transcribe_partial(
         self, samples: np.ndarray, hotwords: str | None = None, language: str | None = None

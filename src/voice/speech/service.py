@@ -38,6 +38,7 @@ from src.voice.catalog.service import PreparedCatalog
 from src.voice.speech.decode_threads import DecodeThreads
 from src.voice.speech.engine import (
     AudioInput,
+    Challenger,
     DecodeOptions,
     DetailedRequest,
     DetailedSegment,
@@ -176,7 +177,7 @@ class SpeechService:
         hotwords: str | None = None,
         accept: ReadingCheck | None = None,
         respell: Respeller | None = None,
-        challenge: Respeller | None = None,
+        challenge: Challenger | None = None,
         queue_timeout: float | None = None,
     ) -> Transcript:
         """Transcribe off the event loop in one of the decode slots, shared fairly
@@ -331,7 +332,7 @@ async def transcribe_for_catalog(
     client: str,
     accept: ReadingCheck | None = None,
     respell: Respeller | None = None,
-    challenge: Respeller | None = None,
+    challenge: Challenger | None = None,
 ) -> Transcript:
     """Transcribe biased toward what the client sells; with `accept`, readings it
     rejects are heard again, slowed, up to twice (an order: "reads as an order"), and then the

@@ -338,13 +338,17 @@ def test_harder_idioms(turn: str, expected: list[Any]) -> None:
 def test_a_spoken_turn_gets_counts_for_its_uncounted_items() -> None:
     # The first reading leaves "blurgh" unread; the second is the turn's best.
     readings = ["um add blurgh", "add well lattes please"]
-    text, suggestions = HeardTurn(Cart(), CAFE, frozenset()).recounts(readings)
-    assert text == "add well lattes please"
-    assert suggestions[0] == "add twelve lattes please"
-    outcome = read_turn(suggestions[0], Cart(), CAFE, turn_id="t0", spoken=True)
+    challenge = HeardTurn(Cart(), CAFE, frozenset()).recounts(readings)
+    assert challenge.source == "add well lattes please"
+    assert challenge.respoken[0] == "add twelve lattes please"
+    outcome = read_turn(challenge.respoken[0], Cart(), CAFE, turn_id="t0", spoken=True)
     assert [(line.sku, line.quantity) for line in outcome.cart.lines] == [("LATTE", 12)]
+    # An item said with nothing before it may have lost its count altogether.
+    bare = HeardTurn(Cart(), CAFE, frozenset()).recounts(["add lattes and a scone"])
+    assert bare.added[1] == "add three lattes and a scone"
     # A turn whose items all have a count gets none.
-    assert HeardTurn(Cart(), CAFE, frozenset()).recounts(["add two lattes"])[1] == ()
+    counted = HeardTurn(Cart(), CAFE, frozenset()).recounts(["add two lattes"])
+    assert (counted.respoken, counted.added) == ((), ())
 
 
 def test_a_spoken_turn_is_heard_again_until_a_reading_reads_cleanly() -> None:
