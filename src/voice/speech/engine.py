@@ -67,8 +67,9 @@ CHALLENGE_ROUNDS = 2
 # made from when the recogniser finds it at most this much less likely in total log
 # probability (no prompt): the added words cost their own tokens, so a margin per
 # token would favour long readings. On the sets tuned on, counts the recogniser had
-# dropped scored 0 to 7.9 below the reading, the likeliest count put before an item
-# said with none 9.3 or more (docs/BENCHMARKS.md, tenth round).
+# dropped scored 0.3 above to 8.7 below the reading, the likeliest count put before
+# an item said with none 9.3 or more below; held out, the two overlapped between 7.5
+# and 8.9 below (docs/BENCHMARKS.md, tenth round).
 ADDED_WORDS_MARGIN = 9.0
 
 # Says whether a transcript's readings (best first) make sense for the caller; an

@@ -37,18 +37,25 @@ def challenged() -> float:
     return REGISTRY.get_sample_value("speech_challenged_readings_total") or 0.0
 
 
+async def ordered(
+    client: httpx.AsyncClient, merchant: dict[str, Any], catalog: str, clip: bytes
+) -> list[tuple[str, int, list[str]]]:
+    """The items the order route takes from `clip` against `catalog`."""
+    await client.put(
+        "/api/v1/voice/catalog", json=load_catalog(catalog), headers=merchant["headers"]
+    )
+    response = await client.post(
+        ORDER, json={"audio": base64.b64encode(clip).decode()}, headers=merchant["headers"]
+    )
+    assert response.status_code == 201, response.text
+    items = response.json()["data"]["items"]
+    return sorted((i["sku"], i["quantity"], i["modifiers"]) for i in items)
+
+
 async def test_the_order_route_reads_both_counts_of_the_clip(
     client: httpx.AsyncClient, merchant: dict[str, Any]
 ) -> None:
-    await client.put(
-        "/api/v1/voice/catalog", json=load_catalog("deli"), headers=merchant["headers"]
-    )
-    response = await client.post(
-        ORDER, json={"audio": base64.b64encode(TWO_SUBS).decode()}, headers=merchant["headers"]
-    )
-    assert response.status_code == 201, response.text
-    order = response.json()["data"]
-    assert sorted((i["sku"], i["quantity"], i["modifiers"]) for i in order["items"]) == [
+    assert await ordered(client, merchant, "deli", TWO_SUBS) == [
         ("CANNOLI", 2, []),
         ("CHICKEN_PARM", 2, ["MUSHROOMS"]),
     ]
@@ -116,38 +123,10 @@ async def test_a_challenger_about_as_likely_comes_first(lifespan: RunningApp) ->
 async def test_the_order_route_puts_back_a_count_the_recogniser_ran_into_the_name(
     client: httpx.AsyncClient, merchant: dict[str, Any]
 ) -> None:
-    await client.put(
-        "/api/v1/voice/catalog", json=load_catalog("vietcafe"), headers=merchant["headers"]
-    )
-    response = await client.post(
-        ORDER,
-        json={"audio": base64.b64encode(THREE_BAGUETTES).decode()},
-        headers=merchant["headers"],
-    )
-    assert response.status_code == 201, response.text
-    order = response.json()["data"]
-    assert sorted((i["sku"], i["quantity"], i["modifiers"]) for i in order["items"]) == [
+    assert await ordered(client, merchant, "vietcafe", THREE_BAGUETTES) == [
         ("BANH_MI_GA", 1, []),
         ("BANH_MI_OP_LA", 3, ["EXTRA_EGG"]),
     ]
-
-
-async def test_a_count_put_before_a_bare_name_comes_first_where_the_audio_bears_it_out(
-    lifespan: RunningApp,
-) -> None:
-    # The reading AMD machines give, with counts put before both bare items: the
-    # audio bears out only "three" before the egg baguettes.
-    engine = lifespan.state["speech"]
-    order = HeardOrder(catalog_index_of("vietcafe"))
-
-    def challenge(_readings: Sequence[str]) -> Challenge:
-        return order.recounts([BAGUETTES_HEARD])
-
-    heard = await engine.transcribe(AudioInput(THREE_BAGUETTES), client="test", challenge=challenge)
-    assert heard.challenged
-    assert heard.text == (
-        "Let me get Chicken Baguette, and then three Fried Egg Baguettes, extra egg, that's it"
-    )
 
 
 async def test_counts_the_audio_does_not_bear_out_are_not_added(lifespan: RunningApp) -> None:
@@ -168,9 +147,13 @@ async def test_counts_the_audio_does_not_bear_out_are_not_added(lifespan: Runnin
     assert (heard.text, heard.alternatives) == (plain.text, plain.alternatives)
 
 
-async def test_a_challenger_is_challenged_in_turn_once(lifespan: RunningApp) -> None:
-    # The first round puts a count before the egg baguettes; the second asks about the
-    # reading that made, whose chicken baguette (said with none) gets no count.
+async def test_a_count_the_audio_bears_out_goes_before_a_bare_name_and_is_challenged_once(
+    lifespan: RunningApp,
+) -> None:
+    # The reading AMD machines give. The first round puts counts before both bare
+    # items, and the audio bears out only "three" before the egg baguettes; the second
+    # asks about the reading that made, whose chicken baguette (said with no count)
+    # gets none.
     engine = lifespan.state["speech"]
     order = HeardOrder(catalog_index_of("vietcafe"))
     asked: list[str] = []
@@ -181,5 +164,6 @@ async def test_a_challenger_is_challenged_in_turn_once(lifespan: RunningApp) -> 
 
     heard = await engine.transcribe(AudioInput(THREE_BAGUETTES), client="test", challenge=challenge)
     three = "Let me get Chicken Baguette, and then three Fried Egg Baguettes, extra egg, that's it"
+    assert heard.challenged
     assert heard.text == three
     assert asked[1:] == [three]
