@@ -1017,7 +1017,7 @@ class _Interpreter:
         """
         if self.unknown or (self.qty is None and not self.pre_mods):
             return False
-        if self.text[self.atoms[k].start : self.atoms[k].end] not in PUNCTUATION:
+        if not _is_pause(self.atoms[k], self.text):
             return False
         # The item may come after more modifiers: "a couple, heated up croissants".
         return self._next_item_in_phrase(k + 1) is not None
@@ -1380,8 +1380,8 @@ def uncounted_items(text: str, index: CatalogIndex, *, max_words: int = 2) -> li
 
 
 def _is_pause(atom: Atom, text: str) -> bool:
-    """A comma or other punctuation a recogniser wrote (not "and")."""
-    return atom.kind == SEP and not any(ch.isalnum() for ch in text[atom.start : atom.end])
+    """A comma or other punctuation, where a recogniser heard a pause (not "and")."""
+    return atom.kind == SEP and text[atom.start : atom.end] in PUNCTUATION
 
 
 def _is_modifier(atom: Atom) -> bool:
