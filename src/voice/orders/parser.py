@@ -473,6 +473,8 @@ class _Lexer:
             if plain is not None:
                 # "bạc sỉu" for "bạc xỉu": a typist's confusion, read as a guess.
                 found = (plain.entry, plain.length, plain.score * CONFUSION_PENALTY)
+        if found is None:
+            found = self._split_word_at(i)
         longer = self._misspelt_longer(i, found[1] if found is not None else 0)
         if longer is not None:
             return longer.entry, longer.length, longer.score
@@ -481,6 +483,20 @@ class _Lexer:
             if across is not None and (found is None or across[1] > found[1]):
                 return across
         return found
+
+    def _split_word_at(self, i: int) -> tuple[Entry, int, float] | None:
+        """A one-word name written as two ("up size", spoken "up, size" for "upsize";
+        "cheese cake"): the two words at token `i` run together, spelt exactly as a
+        catalog phrase starts."""
+        j = i + 1
+        if self.spoken and j < len(self.tokens) and self.tokens[j].text == ",":
+            j += 1  # a recogniser's comma where the speaker paused inside the word
+        if j >= len(self.tokens) or self.tokens[i].is_punct or self.tokens[j].is_punct:
+            return None
+        match = self.index.exact([self.keys[i] + self.keys[j], *self.keys[j + 1 :]], 0)
+        if match is None:
+            return None
+        return match.entry, match.length + j - i, match.score
 
     def _homograph(
         self, i: int, entry: Entry, length: int, score: float
@@ -628,9 +644,15 @@ class _Lexer:
         With `plural=False` any item will do (for what a recogniser wrote for a number).
         """
         j = i
+        described = False  # modifiers came first: "for extra mushrooms, meatball subs"
         while j < len(self.tokens):
             if self.tokens[j].is_punct:
-                return False
+                # A recogniser's comma at a pause between the modifiers and their item.
+                if not (self.spoken and described and self.tokens[j].text == ","):
+                    return False
+                described = False
+                j += 1
+                continue
             found = self.phrase_at(j)
             if found is None and self.spoken and j in self.word_at:
                 # A name written by ear after the number ("to him and cheese croissants").
@@ -640,6 +662,7 @@ class _Lexer:
                 entry, length, _ = found
                 if entry.kind == ITEM:
                     return self.tokens[j + length - 1].is_plural or not plural
+                described = True
                 j += length
                 continue
             if self.keys[j] in _CONTAINERS and j + 1 < len(self.keys) and self.keys[j + 1] == "of":
@@ -1086,9 +1109,13 @@ class _Interpreter:
         while j < len(self.atoms) and self.atoms[j].kind == SEP:
             j += 1
         mods: list[Atom] = []
-        while j < len(self.atoms) and self.atoms[j].kind in (WITH, PHRASE):
+        while j < len(self.atoms) and self.atoms[j].kind in (WITH, PHRASE, NUM):
             atom = self.atoms[j]
-            if atom.kind == PHRASE:
+            if atom.kind == NUM:
+                if not (atom.article and self.atoms[j - 1].kind == WITH):
+                    break
+                # "one with an extra shot": the article is the modifier's.
+            elif atom.kind == PHRASE:
                 if atom.entry is None or atom.entry.kind != MODIFIER:
                     return None
                 mods.append(atom)
@@ -1096,6 +1123,17 @@ class _Interpreter:
         if not mods or (j < len(self.atoms) and self.atoms[j].kind == UNKNOWN):
             # No modifiers, or they describe a thing not on the menu that follows them
             # ("and two warm butter quasas"), not a part of the last line.
+            return None
+        if (
+            value >= last.quantity
+            and j < len(self.atoms)
+            and _is_pause(self.atoms[j], self.text)
+            and self._next_item_in_phrase(j + 1) is not None
+        ):
+            # "two subs, and then four extra mushrooms, meatball subs": no part of the
+            # last line, but a count and modifiers waiting for their item across a
+            # pause (`_pause_before_item`). "two subs, one extra mushrooms, meatball
+            # sub" stays a part: one of two.
             return None
         part = OrderLineDraft(
             last.sku,

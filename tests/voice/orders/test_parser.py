@@ -158,6 +158,15 @@ def test_grammar_words_are_never_respelt_into_menu_words() -> None:
             {("CAPPUCCINO", 2, ()), ("CAPPUCCINO", 1, ("DECAF",))},
         ),
         ("two lattes to go and a scone for here", {("LATTE", 2, ()), ("SCONE", 1, ())}),
+        # An article between "with" and the modifier belongs to the modifier.
+        (
+            "two cappuccinos, one with an extra shot and one decaf",
+            {("CAPPUCCINO", 1, ("EXTRA_SHOT",)), ("CAPPUCCINO", 1, ("DECAF",))},
+        ),
+        (
+            "three lattes, two with an extra shot",
+            {("LATTE", 1, ()), ("LATTE", 2, ("EXTRA_SHOT",))},
+        ),
     ],
 )
 def test_split_quantities_and_dispositions(
@@ -584,6 +593,40 @@ def test_a_count_waits_for_its_item_across_a_pause_and_modifiers() -> None:
     # Recognisers write a comma where the speaker paused after the count.
     assert lines("oh and a couple, warmed croissants") == {("CROISSANT", 2, ("WARMED",))}
     assert lines("a large, extra hot latte") == {("LATTE", 1, ("EXTRA_HOT", "LARGE"))}
+
+
+def test_a_count_and_modifiers_before_a_pause_are_the_next_items_not_a_part() -> None:
+    # "and then four extra mushrooms, meatball subs": four is more than the subs
+    # before hold, so it is no part of them; it waits for the meatball subs.
+    deli = _index("deli")
+    text = "two Italian subs, and then four extra mushrooms, meatball subs"
+    assert lines(text, deli) == {("ITALIAN_SUB", 2, ()), ("MEATBALL_SUB", 4, ("MUSHROOMS",))}
+    # "for" is that four when a recogniser wrote it, modifiers and a pause before the item.
+    spoken = "two Italian subs, and then for extra mushrooms, meatball subs"
+    assert {
+        (line.sku, line.quantity, line.modifiers)
+        for line in parse_order(spoken, deli, spoken=True).lines
+    } == {("ITALIAN_SUB", 2, ()), ("MEATBALL_SUB", 4, ("MUSHROOMS",))}
+    # One of two is a part of them, whatever follows.
+    assert lines("two Italian subs, one extra mushrooms, meatball sub", deli) == {
+        ("ITALIAN_SUB", 1, ()),
+        ("ITALIAN_SUB", 1, ("MUSHROOMS",)),
+        ("MEATBALL_SUB", 1, ()),
+    }
+
+
+def test_a_one_word_name_written_as_two() -> None:
+    # "upsize" heard as "up size", or "up, size" with a pause inside it.
+    assert lines("two up size diet cokes", FASTFOOD) == {("DIET_COKE", 2, ("LARGE",))}
+    spoken = parse_order(
+        "six chocolate milkshakes, make it up, size, that's all", FASTFOOD, spoken=True
+    )
+    assert [(line.sku, line.quantity, line.modifiers) for line in spoken.lines] == [
+        ("CHOCOLATE_SHAKE", 6, ("LARGE",))
+    ]
+    assert spoken.unmatched == ()
+    # Typed, a comma between two words keeps them two.
+    assert parse_order("six chocolate milkshakes, up, size", FASTFOOD).unmatched
 
 
 def test_a_count_that_finds_no_item_is_reported_not_dropped() -> None:
