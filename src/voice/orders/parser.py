@@ -727,6 +727,8 @@ class _Lexer:
             value = quantity[0]
         elif word in ("a", "an", "another"):
             value, article = 1, True
+        elif self._counted(i):
+            return None  # a homophone after a count is a word: see `_counted`
         elif word in ("to", "too", "for") and self.next_is_plural_item(i + 1):
             value, guess = (2 if word != "for" else 4), True
         elif (
@@ -776,6 +778,17 @@ class _Lexer:
         return any(
             (exact := self.index.exact(self.keys, j)) is not None and j + exact.length > i + length
             for j in range(i + 1, min(i + length, len(self.keys)))
+        )
+
+    def _counted(self, i: int) -> bool:
+        """Whether token `i` comes right after a number or an article. A word there
+        that sounds like a number is not one ("a free color dessert" is a three color
+        dessert, "5 Free Color Desserts" five): nobody says two counts in a row."""
+        return bool(
+            i > 0
+            and self.atoms
+            and self.atoms[-1].kind == NUM
+            and self.atoms[-1].end == self.tokens[i - 1].end
         )
 
     def _after_number(self, i: int) -> bool:
@@ -876,7 +889,8 @@ class _Lexer:
             if word in ("a", "an", "another"):
                 i = self.add(NUM, i, 1, value=1, article=True)
                 continue
-            if word in ("to", "too", "for") and self.next_is_plural_item(i + 1):
+            counted = self._counted(i)
+            if not counted and word in ("to", "too", "for") and self.next_is_plural_item(i + 1):
                 i = self.add(NUM, i, 1, value=2 if word != "for" else 4)
                 continue
             if self._is_classifier(i, after_number_only=True):
@@ -884,6 +898,7 @@ class _Lexer:
                 continue
             if (
                 self.spoken
+                and not counted
                 and word in _SPOKEN_NUMBER_HOMOPHONES
                 and (self.next_is_plural_item(i + 1, plural=False) or self._ends_correction(i))
             ):
@@ -891,6 +906,7 @@ class _Lexer:
                 continue
             if (
                 self.spoken
+                and not counted
                 and word in _SPOKEN_PLURAL_HOMOPHONES
                 and (self.next_is_plural_item(i + 1) or self._ends_correction(i))
             ):

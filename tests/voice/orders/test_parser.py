@@ -615,6 +615,21 @@ def test_a_count_and_modifiers_before_a_pause_are_the_next_items_not_a_part() ->
     }
 
 
+def test_a_number_homophone_right_after_a_count_is_a_word() -> None:
+    # "a three color dessert" heard as "a free color dessert": one, by its name.
+    def spoken(text: str) -> set[tuple[str, int, tuple[str, ...]]]:
+        return {
+            (line.sku, line.quantity, line.modifiers)
+            for line in parse_order(text, VIET, spoken=True).lines
+        }
+
+    assert spoken("I'll have a free color dessert") == {("CHE", 1, ())}
+    assert spoken("two free color desserts") == {("CHE", 2, ())}
+    # With no count before it, the homophone is still the count.
+    assert spoken("I'll have free color desserts") == {("CHE", 3, ())}
+    assert spoken("can I get to beef noodle soups") == {("PHO_BO", 2, ())}
+
+
 def test_a_one_word_name_written_as_two() -> None:
     # "upsize" heard as "up size", or "up, size" with a pause inside it.
     assert lines("two up size diet cokes", FASTFOOD) == {("DIET_COKE", 2, ("LARGE",))}
