@@ -665,10 +665,17 @@ class _Lexer:
                 described = True
                 j += length
                 continue
-            if self.keys[j] in _CONTAINERS and j + 1 < len(self.keys) and self.keys[j + 1] == "of":
+            if self.keys[j] in _CONTAINERS and self._of_at(j + 1):
                 return self.tokens[j].is_plural
             return False
         return False
+
+    def _of_at(self, i: int) -> bool:
+        """Whether token `i` is the "of" after a container ("two glasses of"); spoken,
+        "on" too, as recognisers often hear it there ("free glasses on avocado")."""
+        return i < len(self.words) and (
+            self.words[i] == "of" or (self.spoken and self.words[i] == "on")
+        )
 
     def _ends_correction(self, i: int) -> bool:
         """ "no sorry, free": a lone number word right after a correction marker, the
@@ -929,10 +936,7 @@ class _Lexer:
                 kind = REMOVE if nxt is not None and nxt[0].kind == ITEM else CORR
                 i = self.add(kind, i, 1)
                 continue
-            if word in _CONTAINERS and i + 1 < n and self.words[i + 1] == "of":
-                i += 2
-                continue
-            if token.key in _CONTAINERS and i + 1 < n and self.words[i + 1] == "of":
+            if (word in _CONTAINERS or token.key in _CONTAINERS) and self._of_at(i + 1):
                 i += 2
                 continue
             if word == "without" and i + 1 < n:

@@ -636,6 +636,14 @@ def test_a_number_homophone_right_after_a_count_is_a_word() -> None:
     assert spoken("can I get to beef noodle soups") == {("PHO_BO", 2, ())}
 
 
+def test_a_container_then_on_is_of_when_spoken() -> None:
+    # "three glasses of" heard as "free glasses on".
+    heard = parse_order("could we have free glasses on avocado smoothie", VIET, spoken=True)
+    assert [(line.sku, line.quantity) for line in heard.lines] == [("AVOCADO_SMOOTHIE", 3)]
+    # Typed, "on" is a word the order does not read.
+    assert parse_order("two glasses on avocado smoothie", VIET).unmatched
+
+
 def test_a_one_word_name_written_as_two() -> None:
     # "upsize" heard as "up size", or "up, size" with a pause inside it.
     assert lines("two up size diet cokes", FASTFOOD) == {("DIET_COKE", 2, ("LARGE",))}
