@@ -1145,15 +1145,15 @@ class _Interpreter:
             # ("and two warm butter quasas"), not a part of the last line.
             return None
         if (
-            (value >= last.quantity or self.spoken)
+            value >= last.quantity
             and j < len(self.atoms)
             and _is_pause(self.atoms[j], self.text)
             and self._next_item_in_phrase(j + 1) is not None
         ):
             # "two subs, and then four extra mushrooms, meatball subs": no part of the
             # last line, but a count and modifiers waiting for their item across a
-            # pause (`_pause_before_item`). Typed, "two subs, one extra mushrooms,
-            # meatball sub" stays a part (one of two); spoken, the comma is a pause.
+            # pause (`_pause_before_item`). "two subs, one extra mushrooms, meatball
+            # sub" stays a part: one of two.
             return None
         part = OrderLineDraft(
             last.sku,
