@@ -170,7 +170,7 @@ _REST_PHRASES: tuple[tuple[str, ...], ...] = (
 _SEPARATOR_WORDS = frozenset({"and", "plus", "also", "then", "oh", "next"})
 # Separators that add to the order (a correction marker before one corrects nothing).
 _ADDING_WORDS = frozenset({"and", "plus", "also", "next"})
-_CONTAINERS = frozenset(
+CONTAINERS = frozenset(
     {"cup", "glass", "slice", "bottle", "bowl", "plate", "order", "serving", "can", "mug",
      "box", "basket", "portion", "pint", "carton", "piece", "bag", "side"}
 )  # fmt: skip
@@ -296,7 +296,7 @@ def _lexicon(languages: tuple[str, ...]) -> _Lexicon:
         + pack.separators + pack.removals + pack.corrections + tuple(pack.translations)
     )  # fmt: skip
     grammar = frozenset(
-        FILLERS | pack.fillers | _SEPARATOR_WORDS | _CONTAINERS | _UNITS.keys() | _TENS.keys()
+        FILLERS | pack.fillers | _SEPARATOR_WORDS | CONTAINERS | _UNITS.keys() | _TENS.keys()
         | pack.units.keys() | pack.tens | pack.units_after_ten.keys() | pack.classifiers
         | pack.removal_words | {"a", "an", "another", "with", "without", "no", "not"}
         | {word for phrase in phrases for word in phrase}
@@ -665,7 +665,7 @@ class _Lexer:
                 described = True
                 j += length
                 continue
-            if self.keys[j] in _CONTAINERS and self._of_at(j + 1):
+            if self.keys[j] in CONTAINERS and self._of_at(j + 1):
                 return self.tokens[j].is_plural
             return False
         return False
@@ -936,7 +936,7 @@ class _Lexer:
                 kind = REMOVE if nxt is not None and nxt[0].kind == ITEM else CORR
                 i = self.add(kind, i, 1)
                 continue
-            if (word in _CONTAINERS or token.key in _CONTAINERS) and self._of_at(i + 1):
+            if (word in CONTAINERS or token.key in CONTAINERS) and self._of_at(i + 1):
                 i += 2
                 continue
             if word == "without" and i + 1 < n:

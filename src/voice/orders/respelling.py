@@ -11,6 +11,9 @@ likely as what it wrote itself (speech.engine.SpeechModel.transcribe, `respell`)
 import re
 from collections.abc import Iterator, Sequence
 
+from rapidfuzz import process
+from rapidfuzz.distance import Indel
+
 from src.voice.catalog.index import (
     MIN_SAYABLE_KEY,
     SAYABLE_LIKENESS,
@@ -18,8 +21,8 @@ from src.voice.catalog.index import (
     sayable_likeness,
     sound_key,
 )
-from src.voice.orders.parser import ParseResult, best_reading, reads_cleanly
-from src.voice.orders.recount import recount_challenge
+from src.voice.orders.parser import CONTAINERS, ParseResult, best_reading, reads_cleanly
+from src.voice.orders.recount import COUNTS, recount_challenge
 from src.voice.speech.engine import Challenge
 
 # Suggestions per utterance: the recogniser scores each against the audio (about
@@ -41,6 +44,20 @@ COMPARISON_BUDGET = 2_000_000
 # that end the reading, the likeliest is suggested besides the catalog's phrases (one
 # more to score), so that the audio can tell "that's all" from "no salt".
 CLOSINGS = ("that's all", "that's it", "thank you")
+
+# A count said with a container ("four glasses of"), which a recogniser splits at other
+# places ("forward lasses of", "Dotto Glasses,"). For unread words, the one that sounds
+# most like them is suggested besides the menu's phrases (one more to score).
+COUNTED_CONTAINERS = tuple(
+    f"{count} {container}{'es' if container.endswith(('s', 'x')) else 's'}"
+    for count in COUNTS
+    for container in sorted(CONTAINERS)
+)
+_COUNTED_CONTAINER_SOUNDS = [sound_key(phrase) for phrase in COUNTED_CONTAINERS]
+# Suggested when "of" follows the words ("forward lasses of") or they sound this much
+# like one ("Dotto Glasses," for "two glasses of"): most unread words sound a little
+# like one of so many phrases.
+COUNTED_CONTAINER_LIKENESS = 0.75
 
 # A plural heard is likelier a plural name: "quasas" ranks "croissants" before
 # "croissant" though their likeness by spelling is the other way round.
@@ -103,6 +120,7 @@ def _respelt(text: str, result: ParseResult, index: CatalogIndex, limit: int) ->
     words = [(found.start(), found.end()) for found in _WORD.finditer(text)]
     likeness: dict[str, tuple[float, str]] = {}
     closing: tuple[float, str, int] | None = None  # likeness, closing, first word
+    counted: tuple[float, str, int, int] | None = None  # likeness, phrase, words from, to
     windows_left = max(1, COMPARISON_BUDGET // index.sayable_phrases)
     for first, last in _unread_words(text, result.unmatched, words):
         for begin in range(max(0, first - REACH_BACK), last):
@@ -110,11 +128,13 @@ def _respelt(text: str, result: ParseResult, index: CatalogIndex, limit: int) ->
                 if end - begin > MAX_WINDOW_WORDS:
                     break
                 if windows_left == 0:
-                    return _with_closing(text, words, _likeliest(likeness, limit), closing)
+                    return _with_extras(text, words, _likeliest(likeness, limit), closing, counted)
                 windows_left -= 1
                 heard = " ".join(text[start:stop] for start, stop in words[begin:end])
                 if end == len(words):
                     closing = _closing_like(heard, begin, closing)
+                before_of = end < len(words) and text[slice(*words[end])].lower() == "of"
+                counted = _counted_container_like(heard, begin, end, before_of, counted)
                 for score, phrase in index.phrases_sounding_like(heard, limit=limit):
                     if phrase.lower() in heard.lower():
                         # Words dropped around a name already heard ("large eggs a"
@@ -129,7 +149,50 @@ def _respelt(text: str, result: ParseResult, index: CatalogIndex, limit: int) ->
                         score += PLURAL_AGREEMENT
                     if respelt != text and score > likeness.get(respelt, (0.0, ""))[0]:
                         likeness[respelt] = (score, phrase.lower())
-    return _with_closing(text, words, _likeliest(likeness, limit), closing)
+    return _with_extras(text, words, _likeliest(likeness, limit), closing, counted)
+
+
+def _counted_container_like(
+    heard: str, begin: int, end: int, before_of: bool, best: tuple[float, str, int, int] | None
+) -> tuple[float, str, int, int] | None:
+    """The likelier of `best` and the counted container that sounds most like `heard`
+    (words `begin` to `end`; `before_of`: "of" follows them)."""
+    sound = sound_key(heard)
+    if len(sound) < MIN_SAYABLE_KEY:
+        return best
+    # Sound alone shortlists (in C), as `CatalogIndex.phrases_sounding_like` does.
+    shortlist = process.extract(
+        sound, _COUNTED_CONTAINER_SOUNDS, scorer=Indel.normalized_similarity, limit=12
+    )
+    for _sound, _score, position in shortlist:
+        phrase = COUNTED_CONTAINERS[position]
+        likeness = sayable_likeness(heard, phrase)
+        floor = SAYABLE_LIKENESS if before_of else COUNTED_CONTAINER_LIKENESS
+        if likeness >= floor and (best is None or likeness > best[0]):
+            best = (likeness, phrase, begin, end)
+    return best
+
+
+def _with_extras(
+    text: str,
+    words: list[tuple[int, int]],
+    suggestions: tuple[str, ...],
+    closing: tuple[float, str, int] | None,
+    counted: tuple[float, str, int, int] | None,
+) -> tuple[str, ...]:
+    """`suggestions` with the closing and the counted container that sounded likest,
+    each in place of the words it sounded like; a container's "of" is added unless it
+    follows ("Ford Laces, a family size espresso": "four glasses of a family ...")."""
+    extras = _with_closing(text, words, suggestions, closing)
+    if counted is None:
+        return extras
+    _likeness, phrase, begin, end = counted
+    rest = text[words[end - 1][1] :]
+    if end >= len(words) or text[slice(*words[end])].lower() != "of":
+        phrase += " of"
+        rest = rest.lstrip(" ,")
+        rest = " " + rest if rest else rest
+    return (*extras, text[: words[begin][0]] + phrase + rest)
 
 
 def _closing_like(

@@ -176,3 +176,24 @@ def test_a_closing_is_only_suggested_at_the_end() -> None:
     _source, suggestions = respellings(["two sweet teas net salt and a cheeseburger"], FASTFOOD)
     assert suggestions
     assert not any("that's all" in s for s in suggestions)
+
+
+def test_a_count_said_with_a_container_is_suggested_for_words_before_of() -> None:
+    # "four glasses of" heard as "forward lasses of", "a dozen cups" as "a dozen cuts".
+    deli = catalog_index_of("deli")
+    heard = "can we get forward lasses of San Pellegrino, no ice, 5 Chicken Parm subs please"
+    _source, suggestions = respellings([heard], deli)
+    respelt = "can we get four glasses of San Pellegrino, no ice, 5 Chicken Parm subs please"
+    assert suggestions[-1] == respelt
+    assert [
+        (line.sku, line.quantity, line.modifiers)
+        for line in parse_order(respelt, deli, spoken=True).lines
+    ] == [("SAN_PELLEGRINO", 4, ("NO_ICE",)), ("CHICKEN_PARM", 5, ())]
+    _source, suggestions = respellings(["I'll have a dozen cuts of vanilla latte"], CAFE)
+    assert "I'll have a dozen cups of vanilla latte" in suggestions
+    # Words a pause follows get their "of" with the container, when they sound very
+    # like one; words that sound a little like one get nothing.
+    _source, suggestions = respellings(["two lattes and Dotto Glasses, a lemonade"], CAFE)
+    assert "two lattes and two glasses of a lemonade" in suggestions
+    _source, suggestions = respellings(["I'd like three chocolate shakes, big net salt"], FASTFOOD)
+    assert not any(" of" in s for s in suggestions)
