@@ -120,7 +120,8 @@ def _respelt(text: str, result: ParseResult, index: CatalogIndex, limit: int) ->
     words = [(found.start(), found.end()) for found in _WORD.finditer(text)]
     likeness: dict[str, tuple[float, str]] = {}
     closing: tuple[float, str, int] | None = None  # likeness, closing, first word
-    counted: tuple[float, str, int, int] | None = None  # likeness, phrase, words from, to
+    # likeness, phrase, words from and to, whether "of" follows them
+    counted: tuple[float, str, int, int, bool] | None = None
     windows_left = max(1, COMPARISON_BUDGET // index.sayable_phrases)
     for first, last in _unread_words(text, result.unmatched, words):
         for begin in range(max(0, first - REACH_BACK), last):
@@ -153,8 +154,12 @@ def _respelt(text: str, result: ParseResult, index: CatalogIndex, limit: int) ->
 
 
 def _counted_container_like(
-    heard: str, begin: int, end: int, before_of: bool, best: tuple[float, str, int, int] | None
-) -> tuple[float, str, int, int] | None:
+    heard: str,
+    begin: int,
+    end: int,
+    before_of: bool,
+    best: tuple[float, str, int, int, bool] | None,
+) -> tuple[float, str, int, int, bool] | None:
     """The likelier of `best` and the counted container that sounds most like `heard`
     (words `begin` to `end`; `before_of`: "of" follows them)."""
     sound = sound_key(heard)
@@ -169,7 +174,7 @@ def _counted_container_like(
         likeness = sayable_likeness(heard, phrase)
         floor = SAYABLE_LIKENESS if before_of else COUNTED_CONTAINER_LIKENESS
         if likeness >= floor and (best is None or likeness > best[0]):
-            best = (likeness, phrase, begin, end)
+            best = (likeness, phrase, begin, end, before_of)
     return best
 
 
@@ -178,7 +183,7 @@ def _with_extras(
     words: list[tuple[int, int]],
     suggestions: tuple[str, ...],
     closing: tuple[float, str, int] | None,
-    counted: tuple[float, str, int, int] | None,
+    counted: tuple[float, str, int, int, bool] | None,
 ) -> tuple[str, ...]:
     """`suggestions` with the closing and the counted container that sounded likest,
     each in place of the words it sounded like; a container's "of" is added unless it
@@ -186,9 +191,9 @@ def _with_extras(
     extras = _with_closing(text, words, suggestions, closing)
     if counted is None:
         return extras
-    _likeness, phrase, begin, end = counted
+    _likeness, phrase, begin, end, before_of = counted
     rest = text[words[end - 1][1] :]
-    if end >= len(words) or text[slice(*words[end])].lower() != "of":
+    if not before_of:
         phrase += " of"
         rest = rest.lstrip(" ,")
         rest = " " + rest if rest else rest
